@@ -1,0 +1,45 @@
+# RL Dojo. `make run` starts the app; `make test` installs what the tests need and runs them.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test test-slow lint validate bench clean system-deps
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(PY)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(TEST_STAMP): requirements-test.txt $(STAMP)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-test.txt
+	@touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/streamlit run app/main.py
+
+## Debian's chromium (for the real-browser tests) and bubblewrap (the sandbox), when missing and we may install.
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: $(TEST_STAMP) system-deps
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -m "not slow"
+
+test-slow: $(TEST_STAMP)
+	$(PY) -m pytest -m slow
+
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+validate: $(STAMP)
+	$(PY) -m app.content validate lessons quizzes
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,89 @@
+"""Returns, discounting and advantage estimators: pure functions over one trajectory.
+
+Sutton & Barto (2nd ed.), section 3.3 (returns and episodes) and chapter 12 (lambda-returns);
+Schulman et al. 2016, "High-Dimensional Continuous Control Using Generalized Advantage
+Estimation" (GAE), equations 11 to 16.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def discount_weights(gamma: float, horizon: int) -> np.ndarray:
+    """The weights gamma^k, k = 0 .. horizon-1, that a return puts on future rewards. Shape (horizon,)."""
+    _check_gamma(gamma)
+    return gamma ** np.arange(horizon, dtype=np.float64)
+
+
+def discounted_return(rewards: np.ndarray, gamma: float) -> float:
+    """G_0 = sum_k gamma^k r_{k+1}: the return of a whole episode from its first step (S&B eq. 3.8)."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    return float(discount_weights(gamma, len(rewards)) @ rewards)
+
+
+def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """G_t for every step t of one finished episode. rewards: (T,) -> returns: (T,).
+
+    Uses the recursion G_t = r_t + gamma * G_{t+1} (S&B eq. 3.9) with G_T = 0: one backward
+    pass, O(T), instead of T separate sums.
+    """
+    _check_gamma(gamma)
+    rewards = np.asarray(rewards, dtype=np.float64)
+    returns = np.zeros_like(rewards)
+    # lesson:start backward-recursion
+    running = 0.0
+    for t in reversed(range(len(rewards))):
+        running = rewards[t] + gamma * running  # G_t = r_t + gamma * G_{t+1}
+        returns[t] = running
+    # lesson:end backward-recursion
+    return returns
+
+
+def effective_horizon(gamma: float) -> float:
+    """1 / (1 - gamma): roughly how many steps ahead a gamma-discounted agent looks."""
+    _check_gamma(gamma)
+    return float("inf") if gamma == 1.0 else 1.0 / (1.0 - gamma)
+
+
+def gae(
+    rewards: np.ndarray,
+    values: np.ndarray,
+    dones: np.ndarray,
+    gamma: float,
+    lam: float,
+) -> np.ndarray:
+    """Generalized Advantage Estimation (Schulman et al. 2016, eq. 16) for one rollout.
+
+    rewards, dones: (T,); values: (T+1,), whose last entry is the bootstrap value V(s_T).
+    dones[t] = 1 means the episode really ended at step t (terminated): nothing after it
+    leaks back, and V(s_{t+1}) is not used. A time-limit truncation is not a done here: pass
+    the value of the truncated state as the bootstrap instead.
+    Returns the advantages A_t, shape (T,).
+    """
+    _check_gamma(gamma)
+    rewards = np.asarray(rewards, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    dones = np.asarray(dones, dtype=np.float64)
+    T = len(rewards)
+    if values.shape != (T + 1,):
+        raise ValueError(f"values must have shape (T+1,) = ({T + 1},), got {values.shape}")
+    if dones.shape != (T,):
+        raise ValueError(f"dones must have shape (T,) = ({T},), got {dones.shape}")
+    advantages = np.zeros(T)
+    running = 0.0
+    for t in reversed(range(T)):
+        not_done = 1.0 - dones[t]
+        # lesson:start td-error
+        delta = rewards[t] + gamma * values[t + 1] * not_done - values[t]
+        # lesson:end td-error
+        # lesson:start gae-recursion
+        running = delta + gamma * lam * not_done * running  # A_t = delta_t + gamma lam A_{t+1}
+        # lesson:end gae-recursion
+        advantages[t] = running
+    return advantages
+
+
+def _check_gamma(gamma: float) -> None:
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must lie in [0, 1], got {gamma}")

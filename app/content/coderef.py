@@ -1,0 +1,156 @@
+"""Code references: `module:qualname` or `module:qualname#region`, into `algorithms/`.
+
+A lesson names code instead of pasting it, so the page always shows the code that runs.
+References are resolved by reading and parsing the source file (no import), so a page
+reload after editing an algorithm shows the new code at once.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ALLOWED_PACKAGE = "algorithms"
+
+_REF = re.compile(
+    r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<qualname>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
+    r"(?:#(?P<region>[A-Za-z0-9_-]+))?$"
+)
+_MARKER = re.compile(r"^\s*#\s*lesson:(?P<kind>start|end)\s+(?P<name>[A-Za-z0-9_-]+)\s*$")
+
+
+class CodeRefError(ValueError):
+    """A code reference that does not resolve; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class CodeRef:
+    module: str
+    qualname: str
+    region: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> CodeRef:
+        match = _REF.match(text.strip())
+        if not match:
+            raise CodeRefError(
+                f"'{text}' is not a code reference: expected 'module:qualname' or "
+                "'module:qualname#region', e.g. 'algorithms.returns:discounted_returns#backward-recursion'"
+            )
+        return cls(match["module"], match["qualname"], match["region"])
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.qualname}" + (f"#{self.region}" if self.region else "")
+
+
+@dataclass(frozen=True)
+class CodeSnippet:
+    """Lines of real source, each with its real line number; lesson markers removed."""
+
+    ref: CodeRef
+    path: str  # relative to the repository root, with forward slashes
+    lines: tuple[tuple[int, str], ...]  # (line number, text), dedented together
+
+    @property
+    def first_line(self) -> int:
+        return self.lines[0][0]
+
+    @property
+    def last_line(self) -> int:
+        return self.lines[-1][0]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(text for _, text in self.lines)
+
+
+def module_path(module: str, root: Path = ROOT) -> Path:
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    raise CodeRefError(f"module '{module}' not found (looked for {base.relative_to(root)}.py)")
+
+
+def resolve(ref: CodeRef | str, root: Path = ROOT) -> CodeSnippet:
+    """Find the referenced definition (and region) in the source; raise CodeRefError if absent."""
+    if isinstance(ref, str):
+        ref = CodeRef.parse(ref)
+    if ref.module.split(".")[0] != ALLOWED_PACKAGE:
+        raise CodeRefError(
+            f"module '{ref.module}' is outside '{ALLOWED_PACKAGE}/': lessons show our algorithms only"
+        )
+    path = module_path(ref.module, root)
+    source = path.read_text(encoding="utf-8")
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise CodeRefError(f"{path.relative_to(root)} does not parse: {exc.msg} (line {exc.lineno})") from exc
+
+    node: ast.AST = tree
+    for depth, name in enumerate(ref.qualname.split(".")):
+        found = _find_definition(node, name)
+        if found is None:
+            where = ref.module if depth == 0 else ".".join(ref.qualname.split(".")[:depth])
+            raise CodeRefError(f"'{name}' is not defined in {where} ({path.relative_to(root)})")
+        node = found
+    assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    end = node.end_lineno or node.lineno
+    all_lines = source.splitlines()
+    numbered = [(number, all_lines[number - 1]) for number in range(start, end + 1)]
+
+    if ref.region is not None:
+        numbered = _region(numbered, ref)
+    numbered = [(n, text) for n, text in numbered if not _MARKER.match(text)]
+    while numbered and not numbered[-1][1].strip():
+        numbered.pop()
+    if not numbered:
+        raise CodeRefError(f"{ref} resolves to no code")
+    dedented = textwrap.dedent("\n".join(text for _, text in numbered)).split("\n")
+    lines = tuple((n, text) for (n, _), text in zip(numbered, dedented, strict=True))
+    return CodeSnippet(ref=ref, path=path.relative_to(root).as_posix(), lines=lines)
+
+
+def _find_definition(node: ast.AST, name: str) -> ast.AST | None:
+    for child in getattr(node, "body", []):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and child.name == name:
+            return child
+    return None
+
+
+def _region(numbered: list[tuple[int, str]], ref: CodeRef) -> list[tuple[int, str]]:
+    starts = [i for i, (_, text) in enumerate(numbered) if _is_marker(text, "start", ref.region)]
+    ends = [i for i, (_, text) in enumerate(numbered) if _is_marker(text, "end", ref.region)]
+    where = f"{ref.module}:{ref.qualname}"
+    if not starts:
+        raise CodeRefError(
+            f"region '{ref.region}' not found in {where} (mark it with '# lesson:start {ref.region}')"
+        )
+    if len(starts) > 1:
+        lines = ", ".join(str(numbered[i][0]) for i in starts)
+        raise CodeRefError(f"region '{ref.region}' starts more than once in {where} (lines {lines})")
+    if len(ends) != 1 or ends[0] < starts[0]:
+        raise CodeRefError(
+            f"region '{ref.region}' in {where} needs exactly one '# lesson:end {ref.region}' after its start"
+        )
+    return numbered[starts[0] + 1 : ends[0]]
+
+
+def _is_marker(text: str, kind: str, name: str | None) -> bool:
+    match = _MARKER.match(text)
+    return bool(match) and match["kind"] == kind and match["name"] == name
+
+
+def regions_in(path: Path) -> dict[str, list[int]]:
+    """Every region name in a file with the lines where it starts (to check names are unique)."""
+    found: dict[str, list[int]] = {}
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        match = _MARKER.match(text)
+        if match and match["kind"] == "start":
+            found.setdefault(match["name"], []).append(number)
+    return found

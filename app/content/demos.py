@@ -1,0 +1,47 @@
+"""The demos a lesson may embed: names, what they show, and their parameters.
+
+This is the validation side (no streamlit): a lesson's `demo:` must name one of these and its
+`params:` must fit the demo's model. `app/widgets/demos.py` draws each one; a test checks that
+every demo here has a renderer there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DemoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReturnsExplorerParams(DemoParams):
+    rewards: list[float] = Field(
+        default=[0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 10.0],
+        min_length=1,
+        max_length=200,
+        description="The reward sequence r_1, r_2, ... the demo starts with.",
+    )
+    gamma: float = Field(default=0.9, ge=0.0, le=1.0, description="Initial discount factor.")
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    name: str
+    title: str
+    description: str
+    params: type[DemoParams]
+
+
+DEMOS: dict[str, DemoSpec] = {
+    spec.name: spec
+    for spec in [
+        DemoSpec(
+            name="returns-explorer",
+            title="Returns explorer",
+            description="Move gamma and see the weights gamma^k and the returns G_t of a reward sequence change.",
+            params=ReturnsExplorerParams,
+        ),
+    ]
+}

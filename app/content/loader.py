@@ -1,0 +1,379 @@
+"""Load every lesson and question bank, and say exactly what is wrong with the broken ones.
+
+Loading never raises for a bad file: each problem becomes a `Problem` (file, line, field,
+message) attached to that file's entry, so the app can show it in place of the lesson while
+every other lesson keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.content.coderef import ROOT, CodeRefError, resolve
+from app.content.demos import DEMOS
+from app.content.models import BLOCK_KINDS, TRACK_ORDER, CodeBlock, DemoBlock, Lesson, QuizBankStub, QuizBlock
+from app.content.yaml_source import SourceMap, YamlSyntaxError, load_yaml
+
+LESSONS_DIR = ROOT / "lessons"
+QUIZZES_DIR = ROOT / "quizzes"
+# Instructors can preview another folder (and tests use their own): RLDOJO_LESSONS_DIR, RLDOJO_QUIZZES_DIR.
+LESSONS_ENV, QUIZZES_ENV = "RLDOJO_LESSONS_DIR", "RLDOJO_QUIZZES_DIR"
+ALGORITHMS_DIR = ROOT / "algorithms"
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: Path
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{_display_path(self.file)}:{self.line}: {self.field}: {self.message}"
+
+
+@dataclass
+class LessonEntry:
+    """One lesson file: the lesson when it is valid, its problems otherwise."""
+
+    id: str
+    path: Path
+    lesson: Lesson | None
+    source: SourceMap = field(default_factory=SourceMap)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.lesson is not None and not self.problems
+
+    @property
+    def title(self) -> str:
+        return self.lesson.title if self.lesson else self.id
+
+
+@dataclass
+class QuizBankEntry:
+    path: Path
+    question_ids: list[str]
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class Catalogue:
+    lessons: dict[str, LessonEntry]  # in reading order: by track, then prerequisites first
+    quiz_banks: list[QuizBankEntry]
+
+    @property
+    def problems(self) -> list[Problem]:
+        found = [p for entry in self.lessons.values() for p in entry.problems]
+        found += [p for bank in self.quiz_banks for p in bank.problems]
+        return sorted(found, key=lambda p: (str(p.file), p.line))
+
+    def ordered_ids(self) -> list[str]:
+        return list(self.lessons)
+
+    def neighbours(self, lesson_id: str) -> tuple[str | None, str | None]:
+        """Previous and next valid lesson in reading order."""
+        ids = [i for i, entry in self.lessons.items() if entry.ok]
+        if lesson_id not in ids:
+            return None, None
+        index = ids.index(lesson_id)
+        return (ids[index - 1] if index > 0 else None, ids[index + 1] if index + 1 < len(ids) else None)
+
+    def by_track(self) -> dict[str, list[LessonEntry]]:
+        groups: dict[str, list[LessonEntry]] = {track.value: [] for track in TRACK_ORDER}
+        groups["Needs fixing"] = []
+        for entry in self.lessons.values():
+            key = entry.lesson.track.value if entry.lesson else "Needs fixing"
+            groups[key].append(entry)
+        return {track: entries for track, entries in groups.items() if entries}
+
+
+def yaml_files(paths: Iterable[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+        elif path.is_file():
+            found.append(path)
+    return found
+
+
+def load_catalogue(lessons_dir: Path | None = None, quizzes_dir: Path | None = None) -> Catalogue:
+    """Load lessons and question banks, reusing the last result while no file has changed.
+
+    The key is every relevant file's modification time, so editing a lesson (or an algorithm
+    a lesson shows) and reloading the page shows the change without restarting the server.
+    """
+    lessons_dir = lessons_dir or Path(os.environ.get(LESSONS_ENV) or LESSONS_DIR)
+    quizzes_dir = quizzes_dir or Path(os.environ.get(QUIZZES_ENV) or QUIZZES_DIR)
+    files = yaml_files([lessons_dir]) + yaml_files([quizzes_dir])
+    key = (str(lessons_dir), str(quizzes_dir), _fingerprint([*files, *_python_files(ALGORITHMS_DIR)]))
+    with _cache_lock:
+        cached = _cache.get("catalogue")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+    catalogue = build_catalogue(yaml_files([lessons_dir]), yaml_files([quizzes_dir]))
+    with _cache_lock:
+        _cache["catalogue"] = (key, catalogue)
+    return catalogue
+
+
+_cache: dict[str, tuple[Any, Catalogue]] = {}
+_cache_lock = threading.Lock()
+
+
+def build_catalogue(lesson_files: Sequence[Path], quiz_files: Sequence[Path]) -> Catalogue:
+    banks = [_load_quiz_bank(path) for path in quiz_files]
+    quiz_ids = {qid for bank in banks for qid in bank.question_ids}
+    entries = [_load_lesson(path) for path in lesson_files]
+    _check_duplicate_ids(entries)
+    valid_ids = {e.id for e in entries if e.lesson is not None}
+    for entry in entries:
+        if entry.lesson is not None:
+            entry.problems += _check_references(entry, valid_ids, quiz_ids, check_quizzes=bool(quiz_files))
+    _check_cycles(entries)
+    return Catalogue(lessons={e.id: e for e in _reading_order(entries)}, quiz_banks=banks)
+
+
+def _load_lesson(path: Path) -> LessonEntry:
+    fallback_id = path.stem
+    try:
+        text = path.read_text(encoding="utf-8")
+        data, source = load_yaml(text)
+    except UnicodeDecodeError as exc:
+        return LessonEntry(
+            fallback_id, path, None, problems=[Problem(path, 1, "(file)", f"not UTF-8 text: {exc}")]
+        )
+    except YamlSyntaxError as exc:
+        return LessonEntry(fallback_id, path, None, problems=[Problem(path, exc.line, "(yaml)", exc.message)])
+    if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
+        fallback_id = data["id"]
+    if not isinstance(data, dict):
+        kind = "an empty file" if data is None else f"a {type(data).__name__}"
+        problem = Problem(path, 1, "(lesson)", f"expected a mapping with id, title, sections..., got {kind}")
+        return LessonEntry(fallback_id, path, None, source, [problem])
+    try:
+        lesson = Lesson.model_validate(data)
+    except ValidationError as exc:
+        return LessonEntry(fallback_id, path, None, source, _problems_from(exc, path, source))
+    return LessonEntry(lesson.id, path, lesson, source)
+
+
+def _load_quiz_bank(path: Path) -> QuizBankEntry:
+    try:
+        data, source = load_yaml(path.read_text(encoding="utf-8"))
+    except YamlSyntaxError as exc:
+        return QuizBankEntry(path, [], [Problem(path, exc.line, "(yaml)", exc.message)])
+    except UnicodeDecodeError as exc:
+        return QuizBankEntry(path, [], [Problem(path, 1, "(file)", f"not UTF-8 text: {exc}")])
+    try:
+        bank = QuizBankStub.model_validate(data)
+    except ValidationError as exc:
+        return QuizBankEntry(path, [], _problems_from(exc, path, source))
+    ids = [q.id for q in bank.questions]
+    problems = []
+    seen: set[str] = set()
+    for index, qid in enumerate(ids):
+        if qid in seen:
+            line = source.line_of(("questions", index, "id"))
+            problems.append(
+                Problem(path, line, f"questions[{index}].id", f"question id '{qid}' is used twice")
+            )
+        seen.add(qid)
+    return QuizBankEntry(path, ids, problems)
+
+
+def _problems_from(exc: ValidationError, path: Path, source: SourceMap) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = _strip_tags(error["loc"])
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key '{loc[-1]}'" + _allowed_keys_hint(loc)
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        elif (
+            "input" in error and error["type"] not in ("block_kind",) and not isinstance(error["input"], dict)
+        ):
+            message += f" (got {error['input']!r})"
+        problems.append(Problem(path, source.line_of(loc), _field_name(loc), message))
+    return problems
+
+
+def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # A discriminated union adds the tag to the location: blocks.0.code.code -> blocks.0.code.
+    out: list[Any] = []
+    for index, part in enumerate(loc):
+        if part in BLOCK_KINDS and index > 0 and isinstance(loc[index - 1], int) and "blocks" in loc[:index]:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _allowed_keys_hint(loc: tuple[Any, ...]) -> str:
+    parent = loc[:-1]
+    if len(parent) == 0:
+        return f"; a lesson has: {', '.join(Lesson.model_fields)}"
+    if parent[-1:] and isinstance(parent[-1], int) and parent[:1] == ("sections",) and len(parent) == 2:
+        return "; a section has: title, blocks"
+    return ""
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "(lesson)"
+
+
+def _check_duplicate_ids(entries: list[LessonEntry]) -> None:
+    by_id: dict[str, list[LessonEntry]] = {}
+    for entry in entries:
+        if entry.lesson is not None:
+            by_id.setdefault(entry.id, []).append(entry)
+    for lesson_id, same in by_id.items():
+        if len(same) < 2:
+            continue
+        for entry in same:
+            others = ", ".join(_display_path(o.path) for o in same if o is not entry)
+            line = entry.source.line_of(("id",))
+            entry.problems.append(
+                Problem(entry.path, line, "id", f"lesson id '{lesson_id}' is also used by {others}")
+            )
+
+
+def _check_references(
+    entry: LessonEntry, lesson_ids: set[str], quiz_ids: set[str], check_quizzes: bool
+) -> list[Problem]:
+    lesson, path, source = entry.lesson, entry.path, entry.source
+    assert lesson is not None
+    problems: list[Problem] = []
+
+    def add(loc: tuple[Any, ...], message: str) -> None:
+        problems.append(Problem(path, source.line_of(loc), _field_name(loc), message))
+
+    for index, prerequisite in enumerate(lesson.prerequisites):
+        if prerequisite == lesson.id:
+            add(("prerequisites", index), "a lesson cannot be its own prerequisite")
+        elif prerequisite not in lesson_ids:
+            add(("prerequisites", index), f"no lesson has id '{prerequisite}'")
+    for s, section in enumerate(lesson.sections):
+        for b, block in enumerate(section.blocks):
+            loc = ("sections", s, "blocks", b)
+            if isinstance(block, CodeBlock):
+                try:
+                    resolve(block.code)
+                except CodeRefError as exc:
+                    add((*loc, "code"), str(exc))
+            elif isinstance(block, DemoBlock):
+                spec = DEMOS.get(block.demo)
+                if spec is None:
+                    add(
+                        (*loc, "demo"),
+                        f"unknown demo '{block.demo}'; known demos: {', '.join(sorted(DEMOS))}",
+                    )
+                    continue
+                try:
+                    spec.params.model_validate(block.params)
+                except ValidationError as exc:
+                    for error in exc.errors(include_url=False):
+                        msg = "unknown parameter" if error["type"] == "extra_forbidden" else error["msg"]
+                        if error["type"] == "extra_forbidden":
+                            msg += f"; '{block.demo}' takes: {', '.join(spec.params.model_fields)}"
+                        add((*loc, "params", *error["loc"]), msg)
+            elif isinstance(block, QuizBlock) and check_quizzes:
+                for q, qid in enumerate(block.quiz):
+                    if qid not in quiz_ids:
+                        add((*loc, "quiz", q), f"no question has id '{qid}' in quizzes/")
+    return problems
+
+
+def _check_cycles(entries: list[LessonEntry]) -> None:
+    graph = {e.id: list(e.lesson.prerequisites) for e in entries if e.lesson is not None}
+    by_id = {e.id: e for e in entries if e.lesson is not None}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                cycle = [*stack[stack.index(nxt) :], nxt] if nxt in stack else [node, nxt]
+                entry = by_id[node]
+                index = graph[node].index(nxt)
+                entry.problems.append(
+                    Problem(
+                        entry.path,
+                        entry.source.line_of(("prerequisites", index)),
+                        f"prerequisites[{index}]",
+                        "prerequisites form a cycle: " + " -> ".join(cycle),
+                    )
+                )
+            elif state.get(nxt) is None and nxt in graph:
+                visit(nxt, [*stack, nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if state.get(node) is None:
+            visit(node, [node])
+
+
+def _reading_order(entries: list[LessonEntry]) -> list[LessonEntry]:
+    """Tracks in their fixed order; within a track, prerequisites first, then `order`, then file name."""
+    track_rank = {track: i for i, track in enumerate(TRACK_ORDER)}
+    valid_ids = {e.id for e in entries if e.lesson is not None}
+    placed: list[LessonEntry] = []
+    done: set[str] = set()
+
+    def sort_key(e: LessonEntry) -> tuple[int, int, str]:
+        assert e.lesson is not None
+        return (track_rank[e.lesson.track], e.lesson.order, e.path.name)
+
+    remaining = sorted((e for e in entries if e.lesson is not None), key=sort_key)
+    while remaining:
+        # The first lesson whose in-catalogue prerequisites are placed; a cycle falls back to order.
+        ready = next(
+            (e for e in remaining if all(p in done or p not in valid_ids for p in e.lesson.prerequisites)),
+            remaining[0],
+        )
+        placed.append(ready)
+        done.add(ready.id)
+        remaining.remove(ready)
+    broken = sorted((e for e in entries if e.lesson is None), key=lambda e: e.path.name)
+    result, seen = [], set()
+    for e in [*placed, *broken]:
+        key = e.id if e.id not in seen else f"{e.id}@{_display_path(e.path)}"
+        seen.add(key)
+        e.id = key
+        result.append(e)
+    return result
+
+
+def _python_files(directory: Path) -> list[Path]:
+    return sorted(directory.rglob("*.py")) if directory.is_dir() else []
+
+
+def _fingerprint(paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+    out = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(out)
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,141 @@
+"""The lesson schema. Unknown keys are rejected, so a typo is an error, not a silent no-op."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
+Text = Annotated[str, StringConstraints(min_length=1)]
+
+
+class Track(StrEnum):
+    FOUNDATIONS = "Foundations"
+    VALUE_BASED = "Value-based"
+    POLICY_GRADIENTS = "Policy gradients"
+    RLHF = "RLHF"
+    SYSTEMS = "Systems"
+
+
+TRACK_ORDER: tuple[Track, ...] = tuple(Track)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MarkdownBlock(_Strict):
+    markdown: Text
+    """Markdown with inline ($...$) and display ($$...$$) LaTeX."""
+
+
+class MathBlock(_Strict):
+    math: Text
+    """Display LaTeX, without the surrounding $$."""
+
+
+class CodeBlock(_Strict):
+    code: Text
+    """'module:qualname' or 'module:qualname#region' into algorithms/."""
+    caption: str | None = None
+
+
+class CalloutBlock(_Strict):
+    callout: Text
+    kind: Literal["tip", "warning", "pitfall", "interview"] = "tip"
+    title: str | None = None
+
+
+class DemoBlock(_Strict):
+    demo: Text
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class QuizBlock(_Strict):
+    quiz: list[Slug] = Field(min_length=1)
+
+
+class InterviewBlock(_Strict):
+    interview: Text
+    """The question, as an interviewer would ask it."""
+    answer: Text
+    """The model answer, hidden behind a reveal."""
+
+
+BLOCK_KINDS: dict[str, type[_Strict]] = {
+    "markdown": MarkdownBlock,
+    "math": MathBlock,
+    "code": CodeBlock,
+    "callout": CalloutBlock,
+    "demo": DemoBlock,
+    "quiz": QuizBlock,
+    "interview": InterviewBlock,
+}
+
+
+def _block_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return next(kind for kind, model in BLOCK_KINDS.items() if isinstance(value, model))
+    if not isinstance(value, dict):
+        return None
+    kinds = [key for key in value if key in BLOCK_KINDS]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+Block = Annotated[
+    Annotated[MarkdownBlock, Tag("markdown")]
+    | Annotated[MathBlock, Tag("math")]
+    | Annotated[CodeBlock, Tag("code")]
+    | Annotated[CalloutBlock, Tag("callout")]
+    | Annotated[DemoBlock, Tag("demo")]
+    | Annotated[QuizBlock, Tag("quiz")]
+    | Annotated[InterviewBlock, Tag("interview")],
+    Discriminator(
+        _block_kind,
+        custom_error_type="block_kind",
+        custom_error_message="a block is a mapping with exactly one of the keys " + ", ".join(BLOCK_KINDS),
+    ),
+]
+
+
+class Section(_Strict):
+    title: str | None = None
+    blocks: list[Block] = Field(min_length=1)
+
+
+class Lesson(_Strict):
+    id: Slug
+    """Stable id used in URLs (?lesson=ID) and prerequisites: lowercase words joined by '-'."""
+    title: Text
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\n]*$")]
+    """One line shown in the catalogue."""
+    track: Track
+    level: Literal["beginner", "intermediate", "advanced"]
+    minutes: int = Field(ge=1, le=240)
+    """Estimated minutes to read the lesson and try its demos."""
+    order: int = 0
+    """Tie-breaker for the position within the track, after prerequisites."""
+    prerequisites: list[Slug] = Field(default_factory=list)
+    tags: list[Text] = Field(default_factory=list)
+    sections: list[Section] = Field(min_length=1)
+
+    @field_validator("prerequisites")
+    @classmethod
+    def _no_self_or_repeat(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a prerequisite is listed twice")
+        return value
+
+
+class QuizQuestionStub(BaseModel):
+    """Until the quiz engine lands, a question bank is checked only for its question ids."""
+
+    model_config = ConfigDict(extra="allow")
+    id: Slug
+
+
+class QuizBankStub(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    questions: list[QuizQuestionStub] = Field(min_length=1)

@@ -1,0 +1,20 @@
+"""RL Dojo's entry point: page setup and navigation, nothing else."""
+
+import sys
+from pathlib import Path
+
+# `streamlit run app/main.py` puts app/ on sys.path; our imports are rooted at the repository.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+st.set_page_config(page_title="RL Dojo", page_icon=":material/sports_martial_arts:", layout="centered")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/lesson.py", title="Lessons", icon=":material/menu_book:", url_path="lesson"),
+]
+
+st.navigation(PAGES).run()

@@ -1,0 +1,75 @@
+"""One lesson, addressed by a stable URL: /lesson?lesson=ID."""
+
+import streamlit as st
+
+from app.content.loader import LessonEntry, load_catalogue
+from app.widgets.blocks import render_block
+from app.widgets.catalogue import lesson_link
+from app.widgets.problems import show_problems
+
+catalogue = load_catalogue()
+ids = catalogue.ordered_ids()
+
+requested = st.query_params.get("lesson")
+if requested is None and ids:
+    requested = ids[0]
+    st.query_params["lesson"] = requested
+
+with st.sidebar:
+    st.markdown("**Lessons**")
+    for lesson_id, item in catalogue.lessons.items():
+        marker = ":material/chevron_right:" if lesson_id == requested else None
+        label = item.title if item.ok else f"{item.title} (needs fixing)"
+        lesson_link(catalogue, lesson_id, label=label, icon=marker)
+
+entry: LessonEntry | None = catalogue.lessons.get(requested) if requested else None
+
+if entry is None:
+    st.title("Lesson not found")
+    if requested:
+        st.warning(f"There is no lesson with id `{requested}`.", icon=":material/search_off:")
+    else:
+        st.info("There are no lessons yet.")
+    st.page_link("pages/home.py", label="Back to all lessons", icon=":material/home:")
+    st.stop()
+
+if not entry.ok:
+    st.title(entry.title)
+    show_problems(entry)
+    st.stop()
+
+lesson = entry.lesson
+st.caption(f"{lesson.track.value} · {lesson.level} · {lesson.minutes} min")
+st.title(lesson.title)
+st.markdown(f"*{lesson.summary}*")
+if lesson.prerequisites:
+    with st.container(horizontal=True, gap="small"):
+        st.caption("Read first:")
+        for prerequisite in lesson.prerequisites:
+            lesson_link(catalogue, prerequisite, icon=":material/arrow_back:")
+
+for s, section in enumerate(lesson.sections):
+    if section.title:
+        st.subheader(section.title, divider="gray")
+    for b, block in enumerate(section.blocks):
+        render_block(block, key=f"{lesson.id}-{s}-{b}")
+
+st.divider()
+previous_id, next_id = catalogue.neighbours(lesson.id)
+left, right = st.columns(2)
+with left:
+    if previous_id:
+        lesson_link(
+            catalogue,
+            previous_id,
+            label=f"Previous: {catalogue.lessons[previous_id].title}",
+            icon=":material/arrow_back:",
+        )
+with right:
+    if next_id:
+        lesson_link(
+            catalogue,
+            next_id,
+            label=f"Next: {catalogue.lessons[next_id].title}",
+            icon=":material/arrow_forward:",
+        )

@@ -1,0 +1,76 @@
+"""How each kind of lesson block is drawn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from app.content.models import (
+    CalloutBlock,
+    CodeBlock,
+    DemoBlock,
+    InterviewBlock,
+    MarkdownBlock,
+    MathBlock,
+    QuizBlock,
+)
+from app.widgets.code import render_code
+from app.widgets.demos import render_demo
+
+_CALLOUTS: dict[str, tuple[Callable[..., Any], str, str]] = {
+    "tip": (st.info, ":material/lightbulb:", "Tip"),
+    "warning": (st.warning, ":material/warning:", "Careful"),
+    "pitfall": (st.warning, ":material/bug_report:", "Pitfall"),
+    "interview": (st.success, ":material/record_voice_over:", "In an interview"),
+}
+
+
+def _markdown(block: MarkdownBlock, key: str) -> None:
+    st.markdown(block.markdown)
+
+
+def _math(block: MathBlock, key: str) -> None:
+    st.latex(block.math)
+
+
+def _code(block: CodeBlock, key: str) -> None:
+    render_code(block.code, block.caption)
+
+
+def _callout(block: CalloutBlock, key: str) -> None:
+    draw, icon, default_title = _CALLOUTS[block.kind]
+    draw(f"**{block.title or default_title}.** {block.callout}", icon=icon)
+
+
+def _demo(block: DemoBlock, key: str) -> None:
+    render_demo(block.demo, block.params, key)
+
+
+def _quiz(block: QuizBlock, key: str) -> None:
+    with st.container(border=True):
+        st.markdown("**:material/quiz: Check yourself**")
+        st.caption("Questions: " + ", ".join(f"`{qid}`" for qid in block.quiz))
+
+
+def _interview(block: InterviewBlock, key: str) -> None:
+    with st.container(border=True):
+        st.markdown(f":material/record_voice_over: **{block.interview}**")
+        with st.expander("Answer it out loud first, then reveal a model answer"):
+            st.markdown(block.answer)
+
+
+RENDERERS: dict[type, Callable[[Any, str], None]] = {
+    MarkdownBlock: _markdown,
+    MathBlock: _math,
+    CodeBlock: _code,
+    CalloutBlock: _callout,
+    DemoBlock: _demo,
+    QuizBlock: _quiz,
+    InterviewBlock: _interview,
+}
+
+
+def render_block(block: Any, key: str) -> None:
+    RENDERERS[type(block)](block, key)

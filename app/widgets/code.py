@@ -1,0 +1,58 @@
+"""Live source code with real line numbers, highlighted by pygments."""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
+
+from app.content.coderef import CodeRef, CodeRefError, CodeSnippet, resolve
+
+_LEXER = PythonLexer(stripnl=False, ensurenl=True)  # keep blank lines: numbers must line up
+_FORMATTER = HtmlFormatter(nowrap=True, noclasses=True, style="friendly")
+_BOX = (
+    "border:1px solid rgba(49,51,63,0.15);border-radius:0.5rem;overflow:hidden;margin:0.25rem 0 0.75rem 0;"
+    "background:#fafafa"
+)
+_HEAD = (
+    "font-family:'Source Sans Pro',sans-serif;font-size:0.8rem;color:#555;padding:0.35rem 0.75rem;"
+    "border-bottom:1px solid rgba(49,51,63,0.1);background:#f0f2f6"
+)
+_PRE = "margin:0;padding:0.6rem 0.75rem;overflow-x:auto;font-size:0.85rem;line-height:1.45;background:#fafafa"
+_NUM = "display:inline-block;width:3.2em;color:#9aa0a6;user-select:none;text-align:right;margin-right:1em"
+
+
+def snippet_html(snippet: CodeSnippet) -> str:
+    """One <pre> whose lines carry the file's real line numbers (gaps where markers were)."""
+    highlighted = highlight(snippet.text, _LEXER, _FORMATTER).rstrip("\n").split("\n")
+    rows = [
+        f'<span style="{_NUM}">{number}</span>{code}'
+        for (number, _), code in zip(snippet.lines, highlighted, strict=True)
+    ]
+    where = f"{snippet.path} · lines {snippet.first_line}–{snippet.last_line}"
+    title = html.escape(str(snippet.ref))
+    return (
+        f'<div class="rld-code" style="{_BOX}"><div style="{_HEAD}" title="{title}">'
+        f'<code style="background:none;padding:0">{html.escape(where)}</code></div>'
+        f'<pre style="{_PRE}"><code style="background:none;padding:0">'
+        + "\n".join(rows)
+        + "</code></pre></div>"
+    )
+
+
+def render_code(reference: str, caption: str | None = None) -> None:
+    try:
+        snippet = resolve(reference)
+    except CodeRefError as exc:
+        st.error(f"Code reference `{reference}` does not resolve: {exc}", icon=":material/link_off:")
+        return
+    st.html(snippet_html(snippet))
+    if caption:
+        st.caption(caption)
+    if snippet.ref.region:
+        whole = CodeRef(snippet.ref.module, snippet.ref.qualname)
+        with st.expander(f"The whole of `{whole.qualname}`"):
+            st.html(snippet_html(resolve(whole)))

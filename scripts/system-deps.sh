@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install Debian's chromium and bubblewrap when they are missing and we are allowed to.
+# Never downloads a browser of its own: the browser tests drive /usr/bin/chromium.
+set -u
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: ${missing[*]} missing and apt-get is not available; the tests that need them will be skipped." >&2
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+    echo "system-deps: ${missing[*]} missing; install them with: sudo apt-get install ${missing[*]}" >&2
+    exit 0
+  fi
+fi
+echo "system-deps: installing ${missing[*]} from Debian's packages"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+  || echo "system-deps: could not install ${missing[*]}; the tests that need them will be skipped." >&2
+exit 0

@@ -1,0 +1,72 @@
+"""Returns and GAE against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from algorithms.returns import discount_weights, discounted_return, discounted_returns, effective_horizon, gae
+
+
+def test_discounted_returns_by_hand() -> None:
+    # G_2 = 3, G_1 = 2 + 0.5 * 3 = 3.5, G_0 = 1 + 0.5 * 3.5 = 2.75
+    np.testing.assert_allclose(discounted_returns(np.array([1.0, 2.0, 3.0]), 0.5), [2.75, 3.5, 3.0])
+
+
+def test_gamma_extremes_and_single_step() -> None:
+    r = np.array([1.0, -2.0, 4.0])
+    np.testing.assert_allclose(discounted_returns(r, 0.0), r)
+    np.testing.assert_allclose(discounted_returns(r, 1.0), [3.0, 2.0, 4.0])
+    np.testing.assert_allclose(discounted_returns(np.array([7.0]), 0.9), [7.0])
+    assert discounted_returns(np.array([]), 0.9).shape == (0,)
+
+
+def test_first_return_matches_weighted_sum() -> None:
+    rng = np.random.default_rng(0)
+    r = rng.normal(size=50)
+    gamma = 0.97
+    assert discounted_returns(r, gamma)[0] == pytest.approx(discounted_return(r, gamma))
+    assert discounted_return(r, gamma) == pytest.approx(sum(gamma**k * x for k, x in enumerate(r)))
+
+
+def test_weights_and_horizon() -> None:
+    np.testing.assert_allclose(discount_weights(0.5, 4), [1.0, 0.5, 0.25, 0.125])
+    assert effective_horizon(0.9) == pytest.approx(10.0)
+    assert effective_horizon(1.0) == float("inf")
+
+
+def test_bad_gamma_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"gamma must lie in \[0, 1\], got 1.5"):
+        discounted_returns(np.array([1.0]), 1.5)
+
+
+def test_gae_by_hand_with_termination() -> None:
+    rewards = np.array([1.0, 1.0])
+    values = np.array([0.5, 0.5, 100.0])  # the 100 must not leak: the episode ended at t = 1
+    dones = np.array([0.0, 1.0])
+    gamma, lam = 0.9, 0.8
+    delta1 = 1.0 - 0.5
+    delta0 = 1.0 + gamma * 0.5 - 0.5
+    np.testing.assert_allclose(gae(rewards, values, dones, gamma, lam), [delta0 + gamma * lam * delta1, delta1])
+
+
+def test_gae_bootstraps_through_truncation() -> None:
+    # Not done at the last step (a time limit): the bootstrap value V(s_T) = 10 counts.
+    adv = gae(np.array([0.0]), np.array([0.0, 10.0]), np.array([0.0]), 0.9, 0.95)
+    np.testing.assert_allclose(adv, [9.0])
+
+
+def test_gae_lambda_one_is_monte_carlo_minus_baseline() -> None:
+    rng = np.random.default_rng(1)
+    rewards, values = rng.normal(size=6), np.append(rng.normal(size=6), 0.0)
+    dones = np.zeros(6)
+    dones[-1] = 1.0
+    np.testing.assert_allclose(gae(rewards, values, dones, 0.9, 1.0), discounted_returns(rewards, 0.9) - values[:-1])
+    # lambda = 0: the one-step TD error.
+    td = rewards + 0.9 * values[1:] * (1 - dones) - values[:-1]
+    np.testing.assert_allclose(gae(rewards, values, dones, 0.9, 0.0), td)
+
+
+def test_gae_shape_errors() -> None:
+    with pytest.raises(ValueError, match=r"values must have shape \(T\+1,\)"):
+        gae(np.zeros(3), np.zeros(3), np.zeros(3), 0.9, 0.9)

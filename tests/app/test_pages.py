@@ -1,0 +1,87 @@
+"""Streamlit's AppTest renders every page and every lesson without an exception."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.content.loader import LESSONS_DIR, load_catalogue
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = str(ROOT / "app" / "main.py")
+LESSON_IDS = list(load_catalogue().lessons)
+
+
+def open_lesson(lesson_id: str | None) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.switch_page("pages/lesson.py")
+    if lesson_id is not None:
+        at.query_params["lesson"] = lesson_id
+    return at.run()
+
+
+def all_text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [w.value for w in at.warning]
+    parts += [c.value for c in at.caption] + [t.value for t in at.title] + [h.value for h in at.subheader]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_home_lists_lessons_by_track() -> None:
+    at = AppTest.from_file(MAIN, default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value == "RL Dojo"
+    assert "Foundations" in [s.value for s in at.subheader]
+    assert "What an agent actually maximises" in all_text(at)
+
+
+@pytest.mark.parametrize("lesson_id", LESSON_IDS)
+def test_every_lesson_renders(lesson_id: str) -> None:
+    at = open_lesson(lesson_id)
+    assert not at.exception, at.exception
+    assert at.title[0].value == load_catalogue().lessons[lesson_id].lesson.title
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_returns_demo_reacts_to_gamma() -> None:
+    at = open_lesson("returns-and-discounting")
+    before = [m.value for m in at.metric]
+    assert before[0] == "4.684"  # 0.9^2 * 1 + 0.9^9 * 10
+    at.slider(key="returns-and-discounting-3-1-gamma").set_value(0.0).run()
+    assert at.metric[0].value == "0.000"  # only r_1 = 0 counts
+    at.text_input(key="returns-and-discounting-3-1-rewards").set_value("1, oops").run()
+    assert "'oops' is not a number" in all_text(at)
+    assert not at.exception
+
+
+def test_no_lesson_parameter_opens_the_first_lesson() -> None:
+    at = open_lesson(None)
+    assert not at.exception
+    assert at.query_params["lesson"] == LESSON_IDS[0]
+
+
+def test_unknown_lesson_id_says_so() -> None:
+    at = open_lesson("no-such-lesson")
+    assert not at.exception
+    assert "There is no lesson with id `no-such-lesson`" in all_text(at)
+
+
+def test_broken_lesson_shows_its_error_in_place_and_others_still_work(tmp_path: Path, monkeypatch) -> None:
+    for path in LESSONS_DIR.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "broken.yaml").write_text("id: broken\ntitle: Broken lesson\nminutes: lots\n")
+    monkeypatch.setenv("RLDOJO_LESSONS_DIR", str(tmp_path))
+
+    at = open_lesson("broken")
+    assert not at.exception
+    text = all_text(at)
+    assert "Line 3" in text and "`minutes`" in text and "valid integer" in text
+    assert "Every other lesson still works" in text
+
+    home = AppTest.from_file(MAIN, default_timeout=60).run()
+    assert not home.exception
+    assert "Needs fixing" in [s.value for s in home.subheader]
+
+    assert not open_lesson("returns-and-discounting").exception

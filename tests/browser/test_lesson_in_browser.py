@@ -1,0 +1,55 @@
+"""A learner opens the app, follows a link to a lesson, reads its math and code, and moves the demo."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def bar_heights(page) -> list[str]:
+    return page.locator(".js-plotly-plot g.trace.bars path").evaluate_all("els => els.map(e => e.getAttribute('d'))")
+
+
+def test_home_to_lesson_with_math_code_and_demo(page, app_url: str, tmp_path: Path) -> None:
+    page.goto(app_url)
+    expect(page.get_by_role("heading", name="RL Dojo")).to_be_visible()
+    page.get_by_role("link", name=re.compile("Returns and discounting")).first.click()
+
+    expect(page).to_have_url(re.compile(r"/lesson\?lesson=returns-and-discounting"))
+    expect(page.get_by_role("heading", name="Returns and discounting", exact=True)).to_be_visible()
+    # LaTeX is rendered by KaTeX, not left as dollar signs.
+    expect(page.locator(".katex").first).to_be_visible()
+    assert page.locator(".katex").count() > 10
+    # The code block shows the live source with the file's path and its real line numbers.
+    code = page.locator(".rld-code").first
+    expect(code).to_contain_text("algorithms/returns.py")
+    expect(code).to_contain_text("def discounted_returns")
+    expect(code).not_to_contain_text("lesson:start")
+
+    metric = page.get_by_test_id("stMetricValue").first
+    expect(metric).to_have_text("4.684")
+    chart = page.locator(".js-plotly-plot").first
+    chart.scroll_into_view_if_needed()
+    expect(page.locator(".js-plotly-plot g.trace.bars path").first).to_be_attached()
+    before = bar_heights(page)
+
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    for _ in range(40):
+        slider.press("ArrowLeft")  # gamma 0.90 -> 0.50
+    expect(metric).to_have_text("0.270")  # 0.5^2 * 1 + 0.5^9 * 10
+    page.wait_for_function(
+        "before => JSON.stringify([...document.querySelectorAll('.js-plotly-plot g.trace.bars path')]"
+        ".map(e => e.getAttribute('d'))) !== before",
+        arg=__import__("json").dumps(before),
+    )
+    assert bar_heights(page) != before
+
+    shot = tmp_path / "lesson.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
