@@ -2,4 +2,58 @@
 
 Pure numpy / torch / gymnasium: nothing here imports streamlit or anything from `app/`
 (a test enforces it). Lessons show this code, and quizzes grade against it.
+
+REGISTRY lists the algorithms the run manager can train (see `algorithms/contract.py` for the
+contract). Modules are imported only when used, so importing this package stays cheap. Extra
+algorithms can be plugged in without editing this file: set RLDOJO_PLUGINS to a comma-separated
+list of modules that each define a REGISTRY dict of the same shape.
 """
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    name: str
+    title: str
+    description: str
+    module: str
+    config: str  # name of the frozen config dataclass in `module`
+    train: str = "train"
+
+
+REGISTRY: dict[str, AlgorithmSpec] = {
+    spec.name: spec
+    for spec in [
+        AlgorithmSpec(
+            name="reinforce",
+            title="REINFORCE",
+            description="Monte Carlo policy gradient (Williams 1992), with an optional learned baseline.",
+            module="algorithms.reinforce",
+            config="ReinforceConfig",
+        ),
+    ]
+}
+
+
+def registry() -> dict[str, AlgorithmSpec]:
+    """The built-in algorithms plus those of the modules named in RLDOJO_PLUGINS."""
+    found = dict(REGISTRY)
+    for module_name in filter(None, (m.strip() for m in os.environ.get("RLDOJO_PLUGINS", "").split(","))):
+        found.update(importlib.import_module(module_name).REGISTRY)
+    return found
+
+
+def load(name: str) -> tuple[ModuleType, type, AlgorithmSpec]:
+    """The module, config class and spec of a registered algorithm."""
+    specs = registry()
+    if name not in specs:
+        raise KeyError(f"unknown algorithm '{name}'; known: {', '.join(sorted(specs))}")
+    spec = specs[name]
+    module = importlib.import_module(spec.module)
+    return module, getattr(module, spec.config), spec

@@ -1,0 +1,107 @@
+"""The one small contract every trainable algorithm follows, so the run manager can drive it.
+
+    train(config, on_update, should_stop) -> TrainResult
+
+- `config` is a frozen dataclass. Each field has a type, a default and a docstring (a string
+  literal right after it); the app builds its start form from them, so a new algorithm needs no
+  UI code.
+- `on_update(metrics)` receives a flat dict of floats, keyed like `charts/episodic_return`,
+  `losses/policy`, `losses/approx_kl`, always with `global_step`. Call it every few updates,
+  not every environment step.
+- `should_stop()` is polled between updates; when it returns True, finish the current update,
+  and return what you have.
+- Progress: include `progress` in [0, 1] in the metrics so pages can show a bar and an ETA.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+import textwrap
+from itertools import pairwise
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+Metrics = dict[str, float]
+OnUpdate = Callable[[Metrics], None]
+ShouldStop = Callable[[], bool]
+
+
+@dataclass
+class TrainResult:
+    """What train() returns: final metrics for the record, and files it wrote (checkpoints, videos)."""
+
+    metrics: Metrics = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)  # name -> path
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite; the run stops with this message."""
+
+
+def check_finite(name: str, value: float, step: int) -> None:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise NonFiniteLossError(f"{name} became {value} at step {step}: try a smaller learning rate")
+
+
+def never_stop() -> bool:
+    return False
+
+
+def ignore_metrics(metrics: Metrics) -> None:
+    return None
+
+
+def pick_device(prefer: str = "auto") -> str:
+    """'cuda' when torch sees a GPU (and prefer is 'auto' or 'cuda'), else 'cpu'."""
+    if prefer == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if prefer == "cuda":
+        raise RuntimeError("device 'cuda' was asked for, but torch sees no GPU")
+    return "cpu"
+
+
+def configure_cpu_threads() -> None:
+    """One thread for small networks: on a 2-core machine two threads made torch up to 17x slower
+    whenever another process was busy."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def field_docs(config_class: type) -> dict[str, str]:
+    """The docstring written under each dataclass field (used as help text in forms and CLIs)."""
+    try:
+        source = textwrap.dedent(inspect.getsource(config_class))
+    except (OSError, TypeError):
+        return {}
+    body = ast.parse(source).body[0]
+    docs: dict[str, str] = {}
+    statements = getattr(body, "body", [])
+    for current, following in pairwise(statements):
+        if (
+            isinstance(current, ast.AnnAssign)
+            and isinstance(current.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docs[current.target.id] = " ".join(following.value.value.split())
+    return docs
+
+
+def config_fields(config_class: type) -> list[dict[str, Any]]:
+    """name, type, default and help of each field of a config dataclass."""
+    docs = field_docs(config_class)
+    hints = inspect.get_annotations(config_class, eval_str=True)
+    return [
+        {"name": f.name, "type": hints.get(f.name, Any), "default": f.default, "help": docs.get(f.name, "")}
+        for f in fields(config_class)
+    ]

@@ -1,0 +1,204 @@
+"""Start, queue, watch and stop training runs, each in its own process.
+
+A run never trains in the caller's process: the Streamlit script thread stays responsive, and a
+crash or an out-of-memory error kills only that run. At most `capacity` runs train at once; the
+rest wait in a queue, and whoever notices free capacity (the app, the command line, or a worker
+that just finished) starts the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from algorithms import load
+from app.runs.configs import build_config, config_to_dict
+from app.runs.store import ACTIVE, FAILED, QUEUED, ROOT, RUNNING, STARTING, STOPPED, RunRecord, RunStore
+
+CAPACITY_ENV = "RLDOJO_MAX_RUNS"
+STOP_GRACE_SECONDS = 5.0
+START_TIMEOUT_SECONDS = 120.0
+
+
+def default_capacity() -> int:
+    """RLDOJO_MAX_RUNS, else one run per two CPU cores (1 on a 2-core machine)."""
+    if os.environ.get(CAPACITY_ENV):
+        return max(1, int(os.environ[CAPACITY_ENV]))
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def worker_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    # Before torch is imported: one OpenMP thread that sleeps instead of spinning.
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass
+class RunManager:
+    store: RunStore
+    capacity: int
+
+    @classmethod
+    def open(cls, data_dir: Path | str | None = None, capacity: int | None = None) -> RunManager:
+        return cls(RunStore(data_dir), capacity or default_capacity())
+
+    # --- starting ------------------------------------------------------------------------------
+    def start(
+        self, algorithm: str, config: dict[str, Any] | None = None, session: str | None = None, label: str | None = None
+    ) -> str:
+        """Validate the config, queue the run, and start it now if there is capacity. Returns its id."""
+        _, config_class, _ = load(algorithm)
+        checked = config_to_dict(build_config(config_class, config or {}))
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        self.store.create(run_id, algorithm, checked, session, label)
+        self.schedule()
+        return run_id
+
+    def schedule(self) -> list[str]:
+        """Start queued runs while there is capacity; returns the ids started."""
+        self.reconcile()
+        started = []
+        while (record := self.store.claim_next(self.capacity)) is not None:
+            self._spawn(record)
+            started.append(record.id)
+        return started
+
+    def _spawn(self, record: RunRecord) -> None:
+        log = self.store.log_path(record.id).open("ab")
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "app.runs.worker", record.id, "--data-dir", str(self.store.data_dir)],
+                cwd=ROOT,
+                env=worker_environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stop() can end it and all its children
+            )
+        except OSError as exc:
+            self.store.finish_if_active(record.id, FAILED, error=f"could not start the worker: {exc}")
+            return
+        finally:
+            log.close()
+        self.store.update(record.id, pid=process.pid)
+        # Reap the child when it exits, so no zombie stays behind in a long-lived app process.
+        threading.Thread(target=self._reap, args=(record.id, process), daemon=True).start()
+
+    def _reap(self, run_id: str, process: subprocess.Popen) -> None:
+        code = process.wait()
+        record = self.store.get(run_id)
+        if record is not None and record.status in ACTIVE:
+            reason = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            self.store.finish_if_active(run_id, FAILED, error=f"the run's process {reason} before it finished")
+        self.schedule()
+
+    # --- stopping ------------------------------------------------------------------------------
+    def request_stop(self, run_id: str) -> None:
+        """Ask a run to stop; a queued run is stopped at once. Returns without waiting."""
+        record = self._require(run_id)
+        if record.status == QUEUED:
+            self.store.finish_if_active(run_id, STOPPED, error=None)
+            return
+        if record.status in (STARTING, RUNNING):
+            self.store.update(run_id, stop_requested=1)
+
+    def stop(self, run_id: str, grace: float = STOP_GRACE_SECONDS) -> RunRecord:
+        """Stop a run and wait: ask politely, and after `grace` seconds end its process group."""
+        self.request_stop(run_id)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            record = self._require(run_id)
+            if record.status not in ACTIVE:
+                return record
+            time.sleep(0.1)
+        record = self._require(run_id)
+        if record.pid and record.status in ACTIVE:
+            # Record the outcome first: the reaper thread must not take the kill for a crash.
+            self.store.finish_if_active(
+                run_id, STOPPED, error=f"did not stop within {grace:.0f} s; its process was ended"
+            )
+            _kill_group(record.pid)
+        return self._require(run_id)
+
+    def stop_in_background(self, run_id: str) -> None:
+        self.request_stop(run_id)
+        threading.Thread(target=self.stop, args=(run_id,), daemon=True).start()
+
+    # --- watching ------------------------------------------------------------------------------
+    def reconcile(self) -> None:
+        """Mark as failed the runs whose process is gone (killed from outside, or a crashed host)."""
+        now = time.time()
+        for record in self.store.list(statuses=[STARTING, RUNNING]):
+            if record.pid is None:
+                if record.started_at and now - record.started_at > START_TIMEOUT_SECONDS:
+                    self.store.finish_if_active(record.id, FAILED, error="the run's process never started")
+                continue
+            if not _alive(record.pid, record.id):
+                self.store.finish_if_active(
+                    record.id, FAILED, error="the run's process ended without reporting (killed from outside?)"
+                )
+
+    def get(self, run_id: str) -> RunRecord | None:
+        return self.store.get(run_id)
+
+    def _require(self, run_id: str) -> RunRecord:
+        record = self.store.get(run_id)
+        if record is None:
+            raise KeyError(f"no run with id '{run_id}'")
+        return record
+
+    def log_tail(self, run_id: str, lines: int = 20) -> str:
+        path = self.store.log_path(run_id)
+        if not path.exists():
+            return ""
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 64_000))
+            text = handle.read().decode("utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _alive(pid: int, run_id: str) -> bool:
+    """True if `pid` is a live (not zombie) worker for this run; guards against reused pids."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():
+        return True  # no procfs (macOS): trust the signal check
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return state != "Z" and run_id in cmdline
+
+
+def _kill_group(pid: int) -> None:
+    for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)

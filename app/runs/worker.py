@@ -1,0 +1,155 @@
+"""The process that trains one run: `python -m app.runs.worker RUN_ID --data-dir DIR`.
+
+Started by the run manager with its own process group, its output going to the run's log.
+It calls the algorithm's train(), batches metrics into the store, polls the store for a stop
+request, and records how the run ended. It never imports streamlit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import traceback
+from dataclasses import fields
+from typing import Any
+
+from algorithms import load
+from algorithms.contract import NonFiniteLossError, TrainResult
+from app.runs.configs import build_config
+from app.runs.manager import RunManager, default_capacity
+from app.runs.store import FAILED, FINISHED, RUNNING, STOPPED, RunStore
+
+FLUSH_SECONDS = 0.5
+FLUSH_POINTS = 500
+STOP_POLL_SECONDS = 0.5
+
+
+class MetricsSink:
+    """Buffers metric points and writes them in batches, so logging never slows training."""
+
+    def __init__(self, store: RunStore, run_id: str):
+        self.store, self.run_id = store, run_id
+        self.buffer: list[dict[str, Any]] = []
+        self.last_flush = time.monotonic()
+        self.progress: float | None = None
+        self.started = time.monotonic()
+
+    def __call__(self, metrics: dict[str, Any]) -> None:
+        point = {k: float(v) if isinstance(v, int | float) else v for k, v in metrics.items()}
+        point.setdefault("time/elapsed", time.monotonic() - self.started)
+        for key, value in point.items():
+            # The contract's guard: a NaN in any loss ends the run with a clear message.
+            if key.startswith("losses/") and isinstance(value, float) and not math.isfinite(value):
+                self.buffer.append(point)
+                self.flush()
+                step = int(point.get("global_step", len(self.buffer)))
+                raise NonFiniteLossError(f"{key} became {value} at step {step}: try a smaller learning rate")
+        if "progress" in point:
+            self.progress = min(1.0, max(0.0, float(point["progress"])))
+        self.buffer.append(point)
+        if len(self.buffer) >= FLUSH_POINTS or time.monotonic() - self.last_flush >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.store.append_metrics(self.run_id, self.buffer, self.progress)
+            self.buffer = []
+        self.last_flush = time.monotonic()
+
+
+class StopFlag:
+    """should_stop() for the algorithm: reads the store at most every STOP_POLL_SECONDS."""
+
+    def __init__(self, store: RunStore, run_id: str):
+        self.store, self.run_id = store, run_id
+        self.last_check, self.value = 0.0, False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.value and now - self.last_check >= STOP_POLL_SECONDS:
+            self.last_check = now
+            record = self.store.get(self.run_id)
+            self.value = record is None or record.stop_requested
+        return self.value
+
+
+def describe_device(config: Any) -> str:
+    wanted = getattr(config, "device", "auto")
+    if wanted == "cpu":
+        return "cpu"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda: {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return "cpu"
+
+
+def friendly_error(exc: BaseException) -> str:
+    if isinstance(exc, NonFiniteLossError):
+        return str(exc)
+    if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch
+        return f"the GPU ran out of memory ({exc}); try a smaller batch, model or number of environments"
+    if isinstance(exc, MemoryError):
+        return "the run ran out of memory; try a smaller batch, model or number of environments"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run(run_id: str, store: RunStore) -> int:
+    record = store.get(run_id)
+    if record is None:
+        print(f"no run with id {run_id}", file=sys.stderr)
+        return 2
+    print(f"run {run_id}: {record.algorithm} {record.config}", flush=True)
+    sink = MetricsSink(store, run_id)
+    try:
+        module, config_class, spec = load(record.algorithm)
+        values = dict(record.config)
+        if "output_dir" in {f.name for f in fields(config_class)}:
+            values["output_dir"] = str(store.run_dir(run_id))
+        config = build_config(config_class, values)
+        store.update(run_id, status=RUNNING, pid=os.getpid(), device=describe_device(config), heartbeat=time.time())
+        train = getattr(module, spec.train)
+        result = train(config, sink, StopFlag(store, run_id))
+        sink.flush()
+    except BaseException as exc:  # the run fails; the process reports it and exits normally
+        try:
+            sink.flush()
+        except Exception:
+            traceback.print_exc()
+        traceback.print_exc()
+        store.finish_if_active(run_id, FAILED, error=friendly_error(exc), progress=sink.progress or 0.0)
+        return 1
+    if not isinstance(result, TrainResult):
+        result = TrainResult(metrics=dict(result or {}))
+    stopped = store.get(run_id).stop_requested
+    store.finish_if_active(
+        run_id,
+        STOPPED if stopped else FINISHED,
+        final_metrics=result.metrics,
+        artifacts=result.artifacts,
+        progress=sink.progress if stopped else 1.0,
+    )
+    print(f"run {run_id}: {'stopped' if stopped else 'finished'} {result.metrics}", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.runs.worker")
+    parser.add_argument("run_id")
+    parser.add_argument("--data-dir", required=True)
+    args = parser.parse_args(argv)
+    store = RunStore(args.data_dir)
+    code = run(args.run_id, store)
+    # Capacity is free now: start the next queued run, if any.
+    RunManager(store, default_capacity()).schedule()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

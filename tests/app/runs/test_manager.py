@@ -1,0 +1,179 @@
+"""The run manager: start, progress, finish; stop; failures; a run killed from outside; the queue."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.runs.configs import ConfigError
+from app.runs.manager import RunManager
+from app.runs.store import ACTIVE, ROOT
+
+PLUGIN = "tests.app.runs.fake_algorithms"
+
+
+@pytest.fixture
+def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunManager:
+    monkeypatch.setenv("RLDOJO_PLUGINS", PLUGIN)
+    return RunManager.open(tmp_path / "data", capacity=1)
+
+
+def wait_for(manager: RunManager, run_id: str, statuses=("finished", "failed", "stopped"), timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = manager.get(run_id)
+        if record.status in statuses:
+            return record
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} still {manager.get(run_id).status}; log:\n{manager.log_tail(run_id)}")
+
+
+def wait_for_metrics(manager: RunManager, run_id: str, count: int, timeout=60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(manager.store.metrics(run_id)) < count:
+        assert time.monotonic() < deadline, manager.log_tail(run_id)
+        time.sleep(0.05)
+
+
+def test_start_progress_finish(manager: RunManager) -> None:
+    run_id = manager.start("fake-count", {"steps": "12", "sleep": "0"}, session="s1", label="first")
+    record = wait_for(manager, run_id)
+    assert record.status == "finished", record.error
+    assert record.final_metrics == {"total_steps": 12, "eval_return_mean": 12.0}
+    assert record.progress == 1.0 and record.device == "cpu" and record.label == "first"
+    points = manager.store.metrics(run_id)
+    assert [p["global_step"] for _, p in points] == list(range(12))
+    assert manager.store.metrics(run_id, after_seq=points[-3][0]) == points[-2:]  # only new points
+    assert [r.id for r in manager.store.list(session="s1")] == [run_id]
+    assert manager.store.list(session="other") == []
+
+
+def test_stop_mid_run_keeps_metrics(manager: RunManager) -> None:
+    run_id = manager.start("fake-count", {"steps": 10_000, "sleep": 0.01})
+    wait_for_metrics(manager, run_id, 5)
+    began = time.monotonic()
+    record = manager.stop(run_id)
+    assert record.status == "stopped"
+    assert time.monotonic() - began < 5
+    assert 5 <= len(manager.store.metrics(run_id)) < 10_000
+
+
+def test_a_run_that_raises_fails_with_its_message_and_log(manager: RunManager) -> None:
+    run_id = manager.start("fake-count", {"steps": 10, "sleep": 0, "fail_at": 3})
+    record = wait_for(manager, run_id)
+    assert record.status == "failed"
+    assert record.error == "RuntimeError: boom at step 3"
+    assert "Traceback" in manager.log_tail(run_id, lines=50)
+    assert len(manager.store.metrics(run_id)) == 3
+
+
+def test_nan_in_a_loss_stops_the_run_clearly(manager: RunManager) -> None:
+    run_id = manager.start("fake-count", {"steps": 10, "sleep": 0, "nan_at": 4})
+    record = wait_for(manager, run_id)
+    assert record.status == "failed"
+    assert record.error == "losses/policy became nan at step 4: try a smaller learning rate"
+
+
+def test_a_run_killed_from_outside_is_marked_failed_and_keeps_metrics(manager: RunManager) -> None:
+    run_id = manager.start("fake-count", {"steps": 10_000, "sleep": 0.01})
+    wait_for_metrics(manager, run_id, 3)
+    record = manager.get(run_id)
+    os.kill(record.pid, signal.SIGKILL)
+    record = wait_for(manager, run_id)
+    assert record.status == "failed"
+    assert "killed by signal 9" in record.error
+    assert len(manager.store.metrics(run_id)) >= 3
+
+
+def test_a_dead_run_seen_by_another_process_is_reconciled(tmp_path: Path, manager: RunManager) -> None:
+    run_id = manager.start("fake-count", {"steps": 10_000, "sleep": 0.01})
+    wait_for_metrics(manager, run_id, 1)
+    manager.store.update(run_id, pid=2**22 + 12345)  # a pid that is not this run's worker
+    other = RunManager.open(manager.store.data_dir, capacity=1)
+    other.reconcile()
+    assert other.get(run_id).status == "failed"
+    assert "ended without reporting" in other.get(run_id).error
+    manager.store.update(run_id, stop_requested=1)
+
+
+def test_queue_waits_for_capacity_then_runs(manager: RunManager) -> None:
+    first = manager.start("fake-count", {"steps": 60, "sleep": 0.02})
+    second = manager.start("fake-count", {"steps": 3, "sleep": 0})
+    assert manager.get(second).status == "queued"
+    assert manager.store.queue_position(second) == 1
+    assert manager.store.queue_position(first) is None
+    assert wait_for(manager, first).status == "finished"
+    assert wait_for(manager, second).status == "finished"
+
+
+def test_stopping_a_queued_run(manager: RunManager) -> None:
+    first = manager.start("fake-count", {"steps": 10_000, "sleep": 0.01})
+    second = manager.start("fake-count", {"steps": 3})
+    manager.request_stop(second)
+    assert manager.get(second).status == "stopped"
+    assert manager.stop(first).status == "stopped"
+    time.sleep(0.5)
+    assert manager.get(second).status == "stopped"  # a stopped queued run never starts
+
+
+def test_a_run_that_ignores_stop_is_ended_with_its_children(manager: RunManager) -> None:
+    run_id = manager.start("fake-count", {"steps": 10_000, "sleep": 0.01, "ignore_stop": True, "spawn_child": True})
+    wait_for_metrics(manager, run_id, 3)
+    pid = manager.get(run_id).pid
+    children = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) >= 2  # the worker and its `sleep 300`
+    record = manager.stop(run_id, grace=1.0)
+    assert record.status == "stopped" and "was ended" in record.error
+    time.sleep(0.3)
+    survivors = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()
+    assert survivors == []  # no child left, and the worker was reaped (no zombie in the group)
+
+
+def test_bad_config_is_rejected_before_anything_starts(manager: RunManager) -> None:
+    with pytest.raises(ConfigError, match=r"unknown setting.*colour.*CountConfig has: steps, sleep"):
+        manager.start("fake-count", {"colour": "red"})
+    with pytest.raises(ConfigError, match="steps: expected int, got 'many'"):
+        manager.start("fake-count", {"steps": "many"})
+    with pytest.raises(KeyError, match="unknown algorithm 'nope'"):
+        manager.start("nope")
+    assert manager.store.list() == []
+
+
+def cli(data_dir: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RLDOJO_PLUGINS": PLUGIN, "RLDOJO_MAX_RUNS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "app.runs", *args, "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "cli"
+    done = cli(data, "start", "fake-count", "--steps", "5", "--sleep", "0")
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.splitlines()[0]
+    assert done.stdout.strip().splitlines()[-1].startswith("finished:")
+
+    long = cli(data, "start", "fake-count", "--steps", "100000", "--detach")
+    assert long.returncode == 0, long.stderr
+    long_id = long.stdout.split()[0]
+    listed = cli(data, "list")
+    assert run_id in listed.stdout and long_id in listed.stdout
+    shown = cli(data, "show", run_id)
+    assert '"total_steps": 5' in shown.stdout
+    stopped = cli(data, "stop", long_id)
+    assert "stopped" in stopped.stdout
+    bad = cli(data, "start", "fake-count", "--colour", "red")
+    assert bad.returncode == 2 and "unknown setting(s) colour" in bad.stderr and "--steps (default 20)" in bad.stderr
+    for record in RunManager.open(data).store.list():
+        assert record.status not in ACTIVE
