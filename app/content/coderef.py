@@ -102,6 +102,15 @@ def resolve(ref: CodeRef | str, root: Path = ROOT) -> CodeSnippet:
     start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
     end = node.end_lineno or node.lineno
     all_lines = source.splitlines()
+    # The AST ends at the last statement; comments indented under the definition (a region's end
+    # marker after a `return`, say) still belong to it.
+    indent = len(all_lines[node.lineno - 1]) - len(all_lines[node.lineno - 1].lstrip())
+    while end < len(all_lines):
+        following = all_lines[end]
+        stripped = following.lstrip()
+        if stripped and not (stripped.startswith("#") and len(following) - len(stripped) > indent):
+            break
+        end += 1
     numbered = [(number, all_lines[number - 1]) for number in range(start, end + 1)]
 
     if ref.region is not None:

@@ -50,3 +50,13 @@ def test_region_in_another_function_is_not_found(tmp_path: Path) -> None:
         resolve("algorithms.m:C.h#twice", root=tmp_path)
     with pytest.raises(CodeRefError, match="'nope' is not defined in C"):
         resolve("algorithms.m:C.nope", root=tmp_path)
+
+
+def test_end_marker_after_the_last_statement(tmp_path: Path) -> None:
+    (tmp_path / "algorithms").mkdir()
+    (tmp_path / "algorithms" / "m.py").write_text(
+        "def f():\n    x = 1\n    # lesson:start tail\n    return x\n    # lesson:end tail\n\n\n# a module comment\n"
+    )
+    assert resolve("algorithms.m:f#tail", root=tmp_path).lines == ((4, "return x"),)
+    whole = resolve("algorithms.m:f", root=tmp_path)
+    assert whole.last_line == 4  # trailing blank lines and the module-level comment are not part of f
