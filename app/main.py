@@ -15,6 +15,7 @@ st.set_page_config(page_title="RL Dojo", page_icon=":material/sports_martial_art
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/lesson.py", title="Lessons", icon=":material/menu_book:", url_path="lesson"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:", url_path="runs"),
 ]
 
 st.navigation(PAGES).run()

@@ -1,0 +1,76 @@
+"""Runs: start a training run, watch one (/runs?run=ID), list and compare them all."""
+
+import streamlit as st
+
+from algorithms import registry
+from app.runs.store import STATUSES
+from app.widgets.runs import compare_chart, run_launcher, run_manager, run_monitor, runs_table, session_id
+
+st.title("Runs")
+
+run_id = st.query_params.get("run")
+if run_id:
+    st.page_link("pages/runs.py", label="All runs", icon=":material/arrow_back:", query_params={})
+    run_monitor(run_id)
+    st.stop()
+
+manager = run_manager()
+manager.schedule()  # picks up capacity freed while nobody was looking
+
+with st.expander("Start a new run", icon=":material/play_arrow:", expanded=False):
+    specs = registry()
+    choice = st.selectbox("Algorithm", sorted(specs), format_func=lambda name: specs[name].title)
+    started = run_launcher(choice, key=f"start-{choice}")
+    if started:
+        st.query_params["run"] = started
+        st.rerun()
+
+left, middle, right = st.columns([2, 2, 1])
+with left:
+    statuses = st.multiselect("Status", STATUSES, default=[], placeholder="any status")
+with middle:
+    algorithms = st.multiselect("Algorithm", sorted(registry()), default=[], placeholder="any algorithm")
+with right:
+    everyone = st.toggle(
+        "All sessions",
+        value=False,
+        key="runs-all-sessions",
+        help="Show runs started by other browser sessions and the CLI",
+    )
+
+records = manager.store.list(session=None if everyone else session_id(), statuses=statuses or None)
+records = [r for r in records if not algorithms or r.algorithm in algorithms]
+
+if not records:
+    st.info("No runs to show. Start one above, or switch on **All sessions**.", icon=":material/info:")
+    st.stop()
+
+table = runs_table(records)
+st.caption("Select runs to overlay their curves; click an id's row and open it below.")
+selection = st.dataframe(
+    table,
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="multi-row",
+    key="runs-table",
+    column_config={"eval return": st.column_config.NumberColumn(format="%.1f")},
+)
+chosen = [table.iloc[i]["id"] for i in selection.selection.rows]
+
+if chosen:
+    with st.container(horizontal=True):
+        for rid in chosen:
+            st.page_link("pages/runs.py", label=f"Open {rid}", icon=":material/open_in_new:", query_params={"run": rid})
+    metric = st.selectbox(
+        "Metric",
+        [
+            "charts/episodic_return",
+            "charts/episodic_return_mean100",
+            "losses/policy",
+            "losses/value",
+            "losses/entropy",
+            "losses/approx_kl",
+            "charts/steps_per_second",
+        ],
+    )
+    st.plotly_chart(compare_chart(chosen, metric), key="compare-chart")

@@ -1,0 +1,275 @@
+"""Start a run from a form generated from its config dataclass; watch it live; stop it; compare runs."""
+
+from __future__ import annotations
+
+import time
+import typing
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from algorithms import load, registry
+from algorithms.contract import config_fields
+from app.runs.configs import ConfigError
+from app.runs.manager import RunManager
+from app.runs.store import ACTIVE, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunRecord
+
+MAX_POINTS = 1500  # per curve on screen; longer runs are downsampled
+STATUS_ICONS = {
+    QUEUED: ":material/hourglass_top:",
+    "starting": ":material/rocket_launch:",
+    RUNNING: ":material/autorenew:",
+    FINISHED: ":material/check_circle:",
+    FAILED: ":material/error:",
+    STOPPED: ":material/stop_circle:",
+}
+CHART_GROUPS = [
+    ("Episodic return", ["charts/episodic_return", "charts/episodic_return_mean100"]),
+    ("Losses", ["losses/policy", "losses/value"]),
+    ("Entropy and KL", ["losses/entropy", "losses/approx_kl"]),
+    ("Speed (steps per second)", ["charts/steps_per_second"]),
+]
+
+
+@st.cache_resource
+def run_manager() -> RunManager:
+    """One manager per server process: its reaper threads outlive the script runs."""
+    return RunManager.open()
+
+
+def session_id() -> str:
+    if "session_id" not in st.session_state:
+        st.session_state["session_id"] = uuid.uuid4().hex[:12]
+    return st.session_state["session_id"]
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    return (
+        f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+        if seconds >= 3600
+        else f"{seconds // 60}m {seconds % 60:02d}s"
+    )
+
+
+# --- the start form ---------------------------------------------------------------------------
+def _input(field: dict[str, Any], key: str, value: Any) -> Any:
+    name, kind, helptext = field["name"], field["type"], field["help"] or None
+    label = name.replace("_", " ")
+    optional = typing.get_origin(kind) in (typing.Union, __import__("types").UnionType)
+    if optional:
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    if typing.get_origin(kind) is typing.Literal:
+        options = list(typing.get_args(kind))
+        return st.selectbox(
+            label, options, index=options.index(value) if value in options else 0, help=helptext, key=key
+        )
+    if kind is bool:
+        return st.toggle(label, value=bool(value), help=helptext, key=key)
+    if kind is int and not optional:
+        return st.number_input(label, value=int(value), step=1, help=helptext, key=key)
+    if kind is float and not optional:
+        return st.number_input(label, value=float(value), format="%g", help=helptext, key=key)
+    text = "" if value is None else (", ".join(map(str, value)) if isinstance(value, tuple) else str(value))
+    return st.text_input(label, value=text, help=helptext, key=key)
+
+
+def run_launcher(
+    algorithm: str,
+    key: str,
+    preset: dict[str, Any] | None = None,
+    main: list[str] | None = None,
+    label: str | None = None,
+) -> str | None:
+    """A start form for `algorithm`; `main` fields are shown first, the rest under 'More settings'.
+
+    Returns the new run's id when the learner pressed Start."""
+    _, config_class, spec = load(algorithm)
+    fields = config_fields(config_class)
+    preset = preset or {}
+    main = main or [f["name"] for f in fields][:4]
+    with st.form(key=f"{key}-form", border=True):
+        st.markdown(f"**{spec.title}**: {spec.description}")
+        values: dict[str, Any] = {}
+        columns = st.columns(2)
+        for index, field in enumerate(f for f in fields if f["name"] in main):
+            with columns[index % 2]:
+                values[field["name"]] = _input(
+                    field, f"{key}-{field['name']}", preset.get(field["name"], field["default"])
+                )
+        rest = [f for f in fields if f["name"] not in main and f["name"] != "output_dir"]
+        if rest:
+            with st.expander("More settings"):
+                for field in rest:
+                    values[field["name"]] = _input(
+                        field, f"{key}-{field['name']}", preset.get(field["name"], field["default"])
+                    )
+        submitted = st.form_submit_button("Start run", icon=":material/play_arrow:", type="primary")
+    if not submitted:
+        return None
+    try:
+        return run_manager().start(algorithm, values, session=session_id(), label=label)
+    except (ConfigError, KeyError) as exc:
+        st.error(f"Could not start the run: {exc}", icon=":material/error:")
+        return None
+
+
+# --- watching a run ---------------------------------------------------------------------------
+def downsample(frame: pd.DataFrame, limit: int = MAX_POINTS) -> pd.DataFrame:
+    """Evenly spaced rows, always keeping the last: charts stay smooth for 100k+ points."""
+    if len(frame) <= limit:
+        return frame
+    index = np.unique(np.linspace(0, len(frame) - 1, limit).astype(int))
+    return frame.iloc[index]
+
+
+def metric_frame(run_id: str) -> pd.DataFrame:
+    """All points of a run, fetching only the new ones since the last poll of this session."""
+    cache = st.session_state.setdefault(f"run-points-{run_id}", {"seq": 0, "points": []})
+    new = run_manager().store.metrics(run_id, after_seq=cache["seq"])
+    if new:
+        cache["seq"] = new[-1][0]
+        cache["points"].extend(point for _, point in new)
+    return pd.DataFrame(cache["points"])
+
+
+def metric_charts(frame: pd.DataFrame, key: str) -> None:
+    if frame.empty:
+        st.caption("Waiting for the first metrics…")
+        return
+    x_name = "global_step" if "global_step" in frame else None
+    shown = downsample(frame)
+    groups = [(title, [k for k in keys if k in frame]) for title, keys in CHART_GROUPS]
+    groups = [(title, keys) for title, keys in groups if keys]
+    columns = st.columns(2)
+    for index, (title, keys) in enumerate(groups):
+        fig = go.Figure()
+        for metric in keys:
+            data = shown[[c for c in (x_name, metric) if c]].dropna()
+            x = data[x_name] if x_name else data.index
+            fig.add_trace(go.Scatter(x=x, y=data[metric], mode="lines", name=metric.split("/")[-1]))
+        fig.update_layout(
+            title=title,
+            height=260,
+            margin={"l": 10, "r": 10, "t": 40, "b": 10},
+            legend={"orientation": "h", "y": -0.25},
+            xaxis_title=x_name or "update",
+        )
+        with columns[index % 2]:
+            st.plotly_chart(fig, key=f"{key}-{title}", config={"displayModeBar": False})
+
+
+def run_header(record: RunRecord) -> None:
+    icon = STATUS_ICONS.get(record.status, "")
+    st.markdown(f"#### {icon} Run `{record.id}` · {record.algorithm} · **{record.status}**")
+    facts = [f"device: **{record.device or 'not started'}**", f"elapsed: **{format_seconds(record.duration)}**"]
+    if record.status == RUNNING:
+        facts.append(f"time left: **{format_seconds(record.eta)}**")
+    st.caption(" · ".join(facts))
+
+
+def run_monitor(run_id: str, key: str = "monitor") -> None:
+    """Status, progress, device, live charts and a Stop button; polls once a second while active."""
+    manager = run_manager()
+    record = manager.get(run_id)
+    if record is None:
+        st.warning(f"There is no run with id `{run_id}`.", icon=":material/search_off:")
+        return
+
+    @st.fragment(run_every=1.0 if record.status in ACTIVE else None)
+    def live() -> None:
+        current = manager.get(run_id)
+        run_header(current)
+        if current.status == QUEUED:
+            position = manager.store.queue_position(run_id)
+            st.info(
+                f"Waiting for a free slot: position {position} in the queue ({manager.capacity} run(s) at a time).",
+                icon=":material/hourglass_top:",
+            )
+        if current.status in ACTIVE:
+            st.progress(current.progress, text=f"{current.progress:.0%}")
+            if st.button("Stop", key=f"{key}-stop-{run_id}", icon=":material/stop:"):
+                manager.stop_in_background(run_id)
+                st.toast("Stopping the run…")
+        if current.status == FAILED:
+            st.error(f"The run failed: {current.error}", icon=":material/error:")
+            tail = manager.log_tail(run_id)
+            if tail:
+                st.code(tail, language=None)
+        elif current.status == STOPPED:
+            st.warning("Stopped" + (f": {current.error}" if current.error else "."), icon=":material/stop_circle:")
+        metric_charts(metric_frame(run_id), key=f"{key}-{run_id}")
+        if current.status not in ACTIVE:
+            final_results(current)
+            if record.status in ACTIVE:
+                st.rerun()  # the run just ended: redraw the page without the poll
+
+    live()
+
+
+def final_results(record: RunRecord) -> None:
+    numbers = {k: v for k, v in record.final_metrics.items() if isinstance(v, int | float)}
+    if numbers:
+        columns = st.columns(min(4, len(numbers)))
+        for index, (name, value) in enumerate(numbers.items()):
+            columns[index % len(columns)].metric(name.replace("_", " "), f"{value:,.4g}")
+    episode = record.artifacts.get("episode")
+    if episode and Path(episode).exists():
+        st.image(episode, caption="An episode of the final policy")
+    if record.artifacts:
+        st.caption(
+            "Artifacts: " + ", ".join(f"{name} (`{Path(path).name}`)" for name, path in record.artifacts.items())
+        )
+    with st.expander("Config"):
+        st.json(record.config)
+
+
+# --- comparing runs ---------------------------------------------------------------------------
+def runs_table(records: list[RunRecord]) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        final = r.final_metrics.get("eval_return_mean")
+        rows.append(
+            {
+                "id": r.id,
+                "status": r.status,
+                "algorithm": r.algorithm,
+                "label": r.label or "",
+                "device": r.device or "",
+                "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
+                "duration": format_seconds(r.duration),
+                "eval return": final if isinstance(final, int | float) else None,
+                "config": ", ".join(f"{k}={v}" for k, v in r.config.items()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def compare_chart(run_ids: list[str], metric: str) -> go.Figure:
+    fig = go.Figure()
+    for run_id in run_ids:
+        frame = metric_frame(run_id)
+        if metric not in frame:
+            continue
+        data = downsample(frame[[c for c in ("global_step", metric) if c in frame]].dropna())
+        x = data.get("global_step", data.index)
+        fig.add_trace(go.Scatter(x=x, y=data[metric], mode="lines", name=run_id))
+    fig.update_layout(
+        height=360,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title=metric,
+        legend={"orientation": "h", "y": -0.2},
+        xaxis_title="global_step",
+    )
+    return fig
+
+
+def algorithm_names() -> list[str]:
+    return sorted(registry())

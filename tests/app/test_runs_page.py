@@ -1,0 +1,75 @@
+"""AppTest: the Runs page lists runs, shows a finished run's charts, and builds its form from a config dataclass."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.runs.manager import RunManager
+from app.widgets.runs import run_manager
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = str(ROOT / "app" / "main.py")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RLDOJO_PLUGINS", "tests.app.runs.fake_algorithms")
+    run_manager.clear()
+    yield tmp_path
+    run_manager.clear()
+
+
+def runs_page(**params: str) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.switch_page("pages/runs.py")
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def finished_run(data_dir: Path) -> str:
+    manager = RunManager.open(data_dir)
+    run_id = manager.start("fake-count", {"steps": 30, "sleep": 0}, session="cli")
+    deadline = time.monotonic() + 60
+    while manager.get(run_id).status != "finished":
+        assert time.monotonic() < deadline, manager.log_tail(run_id)
+        time.sleep(0.05)
+    return run_id
+
+
+def test_start_form_is_built_from_the_config_dataclass(data_dir: Path) -> None:
+    at = runs_page()
+    assert not at.exception
+    at.selectbox[0].set_value("fake-count").run()
+    labels = {w.label for w in at.number_input} | {w.label for w in at.toggle} | {w.label for w in at.text_input}
+    assert {"steps", "sleep", "fail at", "nan at", "ignore stop", "spawn child", "device"} <= labels
+    steps = next(w for w in at.number_input if w.label == "steps")
+    assert steps.value == 20 and steps.help == "How many updates to report."
+
+
+def test_runs_list_and_a_finished_run(data_dir: Path) -> None:
+    run_id = finished_run(data_dir)
+    at = runs_page()
+    assert not at.exception
+    assert "No runs to show" in at.info[0].value  # the CLI's run belongs to another session
+    at.toggle(key="runs-all-sessions").set_value(True).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["id"]) == [run_id] and list(table["status"]) == ["finished"]
+
+    detail = runs_page(run=run_id)
+    assert not detail.exception
+    assert any(run_id in m.value and "finished" in m.value for m in detail.markdown)
+    assert len(detail.get("plotly_chart")) >= 2  # return and loss curves
+    assert {m.label for m in detail.metric} >= {"total steps", "eval return mean"}
+
+
+def test_unknown_run_id(data_dir: Path) -> None:
+    at = runs_page(run="nope")
+    assert not at.exception
+    assert "There is no run with id `nope`" in at.warning[0].value
