@@ -13,9 +13,9 @@ import streamlit as st  # noqa: E402
 st.set_page_config(page_title="RL Dojo", page_icon=":material/sports_martial_arts:", layout="centered")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/lesson.py", title="Lessons", icon=":material/menu_book:", url_path="lesson"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:", url_path="runs"),
+    st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("views/lesson.py", title="Lessons", icon=":material/menu_book:", url_path="lesson"),
+    st.Page("views/runs.py", title="Runs", icon=":material/monitoring:", url_path="runs"),
 ]
 
 st.navigation(PAGES).run()

@@ -1,4 +1,4 @@
-"""algorithms/ imports nothing of ours; only app/pages and app/widgets may import streamlit."""
+"""algorithms/ imports nothing of ours; only app/views (the pages) and app/widgets may import streamlit."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_algorithms_import_nothing_of_ours(path: Path) -> None:
     assert not imported_modules(path) & {"app", "streamlit", "tests", "bench"}
 
 
-STREAMLIT_FREE = [p for p in python_files("app") if p.relative_to(ROOT).parts[1] not in ("pages", "widgets", "main.py")]
+STREAMLIT_FREE = [p for p in python_files("app") if p.relative_to(ROOT).parts[1] not in ("views", "widgets", "main.py")]
 
 
 @pytest.mark.parametrize("path", STREAMLIT_FREE, ids=lambda p: str(p.relative_to(ROOT)))
@@ -41,3 +41,10 @@ def test_app_core_does_not_import_streamlit(path: Path) -> None:
 def test_the_check_sees_the_core_packages() -> None:
     names = {p.relative_to(ROOT).parts[1] for p in STREAMLIT_FREE}
     assert "content" in names
+
+
+def test_no_pages_folder_next_to_the_main_script() -> None:
+    # Streamlit treats a `pages/` folder beside the main script as a legacy multipage app until
+    # st.navigation runs once, so a deep link (/lesson?lesson=ID) as the first request after a
+    # server start would run the page without main.py. Our pages live in app/views/.
+    assert not (ROOT / "app" / "pages").exists()

@@ -81,9 +81,7 @@ def resolve(ref: CodeRef | str, root: Path = ROOT) -> CodeSnippet:
     if isinstance(ref, str):
         ref = CodeRef.parse(ref)
     if ref.module.split(".")[0] != ALLOWED_PACKAGE:
-        raise CodeRefError(
-            f"module '{ref.module}' is outside '{ALLOWED_PACKAGE}/': lessons show our algorithms only"
-        )
+        raise CodeRefError(f"module '{ref.module}' is outside '{ALLOWED_PACKAGE}/': lessons show our algorithms only")
     path = module_path(ref.module, root)
     source = path.read_text(encoding="utf-8")
     try:
@@ -137,9 +135,7 @@ def _region(numbered: list[tuple[int, str]], ref: CodeRef) -> list[tuple[int, st
     ends = [i for i, (_, text) in enumerate(numbered) if _is_marker(text, "end", ref.region)]
     where = f"{ref.module}:{ref.qualname}"
     if not starts:
-        raise CodeRefError(
-            f"region '{ref.region}' not found in {where} (mark it with '# lesson:start {ref.region}')"
-        )
+        raise CodeRefError(f"region '{ref.region}' not found in {where} (mark it with '# lesson:start {ref.region}')")
     if len(starts) > 1:
         lines = ", ".join(str(numbered[i][0]) for i in starts)
         raise CodeRefError(f"region '{ref.region}' starts more than once in {where} (lines {lines})")

@@ -150,9 +150,7 @@ def _load_lesson(path: Path) -> LessonEntry:
         text = path.read_text(encoding="utf-8")
         data, source = load_yaml(text)
     except UnicodeDecodeError as exc:
-        return LessonEntry(
-            fallback_id, path, None, problems=[Problem(path, 1, "(file)", f"not UTF-8 text: {exc}")]
-        )
+        return LessonEntry(fallback_id, path, None, problems=[Problem(path, 1, "(file)", f"not UTF-8 text: {exc}")])
     except YamlSyntaxError as exc:
         return LessonEntry(fallback_id, path, None, problems=[Problem(path, exc.line, "(yaml)", exc.message)])
     if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
@@ -185,9 +183,7 @@ def _load_quiz_bank(path: Path) -> QuizBankEntry:
     for index, qid in enumerate(ids):
         if qid in seen:
             line = source.line_of(("questions", index, "id"))
-            problems.append(
-                Problem(path, line, f"questions[{index}].id", f"question id '{qid}' is used twice")
-            )
+            problems.append(Problem(path, line, f"questions[{index}].id", f"question id '{qid}' is used twice"))
         seen.add(qid)
     return QuizBankEntry(path, ids, problems)
 
@@ -201,9 +197,7 @@ def _problems_from(exc: ValidationError, path: Path, source: SourceMap) -> list[
             message = f"unknown key '{loc[-1]}'" + _allowed_keys_hint(loc)
         elif error["type"] == "missing":
             message = "required field is missing"
-        elif (
-            "input" in error and error["type"] not in ("block_kind",) and not isinstance(error["input"], dict)
-        ):
+        elif "input" in error and error["type"] not in ("block_kind",) and not isinstance(error["input"], dict):
             message += f" (got {error['input']!r})"
         problems.append(Problem(path, source.line_of(loc), _field_name(loc), message))
     return problems
@@ -246,9 +240,7 @@ def _check_duplicate_ids(entries: list[LessonEntry]) -> None:
         for entry in same:
             others = ", ".join(_display_path(o.path) for o in same if o is not entry)
             line = entry.source.line_of(("id",))
-            entry.problems.append(
-                Problem(entry.path, line, "id", f"lesson id '{lesson_id}' is also used by {others}")
-            )
+            entry.problems.append(Problem(entry.path, line, "id", f"lesson id '{lesson_id}' is also used by {others}"))
 
 
 def _check_references(

@@ -52,8 +52,10 @@ def summary(record: RunRecord) -> str:
     duration = f"{record.duration:.0f}s" if record.duration is not None else "-"
     final = record.final_metrics.get("eval_return_mean")
     final_text = f" eval {final:.1f}" if isinstance(final, int | float) else ""
-    return (f"{record.id}  {record.status:<8}  {record.algorithm:<10}  {record.device or '-':<12}  "
-            f"{duration:>6}  {record.progress:4.0%}{final_text}")
+    return (
+        f"{record.id}  {record.status:<8}  {record.algorithm:<10}  {record.device or '-':<12}  "
+        f"{duration:>6}  {record.progress:4.0%}{final_text}"
+    )
 
 
 def follow(manager: RunManager, run_id: str) -> int:
@@ -123,8 +125,17 @@ def main(argv: list[str] | None = None) -> int:
             if record is None:
                 raise KeyError(f"no run with id '{args.run_id}'")
             print(summary(record))
-            print(json.dumps({"config": record.config, "final_metrics": record.final_metrics,
-                              "artifacts": record.artifacts, "error": record.error}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "config": record.config,
+                        "final_metrics": record.final_metrics,
+                        "artifacts": record.artifacts,
+                        "error": record.error,
+                    },
+                    indent=2,
+                )
+            )
             tail = manager.log_tail(args.run_id)
             if tail:
                 print("--- log (last lines) ---\n" + tail)

@@ -6,12 +6,10 @@ import streamlit as st
 
 from app.content.loader import Catalogue, LessonEntry
 
-LESSON_PAGE = "pages/lesson.py"
+LESSON_PAGE = "views/lesson.py"
 
 
-def lesson_link(
-    catalogue: Catalogue, lesson_id: str, label: str | None = None, icon: str | None = None
-) -> None:
+def lesson_link(catalogue: Catalogue, lesson_id: str, label: str | None = None, icon: str | None = None) -> None:
     entry = catalogue.lessons.get(lesson_id)
     st.page_link(
         LESSON_PAGE,
@@ -32,9 +30,7 @@ def lesson_card(entry: LessonEntry, catalogue: Catalogue) -> None:
         st.markdown(lesson.summary)
         facts = [f":material/schedule: {lesson.minutes} min", lesson.level]
         if lesson.prerequisites:
-            names = [
-                catalogue.lessons[p].title if p in catalogue.lessons else p for p in lesson.prerequisites
-            ]
+            names = [catalogue.lessons[p].title if p in catalogue.lessons else p for p in lesson.prerequisites]
             facts.append("after: " + ", ".join(names))
         st.caption(" · ".join(facts))
 
@@ -44,8 +40,6 @@ def problems_panel(catalogue: Catalogue) -> None:
     problems = catalogue.problems
     if not problems:
         return
-    with st.expander(
-        f":material/construction: {len(problems)} problem(s) in lesson or quiz files", expanded=False
-    ):
+    with st.expander(f":material/construction: {len(problems)} problem(s) in lesson or quiz files", expanded=False):
         st.caption("The same lines `python -m app.content validate` prints. Other lessons keep working.")
         st.code("\n".join(str(p) for p in problems), language=None, wrap_lines=True)

@@ -37,9 +37,7 @@ def snippet_html(snippet: CodeSnippet) -> str:
     return (
         f'<div class="rld-code" style="{_BOX}"><div style="{_HEAD}" title="{title}">'
         f'<code style="background:none;padding:0">{html.escape(where)}</code></div>'
-        f'<pre style="{_PRE}"><code style="background:none;padding:0">'
-        + "\n".join(rows)
-        + "</code></pre></div>"
+        f'<pre style="{_PRE}"><code style="background:none;padding:0">' + "\n".join(rows) + "</code></pre></div>"
     )
 
 

@@ -11,9 +11,7 @@ def yaml_excerpt(text: str, line: int, context: int = 2) -> str:
     lines = text.splitlines()
     start, end = max(1, line - context), min(len(lines), line + context)
     width = len(str(end))
-    return "\n".join(
-        f"{'>' if n == line else ' '} {n:>{width}} | {lines[n - 1]}" for n in range(start, end + 1)
-    )
+    return "\n".join(f"{'>' if n == line else ' '} {n:>{width}} | {lines[n - 1]}" for n in range(start, end + 1))
 
 
 def show_problems(entry: LessonEntry) -> None:

@@ -17,7 +17,7 @@ LESSON_IDS = list(load_catalogue().lessons)
 
 def open_lesson(lesson_id: str | None) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=60)
-    at.switch_page("pages/lesson.py")
+    at.switch_page("views/lesson.py")
     if lesson_id is not None:
         at.query_params["lesson"] = lesson_id
     return at.run()

@@ -26,7 +26,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def runs_page(**params: str) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=60)
-    at.switch_page("pages/runs.py")
+    at.switch_page("views/runs.py")
     for key, value in params.items():
         at.query_params[key] = value
     return at.run()

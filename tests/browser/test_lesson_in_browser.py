@@ -15,6 +15,13 @@ def bar_heights(page) -> list[str]:
     return page.locator(".js-plotly-plot g.trace.bars path").evaluate_all("els => els.map(e => e.getAttribute('d'))")
 
 
+def test_a_deep_link_works_as_the_first_request(page, app_url: str) -> None:
+    # This file's tests run first on a fresh server: a deep link must not bypass app/main.py.
+    page.goto(f"{app_url}/lesson?lesson=bellman-and-dynamic-programming")
+    expect(page.get_by_role("heading", name="Bellman equations and dynamic programming", exact=True)).to_be_visible()
+    expect(page.get_by_text("ModuleNotFoundError")).to_have_count(0)
+
+
 def test_home_to_lesson_with_math_code_and_demo(page, app_url: str, tmp_path: Path) -> None:
     page.goto(app_url)
     expect(page.get_by_role("heading", name="RL Dojo")).to_be_visible()

@@ -162,18 +162,19 @@ def test_command_line(tmp_path: Path) -> None:
     done = cli(data, "start", "fake-count", "--steps", "5", "--sleep", "0")
     assert done.returncode == 0, done.stderr
     run_id = done.stdout.splitlines()[0]
-    assert done.stdout.strip().splitlines()[-1].startswith("finished:")
+    assert done.stdout.strip().splitlines()[-1].startswith("finished:"), done.stdout + done.stderr
 
     long = cli(data, "start", "fake-count", "--steps", "100000", "--detach")
     assert long.returncode == 0, long.stderr
     long_id = long.stdout.split()[0]
     listed = cli(data, "list")
-    assert run_id in listed.stdout and long_id in listed.stdout
+    assert run_id in listed.stdout and long_id in listed.stdout, listed.stdout + listed.stderr
     shown = cli(data, "show", run_id)
-    assert '"total_steps": 5' in shown.stdout
+    assert '"total_steps": 5' in shown.stdout, shown.stdout + shown.stderr
     stopped = cli(data, "stop", long_id)
-    assert "stopped" in stopped.stdout
+    assert "stopped" in stopped.stdout, stopped.stdout + stopped.stderr
     bad = cli(data, "start", "fake-count", "--colour", "red")
-    assert bad.returncode == 2 and "unknown setting(s) colour" in bad.stderr and "--steps (default 20)" in bad.stderr
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "unknown setting(s) colour" in bad.stderr and "--steps (default 20)" in bad.stderr, bad.stderr
     for record in RunManager.open(data).store.list():
-        assert record.status not in ACTIVE
+        assert record.status not in ACTIVE, (record.id, record.status)

@@ -30,7 +30,7 @@ if entry is None:
         st.warning(f"There is no lesson with id `{requested}`.", icon=":material/search_off:")
     else:
         st.info("There are no lessons yet.")
-    st.page_link("pages/home.py", label="Back to all lessons", icon=":material/home:")
+    st.page_link("views/home.py", label="Back to all lessons", icon=":material/home:")
     st.stop()
 
 if not entry.ok:

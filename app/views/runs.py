@@ -10,7 +10,7 @@ st.title("Runs")
 
 run_id = st.query_params.get("run")
 if run_id:
-    st.page_link("pages/runs.py", label="All runs", icon=":material/arrow_back:", query_params={})
+    st.page_link("views/runs.py", label="All runs", icon=":material/arrow_back:", query_params={})
     run_monitor(run_id)
     st.stop()
 
@@ -60,7 +60,7 @@ chosen = [table.iloc[i]["id"] for i in selection.selection.rows]
 if chosen:
     with st.container(horizontal=True):
         for rid in chosen:
-            st.page_link("pages/runs.py", label=f"Open {rid}", icon=":material/open_in_new:", query_params={"run": rid})
+            st.page_link("views/runs.py", label=f"Open {rid}", icon=":material/open_in_new:", query_params={"run": rid})
     metric = st.selectbox(
         "Metric",
         [
