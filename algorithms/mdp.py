@@ -181,19 +181,22 @@ def _deterministic_P(next_state: np.ndarray) -> np.ndarray:
     return P
 
 
-def gridworld_5x5(gamma: float = 0.9) -> FiniteMDP:
+def gridworld_5x5(
+    gamma: float = 0.9, reward_a: float = 10.0, reward_b: float = 5.0, off_grid_reward: float = -1.0
+) -> FiniteMDP:
     """The 5x5 gridworld of S&B Example 3.5 (Figure 3.2), solved in Example 3.8 (Figure 3.5).
 
     Every action from A = (0, 1) pays +10 and moves to A' = (4, 1); every action from B = (0, 3)
     pays +5 and moves to B' = (2, 3). A move off the grid pays -1 and leaves the state unchanged;
-    every other move pays 0. The task is continuing: there is no terminal state.
+    every other move pays 0. The task is continuing: there is no terminal state. The rewards are
+    parameters (the book's by default) so a demo can ask "what if B paid more than A?".
     """
     rows, cols = 5, 5
     next_state, off_grid = _grid_next_states(rows, cols)
-    R = np.where(off_grid, -1.0, 0.0)  # (S, A)
+    R = np.where(off_grid, off_grid_reward, 0.0)  # (S, A)
     A_, A_prime, B_, B_prime = 0 * cols + 1, 4 * cols + 1, 0 * cols + 3, 2 * cols + 3
-    next_state[A_, :], R[A_, :] = A_prime, 10.0
-    next_state[B_, :], R[B_, :] = B_prime, 5.0
+    next_state[A_, :], R[A_, :] = A_prime, reward_a
+    next_state[B_, :], R[B_, :] = B_prime, reward_b
     labels = [""] * (rows * cols)
     labels[A_], labels[A_prime], labels[B_], labels[B_prime] = "A", "A'", "B", "B'"
     return FiniteMDP(

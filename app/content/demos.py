@@ -8,6 +8,7 @@ every demo here has a renderer there.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +27,12 @@ class ReturnsExplorerParams(DemoParams):
     gamma: float = Field(default=0.9, ge=0.0, le=1.0, description="Initial discount factor.")
 
 
+class GridworldParams(DemoParams):
+    grid: Literal["gridworld-5x5", "gridworld-4x4"] = "gridworld-5x5"
+    method: Literal["policy-evaluation", "value-iteration"] = "value-iteration"
+    gamma: float = Field(default=0.9, ge=0.0, le=1.0)
+
+
 @dataclass(frozen=True)
 class DemoSpec:
     name: str
@@ -42,6 +49,12 @@ DEMOS: dict[str, DemoSpec] = {
             title="Returns explorer",
             description="Move gamma and see the weights gamma^k and the returns G_t of a reward sequence change.",
             params=ReturnsExplorerParams,
+        ),
+        DemoSpec(
+            name="gridworld-dp",
+            title="Gridworld: dynamic programming, sweep by sweep",
+            description="Policy evaluation or value iteration on Sutton & Barto's gridworlds, animated.",
+            params=GridworldParams,
         ),
     ]
 }

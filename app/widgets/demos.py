@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from algorithms.returns import discount_weights, discounted_returns, effective_horizon
 from app.content.demos import DEMOS, DemoParams, ReturnsExplorerParams
+from app.widgets.gridworld import gridworld_dp
 
 ACCENT = "#e4572e"
 MUTED = "#9aa0a6"
@@ -110,6 +111,7 @@ def returns_explorer(params: ReturnsExplorerParams, key: str) -> None:
 
 RENDERERS: dict[str, Callable[[DemoParams, str], None]] = {
     "returns-explorer": returns_explorer,  # type: ignore[dict-item]
+    "gridworld-dp": gridworld_dp,  # type: ignore[dict-item]
 }
 
 
