@@ -91,18 +91,21 @@ def gridworld_figure(mdp: FiniteMDP, history: list[np.ndarray], title: str) -> g
                 "active": len(indices) - 1,
                 "currentvalue": {"prefix": "after sweep k = "},
                 "steps": steps,
+                "x": 0.22,
+                "len": 0.78,
                 "pad": {"t": 10},
             }
         ],
         updatemenus=[
             {
                 "type": "buttons",
+                "direction": "left",
                 "showactive": False,
                 "x": 0,
-                "y": -0.02,
+                "y": 0,
                 "xanchor": "left",
                 "yanchor": "top",
-                "pad": {"t": 40},
+                "pad": {"t": 48},
                 "buttons": [
                     {
                         "label": "▶ Play",
