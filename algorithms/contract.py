@@ -19,9 +19,9 @@ import ast
 import inspect
 import os
 import textwrap
-from itertools import pairwise
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from itertools import pairwise
 from typing import Any
 
 Metrics = dict[str, float]
