@@ -33,6 +33,21 @@ class GridworldParams(DemoParams):
     gamma: float = Field(default=0.9, ge=0.0, le=1.0)
 
 
+class CliffWalkingParams(DemoParams):
+    algorithms: list[Literal["sarsa", "q-learning", "expected-sarsa"]] = Field(
+        default=["sarsa", "q-learning"], min_length=1
+    )
+    episodes: int = Field(default=500, ge=50, le=2000)
+    runs: int = Field(default=20, ge=1, le=100)
+    alpha: float = Field(default=0.5, gt=0.0, le=1.0)
+    epsilon: float = Field(default=0.1, ge=0.0, le=0.5)
+    seed: int = 0
+
+
+class DosingRewardsParams(DemoParams):
+    seed: int = 0
+
+
 @dataclass(frozen=True)
 class DemoSpec:
     name: str
@@ -55,6 +70,18 @@ DEMOS: dict[str, DemoSpec] = {
             title="Gridworld: dynamic programming, sweep by sweep",
             description="Policy evaluation or value iteration on Sutton & Barto's gridworlds, animated.",
             params=GridworldParams,
+        ),
+        DemoSpec(
+            name="cliff-walking",
+            title="Cliff walking: Sarsa versus Q-learning",
+            description="Learning curves and greedy paths of on- and off-policy TD control (S&B Example 6.6).",
+            params=CliffWalkingParams,
+        ),
+        DemoSpec(
+            name="dosing-rewards",
+            title="Reward design: two rewards, one patient",
+            description="Q-learning on the dosing patient with the good reward and with 'survive today'.",
+            params=DosingRewardsParams,
         ),
     ]
 }

@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from algorithms.returns import discount_weights, discounted_returns, effective_horizon
 from app.content.demos import DEMOS, DemoParams, ReturnsExplorerParams
 from app.widgets.gridworld import gridworld_dp
+from app.widgets.td_demos import cliff_walking, dosing_rewards
 
 ACCENT = "#e4572e"
 MUTED = "#9aa0a6"
@@ -112,6 +113,8 @@ def returns_explorer(params: ReturnsExplorerParams, key: str) -> None:
 RENDERERS: dict[str, Callable[[DemoParams, str], None]] = {
     "returns-explorer": returns_explorer,  # type: ignore[dict-item]
     "gridworld-dp": gridworld_dp,  # type: ignore[dict-item]
+    "cliff-walking": cliff_walking,  # type: ignore[dict-item]
+    "dosing-rewards": dosing_rewards,  # type: ignore[dict-item]
 }
 
 
