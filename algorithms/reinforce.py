@@ -1,0 +1,604 @@
+"""REINFORCE: Monte Carlo policy gradient, with and without a learned state-value baseline.
+
+Williams 1992, "Simple statistical gradient-following algorithms for connectionist reinforcement
+learning" (Machine Learning 8, 229-256); Sutton & Barto 2018, section 13.3 (REINFORCE, eq. 13.8)
+and section 13.4 (REINFORCE with baseline, eq. 13.11).
+
+The policy-gradient theorem turns the gradient of J(theta) = v_pi(S_0) into an expectation
+over the policy's own episodes (S&B eq. 13.8 and 13.11):
+
+    grad J(theta) = E_pi[ sum_t (G_t - b(S_t)) grad ln pi(A_t | S_t, theta) ]
+
+where G_t is the return from step t and b any function of the state alone (b = 0 is plain
+REINFORCE). A learned b(s) = v_hat(s, w) leaves the estimate unbiased and lowers its variance.
+We play ``batch_episodes`` whole episodes with the current policy, compute every G_t, and take
+one Adam step on a loss whose gradient is minus that estimate.
+
+Terminated and truncated differ. CartPole-v1 ends for real when the pole falls (terminated) and
+is cut by a time limit at 500 steps (truncated). After a real end the future is worth 0. After a
+time limit the episode would have gone on, so its return is completed with the baseline's
+estimate of the state where it was cut: G_t = r_t + ... + gamma^(T-1-t) r_{T-1} + gamma^(T-t)
+v_hat(S_T). Without a baseline there is nothing to bootstrap from, and we treat the time limit
+as an end (the standard simplification of REINFORCE, which is biased near the limit).
+
+Command line (progress lines, then one JSON object on the last line with ``--json``)::
+
+    python -m algorithms.reinforce --env-id CartPole-v1 --seed 1 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import types
+import typing
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from algorithms.contract import (
+    Metrics,
+    NonFiniteLossError,
+    OnUpdate,
+    ShouldStop,
+    TrainResult,
+    check_finite,
+    config_fields,
+    configure_cpu_threads,
+    pick_device,
+    save_animation,
+)
+from algorithms.returns import discounted_returns
+
+__all__ = [
+    "Episode",
+    "NonFiniteLossError",
+    "ReinforceConfig",
+    "bootstrap_value",
+    "episode_returns",
+    "evaluate",
+    "load_policy",
+    "make_mlp",
+    "record_episode",
+    "reinforce_loss",
+    "reinforce_loss_from_rewards",
+    "returns_with_bootstrap",
+    "run_episodes",
+    "train",
+    "value_loss",
+]
+
+
+@dataclass(frozen=True)
+class ReinforceConfig:
+    env_id: str = "CartPole-v1"
+    """Gymnasium id of an environment with discrete actions and a vector observation."""
+    seed: int = 1
+    """Seeds the networks, the action sampling and the environments: the same seed repeats a run."""
+    total_episodes: int = 1000
+    """Training episodes in all (the budget); the run also stops at max_seconds if that is set."""
+    batch_episodes: int = 8
+    """Episodes played (in lockstep, one environment each) with one policy before each update."""
+    gamma: float = 0.99
+    """Discount factor gamma in G_t = R_{t+1} + gamma G_{t+1}."""
+    lr: float = 0.003
+    """Adam step size alpha^theta of the policy."""
+    value_lr: float = 0.003
+    """Adam step size alpha^w of the baseline v_hat(s, w) (only used with baseline)."""
+    value_steps: int = 10
+    """Adam steps on the value loss per batch: the baseline's fit to the returns of these episodes."""
+    hidden_sizes: tuple[int, ...] = (32, 32)
+    """Widths of the hidden tanh layers of the policy (and of the value network)."""
+    baseline: bool = True
+    """Subtract a learned state value v_hat(S_t, w) from G_t (S&B section 13.4)."""
+    normalize_advantages: bool = False
+    """Rescale the weights G_t - b(S_t) of each batch to mean 0 and std 1 (without a baseline the
+    mean then acts as a constant baseline). Not in the paper; it steadies plain REINFORCE."""
+    entropy_coef: float = 0.0
+    """Weight of an entropy bonus on the policy (0: plain REINFORCE)."""
+    max_episode_steps: int | None = None
+    """Time limit per episode (truncation); None keeps the environment's own (500 for CartPole-v1)."""
+    eval_episodes: int = 20
+    """Greedy (argmax) episodes played after training to score the final policy (0: no evaluation)."""
+    device: str = "auto"
+    """auto, cpu or cuda. auto takes cuda when present; these tiny networks are as fast on a CPU."""
+    max_seconds: float | None = None
+    """Wall-clock cap on training in seconds; None trains for the whole episode budget."""
+    output_dir: str = ""
+    """Folder for the final policy checkpoint (policy.pt); empty saves nothing."""
+
+
+# ---------------------------------------------------------------------------------------
+# The equations: pure functions
+# ---------------------------------------------------------------------------------------
+
+
+def reinforce_loss(
+    log_probs: Tensor, returns: Tensor, baseline: Tensor | None = None, *, normalize: bool = False
+) -> Tensor:
+    """Minus the REINFORCE objective: -sum_t (G_t - b(S_t)) ln pi(A_t | S_t, theta).
+
+    Its gradient is minus the Monte Carlo estimate of grad J(theta) from these steps (Williams
+    1992, eq. 11; S&B eq. 13.8, and eq. 13.11 with a baseline). log_probs, returns, baseline: (T,).
+    The baseline is detached: it must lower the variance of the policy gradient, not be trained
+    by it (the value network has its own loss, ``value_loss``). ``normalize`` rescales the weights
+    G_t - b(S_t) to mean 0 and std 1 over the batch, a common habit that is not in the paper.
+    """
+    # lesson:start baseline-advantage
+    psi = returns if baseline is None else returns - baseline.detach()  # G_t - v_hat(S_t, w), (T,)
+    # lesson:end baseline-advantage
+    if normalize:
+        psi = normalize_batch(psi)
+    # lesson:start policy-gradient-loss
+    return -(log_probs * psi).sum()
+    # lesson:end policy-gradient-loss
+
+
+def reinforce_loss_from_rewards(log_probs: torch.Tensor, rewards: np.ndarray, gamma: float) -> torch.Tensor:
+    """-sum_t G_t ln pi(A_t | S_t) for one finished episode, no baseline (S&B section 13.3).
+
+    log_probs: (T,) ln pi(A_t | S_t, theta) of the actions taken; rewards: (T,) R_{t+1}.
+    """
+    G = torch.as_tensor(discounted_returns(rewards, gamma), dtype=log_probs.dtype, device=log_probs.device)  # (T,)
+    return reinforce_loss(log_probs, G)
+
+
+def value_loss(values: Tensor, returns: Tensor) -> Tensor:
+    """Mean of (G_t - v_hat(S_t, w))^2 / 2: its gradient is the baseline update of S&B section 13.4,
+    w <- w + alpha^w (G_t - v_hat(S_t, w)) grad v_hat(S_t, w), averaged over steps. Shapes (T,)."""
+    return 0.5 * (returns - values).pow(2).mean()
+
+
+def normalize_batch(x: Tensor, eps: float = 1e-8) -> Tensor:
+    """(x - mean) / std over a batch. Without a baseline the subtracted mean acts as a constant one;
+    the division keeps the step size steady while returns grow from 10 to 500."""
+    if x.numel() < 2:
+        return x - x.mean()
+    return (x - x.mean()) / (x.std() + eps)
+
+
+def bootstrap_value(terminated: bool, truncated: bool, v_final: float | None) -> float:
+    """The value of the state S_T an episode stopped in, as its return should count it.
+
+    terminated: a real end, nothing follows: 0. truncated by a time limit: the episode would have
+    gone on, so v_hat(S_T) when a baseline gives one. Truncated without a baseline (v_final None):
+    0, the standard simplification of REINFORCE, which treats the time limit as an end.
+    """
+    # lesson:start truncation-bootstrap
+    if terminated or not truncated or v_final is None:
+        return 0.0
+    return float(v_final)
+    # lesson:end truncation-bootstrap
+
+
+def returns_with_bootstrap(rewards: np.ndarray, gamma: float, bootstrap: float = 0.0) -> np.ndarray:
+    """G_t = sum_{k=t}^{T-1} gamma^(k-t) R_{k+1} + gamma^(T-t) * bootstrap, for t = 0 .. T-1.
+
+    ``bootstrap`` is the value of the state after the last step (``bootstrap_value``). Folding
+    gamma * bootstrap into the last reward lets ``discounted_returns`` do the rest: the recursion
+    G_t = R_{t+1} + gamma G_{t+1} carries it back to every step. rewards: (T,) -> (T,).
+    """
+    rewards = np.asarray(rewards, dtype=np.float64).copy()
+    if len(rewards) and bootstrap:
+        rewards[-1] += gamma * bootstrap
+    return discounted_returns(rewards, gamma)
+
+
+def episode_returns(episodes: Sequence[Episode], gamma: float, v_final: Sequence[float] | None = None) -> np.ndarray:
+    """G_t for every step of every episode, concatenated: (sum of lengths,).
+
+    v_final[i] = v_hat(S_T) of episode i, or None without a baseline; ``bootstrap_value`` decides
+    whether it counts (only after a time limit).
+    """
+    finals: Sequence[float | None] = [None] * len(episodes) if v_final is None else v_final
+    return np.concatenate(
+        [
+            returns_with_bootstrap(e.rewards, gamma, bootstrap_value(e.terminated, e.truncated, v))
+            for e, v in zip(episodes, finals, strict=True)
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Networks and episodes
+# ---------------------------------------------------------------------------------------
+
+
+def make_mlp(n_in: int, hidden_sizes: Sequence[int], n_out: int) -> nn.Sequential:
+    """Linear-tanh layers; the policy's outputs are logits, the value network's a single number."""
+    layers: list[nn.Module] = []
+    for width in hidden_sizes:
+        layers += [nn.Linear(n_in, width), nn.Tanh()]
+        n_in = width
+    layers.append(nn.Linear(n_in, n_out))
+    return nn.Sequential(*layers)
+
+
+def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> gym.Env:
+    env = gym.make(env_id, **kwargs) if max_episode_steps is None else gym.make(env_id, max_episode_steps, **kwargs)
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        raise ValueError(f"REINFORCE here needs discrete actions; {env_id} has {env.action_space}")
+    return env
+
+
+def env_sizes(env: gym.Env) -> tuple[int, int]:
+    """(observation dimension, number of actions)."""
+    obs_dim = int(np.prod(env.observation_space.shape))
+    return obs_dim, int(env.action_space.n)
+
+
+@dataclass
+class Episode:
+    """One finished episode: S_0..S_{T-1}, A_0..A_{T-1}, R_1..R_T, how it ended, and S_T."""
+
+    observations: np.ndarray  # (T, obs_dim), float32
+    actions: np.ndarray  # (T,), int64
+    rewards: np.ndarray  # (T,), float64
+    terminated: bool
+    truncated: bool
+    final_observation: np.ndarray  # (obs_dim,), S_T: where a truncated episode is bootstrapped from
+
+    @property
+    def length(self) -> int:
+        return len(self.rewards)
+
+    @property
+    def total_reward(self) -> float:
+        return float(self.rewards.sum())
+
+
+def select_actions(
+    policy: nn.Module, obs: np.ndarray, greedy: bool = False, generator: torch.Generator | None = None
+) -> np.ndarray:
+    """A_t ~ pi(. | S_t, theta) for a batch of observations (N, obs_dim) -> (N,); argmax if greedy."""
+    device = next(policy.parameters()).device
+    with torch.inference_mode():
+        logits = policy(torch.as_tensor(obs, dtype=torch.float32, device=device))  # (N, A)
+        if greedy:
+            return logits.argmax(-1).cpu().numpy()
+        # lesson:start sample-action
+        pi = torch.softmax(logits, dim=-1)  # pi(a | S_t, theta), (N, A)
+        A = torch.multinomial(pi, num_samples=1, generator=generator).squeeze(-1)  # (N,)
+        # lesson:end sample-action
+    return A.cpu().numpy()
+
+
+def run_episodes(
+    policy: nn.Module,
+    envs: Sequence[gym.Env],
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+    seeds: Sequence[int] | None = None,
+) -> list[Episode]:
+    """Play one whole episode in each environment, all in lockstep with one policy.
+
+    Stepping N environments together lets one forward pass choose N actions; an environment
+    whose episode has ended waits for the others. ``seeds`` seeds each environment's reset.
+    """
+    N = len(envs)
+    obs = [
+        np.asarray(env.reset(seed=None if seeds is None else int(seeds[i]))[0], np.float32).ravel()
+        for i, env in enumerate(envs)
+    ]
+    buffers: list[dict[str, list]] = [{"obs": [], "actions": [], "rewards": []} for _ in range(N)]
+    done: list[Episode | None] = [None] * N
+    active = list(range(N))
+    # lesson:start episode-loop
+    while active:
+        A = select_actions(policy, np.stack([obs[i] for i in active]), greedy, generator)  # (len(active),)
+        still_active = []
+        for i, a in zip(active, A.tolist(), strict=True):
+            next_obs, r, terminated, truncated, _ = envs[i].step(a)
+            buffers[i]["obs"].append(obs[i])
+            buffers[i]["actions"].append(a)
+            buffers[i]["rewards"].append(float(r))
+            obs[i] = np.asarray(next_obs, np.float32).ravel()
+            if terminated or truncated:  # S_T reached: keep it, a time limit bootstraps from it
+                done[i] = Episode(
+                    observations=np.stack(buffers[i]["obs"]),
+                    actions=np.asarray(buffers[i]["actions"], dtype=np.int64),
+                    rewards=np.asarray(buffers[i]["rewards"], dtype=np.float64),
+                    terminated=bool(terminated),
+                    truncated=bool(truncated),
+                    final_observation=obs[i],
+                )
+            else:
+                still_active.append(i)
+        active = still_active
+    # lesson:end episode-loop
+    return [episode for episode in done if episode is not None]
+
+
+def evaluate(
+    policy: nn.Module, env_id: str, episodes: int, seed: int, max_episode_steps: int | None = None
+) -> tuple[float, float]:
+    """Mean and standard deviation of the undiscounted return of the greedy (argmax) policy."""
+    envs = [make_env(env_id, max_episode_steps) for _ in range(episodes)]
+    try:
+        played = run_episodes(policy, envs, greedy=True, seeds=[seed + i for i in range(episodes)])
+    finally:
+        for env in envs:
+            env.close()
+    totals = np.array([episode.total_reward for episode in played])
+    return float(totals.mean()), float(totals.std())
+
+
+def record_episode(policy: nn.Module, env_id: str, seed: int, max_steps: int = 500) -> list[np.ndarray]:
+    """RGB frames (H, W, 3) of one greedy episode, the first before any action, for an animation.
+
+    Raises ``gymnasium.error.DependencyNotInstalled`` when the environment's renderer is missing
+    (CartPole draws with pygame: ``pip install "gymnasium[classic-control]"``).
+    """
+    env = make_env(env_id, render_mode="rgb_array")
+    try:
+        obs, _ = env.reset(seed=seed)
+        try:
+            frames = [np.asarray(env.render())]
+        except gym.error.DependencyNotInstalled as err:
+            raise gym.error.DependencyNotInstalled(f"record_episode cannot draw {env_id} frames: {err}") from err
+        for _ in range(max_steps):
+            a = int(select_actions(policy, np.asarray(obs, np.float32).reshape(1, -1), greedy=True)[0])
+            obs, _, terminated, truncated, _ = env.step(a)
+            frames.append(np.asarray(env.render()))
+            if terminated or truncated:
+                break
+        return frames
+    finally:
+        env.close()
+
+
+def load_policy(path: str | Path, config: ReinforceConfig) -> nn.Sequential:
+    """Rebuild the policy network of ``config`` and load a checkpoint that ``train`` saved."""
+    env = make_env(config.env_id)
+    obs_dim, n_actions = env_sizes(env)
+    env.close()
+    policy = make_mlp(obs_dim, config.hidden_sizes, n_actions)
+    policy.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return policy
+
+
+# ---------------------------------------------------------------------------------------
+# train(): the entry point of the run manager and the command line
+# ---------------------------------------------------------------------------------------
+
+
+def train(
+    config: ReinforceConfig, on_update: OnUpdate | None = None, should_stop: ShouldStop | None = None
+) -> TrainResult:
+    """REINFORCE (with baseline when ``config.baseline``), S&B section 13.3 / 13.4 boxes, on batches
+    of whole episodes. Reports every update through ``on_update``; polls ``should_stop`` between
+    updates."""
+    if min(config.total_episodes, config.batch_episodes, config.value_steps) < 1:
+        raise ValueError("total_episodes, batch_episodes and value_steps must be at least 1")
+    configure_cpu_threads()
+    started = time.perf_counter()
+    device = torch.device(pick_device(config.device))
+    torch.manual_seed(config.seed)
+    generator = torch.Generator(device).manual_seed(config.seed)  # the actions' own random stream
+
+    envs = [make_env(config.env_id, config.max_episode_steps) for _ in range(config.batch_episodes)]
+    obs_dim, n_actions = env_sizes(envs[0])
+    threshold = envs[0].spec.reward_threshold if envs[0].spec is not None else None
+    env_seeds = [int(s) for s in np.random.SeedSequence(config.seed).generate_state(config.batch_episodes)]
+
+    policy = make_mlp(obs_dim, config.hidden_sizes, n_actions).to(device)
+    policy_opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
+    value = make_mlp(obs_dim, config.hidden_sizes, 1).to(device) if config.baseline else None
+    value_opt = torch.optim.Adam(value.parameters(), lr=config.value_lr) if value is not None else None
+
+    recent: deque[float] = deque(maxlen=100)  # returns of the last 100 training episodes
+    global_step = episodes_done = updates = 0
+    to_threshold: dict[str, float] | None = None
+    metrics: Metrics = {}
+    stopped_early = False
+
+    def as_tensor(x: np.ndarray) -> Tensor:
+        return torch.as_tensor(x, dtype=torch.float32, device=device)
+
+    while episodes_done < config.total_episodes:
+        n = min(config.batch_episodes, config.total_episodes - episodes_done)
+        batch_started = time.perf_counter()
+        episodes = run_episodes(policy, envs[:n], generator=generator, seeds=env_seeds if updates == 0 else None)
+
+        obs = as_tensor(np.concatenate([e.observations for e in episodes]))  # (B, obs_dim), B = sum of lengths
+        actions = torch.as_tensor(np.concatenate([e.actions for e in episodes]), device=device)  # (B,)
+        v_final = None
+        if value is not None:  # v_hat(S_T) of each episode's last state, for those cut by a time limit
+            with torch.no_grad():
+                v_final = value(as_tensor(np.stack([e.final_observation for e in episodes]))).squeeze(-1).tolist()
+        G = as_tensor(episode_returns(episodes, config.gamma, v_final))  # (B,)
+
+        logits = policy(obs)  # (B, A)
+        log_pi = torch.log_softmax(logits, dim=-1)  # (B, A)
+        log_probs = log_pi.gather(1, actions[:, None]).squeeze(1)  # ln pi(A_t | S_t, theta), (B,)
+        entropy = -(log_pi.exp() * log_pi).sum(-1)  # H(pi(. | S_t, theta)), (B,)
+
+        v = value(obs).squeeze(-1) if value is not None else None  # v_hat(S_t, w), (B,)
+        # Averaged over the n episodes, the sum over their steps estimates grad J (S&B eq. 13.8).
+        # S&B's box also weights step t by gamma^t; like most implementations we drop it, else the
+        # late steps of a 500-step episode (gamma^400 ~ 0.02) would hardly be learned from.
+        loss_pi = reinforce_loss(log_probs, G, v, normalize=config.normalize_advantages) / n
+        loss = loss_pi - config.entropy_coef * entropy.sum() / n
+
+        global_step += len(G)
+        check_finite("losses/policy", loss_pi.item(), global_step)
+        policy_opt.zero_grad()
+        loss.backward()
+        policy_opt.step()
+
+        metrics = {}
+        if value is not None and value_opt is not None and v is not None:
+            for k in range(config.value_steps):
+                loss_v = value_loss(v if k == 0 else value(obs).squeeze(-1), G)
+                check_finite("losses/value", loss_v.item(), global_step)
+                value_opt.zero_grad()
+                loss_v.backward()
+                value_opt.step()
+            metrics["losses/value"] = loss_v.item()
+
+        updates += 1
+        episodes_done += n
+        totals = [e.total_reward for e in episodes]
+        recent.extend(totals)
+        mean100 = float(np.mean(recent))
+        now = time.perf_counter()
+        if to_threshold is None and threshold is not None and len(recent) == recent.maxlen and mean100 >= threshold:
+            to_threshold = {"seconds": now - started, "steps": global_step, "episodes": episodes_done}
+        elapsed = now - started
+        progress = episodes_done / config.total_episodes
+        if config.max_seconds is not None:  # the run ends at whichever budget runs out first
+            progress = max(progress, elapsed / config.max_seconds if config.max_seconds > 0 else 1.0)
+        metrics |= {
+            "global_step": float(global_step),
+            "progress": min(1.0, progress),
+            "charts/episodes": float(episodes_done),
+            "charts/episodic_return": float(np.mean(totals)),
+            "charts/episodic_return_mean100": mean100,
+            "charts/episodic_length": float(np.mean([e.length for e in episodes])),
+            "charts/truncated_fraction": float(np.mean([e.truncated for e in episodes])),
+            "charts/steps_per_second": len(G) / max(now - batch_started, 1e-9),
+            "losses/policy": loss_pi.item(),
+            "losses/entropy": entropy.mean().item(),
+        }
+        if on_update is not None:
+            on_update(metrics)
+        if config.max_seconds is not None and elapsed >= config.max_seconds:
+            stopped_early = episodes_done < config.total_episodes
+            break
+        if should_stop is not None and should_stop():
+            stopped_early = episodes_done < config.total_episodes
+            break
+
+    for env in envs:
+        env.close()
+    train_seconds = time.perf_counter() - started
+    eval_mean = eval_std = None
+    if config.eval_episodes > 0:  # seeds far from the training ones: fresh start states
+        eval_mean, eval_std = evaluate(
+            policy, config.env_id, config.eval_episodes, config.seed + 1_000_000, config.max_episode_steps
+        )
+
+    artifacts: dict[str, str] = {}
+    if config.output_dir:
+        out = Path(config.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save(policy.state_dict(), out / "policy.pt")
+        artifacts["checkpoint"] = str(out / "policy.pt")
+        if value is not None:
+            torch.save(value.state_dict(), out / "value.pt")
+            artifacts["value_checkpoint"] = str(out / "value.pt")
+        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+        artifacts["config"] = str(out / "config.json")
+        try:  # an episode of the final policy, for the runs page
+            frames = record_episode(policy, config.env_id, seed=config.seed + 10_000)
+            artifacts["episode"] = save_animation(frames, str(out / "episode.gif"))
+        except gym.error.DependencyNotInstalled as err:
+            print(f"no episode animation: {err}", flush=True)
+
+    final: dict[str, Any] = {
+        **metrics,
+        "total_steps": float(global_step),
+        "episodes": float(episodes_done),
+        "updates": float(updates),
+        "seconds": time.perf_counter() - started,
+        "train_seconds": train_seconds,
+        "seconds_to_threshold": None if to_threshold is None else to_threshold["seconds"],
+        "steps_to_threshold": None if to_threshold is None else to_threshold["steps"],
+        "episodes_to_threshold": None if to_threshold is None else to_threshold["episodes"],
+        "reward_threshold": threshold,
+        "eval_return_mean": eval_mean,
+        "eval_return_std": eval_std,
+        "stopped_early": float(stopped_early),
+    }
+    return TrainResult(metrics=final, artifacts=artifacts)
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+
+
+def _parse_tuple(text: str, item: type) -> tuple:
+    return tuple(item(x) for x in text.replace(",", " ").split())
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
+    """One flag per config field (--env-id for env_id), help from the field's docstring."""
+    for f in config_fields(config_class):
+        flag = "--" + f["name"].replace("_", "-")
+        kind, default = f["type"], f["default"]
+        helptext = f"{f['help']} (default: {default})".replace("%", "%%")
+        optional = False
+        if typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind):
+            optional = True
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=helptext)
+        elif typing.get_origin(kind) is tuple:
+            item = typing.get_args(kind)[0]
+            parser.add_argument(
+                flag, type=lambda s, item=item: _parse_tuple(s, item), default=default, metavar="N,N", help=helptext
+            )
+        else:
+            convert = kind
+            if optional:
+
+                def convert(s: str, kind: type = kind) -> Any:
+                    return None if s.lower() == "none" else kind(s)
+
+            parser.add_argument(flag, type=convert, default=default, help=helptext)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m algorithms.reinforce", description=__doc__.splitlines()[0])
+    add_config_arguments(parser, ReinforceConfig)
+    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
+    args = vars(parser.parse_args(argv))
+    as_json = args.pop("json")
+    config = ReinforceConfig(**args)
+    print(
+        f"REINFORCE{' with baseline' if config.baseline else ''} on {config.env_id}, "
+        f"device {pick_device(config.device)}, seed {config.seed}",
+        flush=True,
+    )
+    last_print = [0.0]
+
+    def progress(m: Metrics) -> None:
+        now = time.perf_counter()
+        if now - last_print[0] >= 1.0 or m["progress"] >= 1.0:
+            last_print[0] = now
+            print(
+                f"episode {int(m['charts/episodes']):>6}  step {int(m['global_step']):>8}"
+                f"  return {m['charts/episodic_return']:7.1f}  mean100 {m['charts/episodic_return_mean100']:7.1f}"
+                f"  policy loss {m['losses/policy']:9.3f}  entropy {m['losses/entropy']:.3f}"
+                f"  {m['charts/steps_per_second']:8.0f} steps/s",
+                flush=True,
+            )
+
+    result = train(config, on_update=progress)
+    r = result.metrics
+    to = r["seconds_to_threshold"]
+    summary = f"{int(r['total_steps'])} steps in {r['seconds']:.1f} s; threshold "
+    summary += "never reached" if to is None else f"reached after {to:.1f} s"
+    if r["eval_return_mean"] is not None:
+        summary += (
+            f"; greedy evaluation over {config.eval_episodes} episodes: "
+            f"{r['eval_return_mean']:.1f} +- {r['eval_return_std']:.1f}"
+        )
+    print(summary, flush=True)
+    if as_json:
+        print(json.dumps({**r, "artifacts": result.artifacts}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
