@@ -37,6 +37,13 @@ REGISTRY: dict[str, AlgorithmSpec] = {
             module="algorithms.reinforce",
             config="ReinforceConfig",
         ),
+        AlgorithmSpec(
+            name="tabular",
+            title="Tabular TD control",
+            description="Q-learning, Sarsa, expected Sarsa or Monte Carlo control on a grid or the dosing patient.",
+            module="algorithms.tabular",
+            config="TabularConfig",
+        ),
     ]
 }
 

@@ -20,7 +20,7 @@ import inspect
 import os
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from itertools import pairwise
 from typing import Any
 
@@ -44,6 +44,21 @@ class NonFiniteLossError(FloatingPointError):
 def check_finite(name: str, value: float, step: int) -> None:
     if value != value or value in (float("inf"), float("-inf")):
         raise NonFiniteLossError(f"{name} became {value} at step {step}: try a smaller learning rate")
+
+
+def save_animation(frames: list, path: str, fps: int = 30, max_frames: int = 300, width: int = 360) -> str:
+    """Write RGB frames (H, W, 3) as a looping GIF, thinned and shrunk to stay small (a few MB at most)."""
+    from PIL import Image
+
+    step = max(1, len(frames) // max_frames)
+    images = []
+    for frame in frames[::step]:
+        image = Image.fromarray(frame)
+        if image.width > width:
+            image = image.resize((width, round(image.height * width / image.width)))
+        images.append(image.convert("P", palette=Image.Palette.ADAPTIVE, colors=64))
+    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 * step / fps), loop=0)
+    return path
 
 
 def never_stop() -> bool:
@@ -102,6 +117,14 @@ def config_fields(config_class: type) -> list[dict[str, Any]]:
     docs = field_docs(config_class)
     hints = inspect.get_annotations(config_class, eval_str=True)
     return [
-        {"name": f.name, "type": hints.get(f.name, Any), "default": f.default, "help": docs.get(f.name, "")}
+        {"name": f.name, "type": hints.get(f.name, Any), "default": _default(f), "help": docs.get(f.name, "")}
         for f in fields(config_class)
     ]
+
+
+def _default(f: Any) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return None

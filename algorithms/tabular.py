@@ -33,12 +33,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import gymnasium as gym
 import numpy as np
 
 import algorithms.envs  # registers RL Dojo's environments with Gymnasium
+from algorithms.contract import TrainResult
 
 Index = int | np.ndarray
 """A state or action index, or an array of them (one per run)."""
@@ -589,11 +590,12 @@ without a time limit of their own (cliff walking, windy gridworld) get this one.
 class TabularConfig:
     """One experiment: an algorithm on an environment, ``runs`` times."""
 
-    env: str = "cliff-walking"
-    """A short name of ``ENV_IDS`` or a Gymnasium id of a toy-text environment."""
-    algo: str = "q-learning"
-    """One of ``ALGOS``."""
+    env: Literal["cliff-walking", "frozen-lake", "taxi", "windy-gridworld", "dosing"] = "cliff-walking"
+    """The environment, by the short names of ``ENV_IDS``."""
+    algo: Literal["sarsa", "q-learning", "expected-sarsa", "monte-carlo"] = "q-learning"
+    """The control algorithm (S&B sections 5.4, 6.4-6.6)."""
     episodes: int = 500
+    """Episodes per run."""
     runs: int = 1
     """Independent runs (own table, own experience); curves are their mean."""
     alpha: float | None = 0.5
@@ -603,17 +605,20 @@ class TabularConfig:
     epsilon: float = 0.1
     """epsilon at episode 0 (and throughout, for the constant schedule)."""
     epsilon_end: float = 0.01
-    epsilon_schedule: str = "constant"
-    """One of ``EPSILON_SCHEDULES``."""
+    """epsilon at the end of a decaying schedule."""
+    epsilon_schedule: Literal["constant", "linear", "exponential"] = "constant"
+    """How epsilon moves from its start to its end value."""
     epsilon_decay_episodes: int = 200
+    """Episodes over which a decaying schedule reaches epsilon_end."""
     seed: int = 0
+    """Seed of the runs' random generators: the same seed repeats the same runs."""
     max_episode_steps: int | None = None
     """A time limit (truncation); None takes the environment's registered one, if any."""
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
     """Passed to ``gymnasium.make`` (e.g. ``{"reward": "bad"}`` for dosing)."""
 
 
-def train(
+def train_tabular(
     config: TabularConfig,
     on_update: Callable[[dict[str, float]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -641,6 +646,8 @@ def train(
             on_update(
                 {
                     "episode": k,
+                    "global_step": k,
+                    "progress": (k + 1) / config.episodes,
                     "charts/episodic_return": float(returns.mean()),
                     "charts/episode_length": float(lengths.mean()),
                     "charts/epsilon": eps,
@@ -661,6 +668,28 @@ def train(
     if config.alpha is None:
         raise ValueError(f"{config.algo} needs a step size alpha")
     return td_control(model, config.algo, alpha=config.alpha, **common)
+
+
+def train(
+    config: TabularConfig,
+    on_update: Callable[[dict[str, float]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """The run manager's contract (algorithms/contract.py) around train_tabular()."""
+    result = train_tabular(config, on_update, should_stop)
+    returns = result.episode_returns.mean(axis=1)  # (episodes,)
+    env = make_env(config.env, **dict(config.env_kwargs))
+    try:
+        observation_index = getattr(env.unwrapped, "observation_index", int)
+        path = greedy_path_length(env, result.Q.mean(axis=0), observation_index)
+    finally:
+        env.close()
+    metrics = {
+        "episodes": float(len(returns)),
+        "mean_return_last_100": float(returns[-100:].mean()) if len(returns) else float("nan"),
+        "greedy_path_length": path,
+    }
+    return TrainResult(metrics=metrics)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -708,7 +737,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
 
-    result = train(config, on_update=progress)
+    result = train_tabular(config, on_update=progress)
     curve = result.episode_returns.mean(axis=1)
     env = make_env(config.env, **config.env_kwargs)
     observation_index = getattr(env.unwrapped, "observation_index", int)

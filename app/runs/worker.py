@@ -117,6 +117,16 @@ def run(run_id: str, store: RunStore) -> int:
         train = getattr(module, spec.train)
         result = train(config, sink, StopFlag(store, run_id))
         sink.flush()
+        if not isinstance(result, TrainResult):
+            raise TypeError(f"{spec.module}.{spec.train} returned {type(result).__name__}, not TrainResult")
+        stopped = store.get(run_id).stop_requested
+        store.finish_if_active(
+            run_id,
+            STOPPED if stopped else FINISHED,
+            final_metrics=result.metrics,
+            artifacts=result.artifacts,
+            progress=sink.progress if stopped else 1.0,
+        )
     except BaseException as exc:  # the run fails; the process reports it and exits normally
         try:
             sink.flush()
@@ -125,16 +135,6 @@ def run(run_id: str, store: RunStore) -> int:
         traceback.print_exc()
         store.finish_if_active(run_id, FAILED, error=friendly_error(exc), progress=sink.progress or 0.0)
         return 1
-    if not isinstance(result, TrainResult):
-        result = TrainResult(metrics=dict(result or {}))
-    stopped = store.get(run_id).stop_requested
-    store.finish_if_active(
-        run_id,
-        STOPPED if stopped else FINISHED,
-        final_metrics=result.metrics,
-        artifacts=result.artifacts,
-        progress=sink.progress if stopped else 1.0,
-    )
     print(f"run {run_id}: {'stopped' if stopped else 'finished'} {result.metrics}", flush=True)
     return 0
 

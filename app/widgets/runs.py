@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import types
 import typing
 import uuid
 from pathlib import Path
@@ -60,10 +61,16 @@ def format_seconds(seconds: float | None) -> str:
 
 
 # --- the start form ---------------------------------------------------------------------------
+def _editable(kind: Any) -> bool:
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    return kind in (bool, int, float, str) or typing.get_origin(kind) in (typing.Literal, tuple)
+
+
 def _input(field: dict[str, Any], key: str, value: Any) -> Any:
     name, kind, helptext = field["name"], field["type"], field["help"] or None
     label = name.replace("_", " ")
-    optional = typing.get_origin(kind) in (typing.Union, __import__("types").UnionType)
+    optional = typing.get_origin(kind) in (typing.Union, types.UnionType)
     if optional:
         kind = next(k for k in typing.get_args(kind) if k is not type(None))
     if typing.get_origin(kind) is typing.Literal:
@@ -92,7 +99,8 @@ def run_launcher(
 
     Returns the new run's id when the learner pressed Start."""
     _, config_class, spec = load(algorithm)
-    fields = config_fields(config_class)
+    # Fields a form cannot edit (mappings, say) keep their defaults.
+    fields = [f for f in config_fields(config_class) if _editable(f["type"])]
     preset = preset or {}
     main = main or [f["name"] for f in fields][:4]
     with st.form(key=f"{key}-form", border=True):

@@ -35,7 +35,7 @@ from algorithms.tabular import (
     sarsa_update,
     td0_update,
     td_control,
-    train,
+    train_tabular,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -306,7 +306,7 @@ def test_loop_records_returns_and_lengths_per_run():
 
 def test_train_reports_every_episode_and_obeys_the_stop_flag():
     seen: list[dict] = []
-    result = train(
+    result = train_tabular(
         TabularConfig(env="windy-gridworld", algo="q-learning", episodes=50, runs=2),
         on_update=seen.append,
         should_stop=lambda: len(seen) >= 7,
@@ -342,7 +342,7 @@ def test_greedy_path_follows_the_table_in_the_real_env():
 
 def _cliff(algo: str):
     config = TabularConfig(env="cliff-walking", algo=algo, episodes=500, runs=10, alpha=0.5, epsilon=0.1, seed=0)
-    result = train(config)
+    result = train_tabular(config)
     return result.episode_returns[-100:].mean(), greedy_path_length(make_env("cliff-walking"), result.Q.mean(axis=0))
 
 
@@ -364,7 +364,7 @@ def test_cliff_walking_q_learning_takes_the_optimal_path_and_pays_for_it_online(
 def test_windy_gridworld_sarsa():
     """Example 6.5: about 170 episodes in 8000 steps, then the greedy path takes 15 steps."""
     config = TabularConfig(env="windy-gridworld", algo="sarsa", episodes=170, runs=10, alpha=0.5, epsilon=0.1)
-    result = train(config)
+    result = train_tabular(config)
     steps = result.episode_lengths.sum(axis=0).mean()
     assert 6000 < steps < 11_000
     assert result.episode_lengths[-20:].mean() < 30  # it now reaches the goal quickly
