@@ -399,7 +399,7 @@ def train(
     global_step = episodes_done = updates = 0
     to_threshold: dict[str, float] | None = None
     metrics: Metrics = {}
-    stopped_early = False
+    stopped_early = interrupted = False
 
     def as_tensor(x: np.ndarray) -> Tensor:
         return torch.as_tensor(x, dtype=torch.float32, device=device)
@@ -476,13 +476,14 @@ def train(
             break
         if should_stop is not None and should_stop():
             stopped_early = episodes_done < config.total_episodes
+            interrupted = True  # someone is waiting: save, but skip the evaluation and the animation
             break
 
     for env in envs:
         env.close()
     train_seconds = time.perf_counter() - started
     eval_mean = eval_std = None
-    if config.eval_episodes > 0:  # seeds far from the training ones: fresh start states
+    if config.eval_episodes > 0 and not interrupted:  # seeds far from the training ones: fresh start states
         eval_mean, eval_std = evaluate(
             policy, config.env_id, config.eval_episodes, config.seed + 1_000_000, config.max_episode_steps
         )
@@ -498,11 +499,12 @@ def train(
             artifacts["value_checkpoint"] = str(out / "value.pt")
         (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
         artifacts["config"] = str(out / "config.json")
-        try:  # an episode of the final policy, for the runs page
-            frames = record_episode(policy, config.env_id, seed=config.seed + 10_000)
-            artifacts["episode"] = save_animation(frames, str(out / "episode.gif"))
-        except gym.error.DependencyNotInstalled as err:
-            print(f"no episode animation: {err}", flush=True)
+        if not interrupted:  # an episode of the final policy, for the runs page
+            try:
+                frames = record_episode(policy, config.env_id, seed=config.seed + 10_000)
+                artifacts["episode"] = save_animation(frames, str(out / "episode.gif"))
+            except gym.error.DependencyNotInstalled as err:
+                print(f"no episode animation: {err}", flush=True)
 
     final: dict[str, Any] = {
         **metrics,

@@ -21,6 +21,7 @@ from app.runs.manager import RunManager
 from app.runs.store import ACTIVE, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunRecord
 
 MAX_POINTS = 1500  # per curve on screen; longer runs are downsampled
+SHORT_NAMES = {"charts/episodic_return": "return", "charts/episodic_return_mean100": "mean of last 100"}
 STATUS_ICONS = {
     QUEUED: ":material/hourglass_top:",
     "starting": ":material/rocket_launch:",
@@ -162,12 +163,14 @@ def metric_charts(frame: pd.DataFrame, key: str) -> None:
         for metric in keys:
             data = shown[[c for c in (x_name, metric) if c]].dropna()
             x = data[x_name] if x_name else data.index
-            fig.add_trace(go.Scatter(x=x, y=data[metric], mode="lines", name=metric.split("/")[-1]))
+            fig.add_trace(
+                go.Scatter(x=x, y=data[metric], mode="lines", name=SHORT_NAMES.get(metric, metric.split("/")[-1]))
+            )
         fig.update_layout(
             title=title,
             height=260,
             margin={"l": 10, "r": 10, "t": 40, "b": 10},
-            legend={"orientation": "h", "y": -0.25},
+            legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
             xaxis_title=x_name or "update",
         )
         with columns[index % 2]:

@@ -39,7 +39,7 @@ def free_port() -> int:
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = dict(os.environ)
+    env = {**os.environ, "RLDOJO_DATA_DIR": str(tmp_path_factory.mktemp("data")), "RLDOJO_MAX_RUNS": "1"}
     with log.open("w") as out:
         server = subprocess.Popen(
             [
