@@ -48,6 +48,28 @@ class DosingRewardsParams(DemoParams):
     seed: int = 0
 
 
+TESTBED_AGENTS = Literal[
+    "eps:0", "eps:0.01", "eps:0.1", "optimistic:5", "ucb:2", "gradient:0.1", "thompson", "eps-const:0.1", "random"
+]
+
+
+class BanditTestbedParams(DemoParams):
+    agents: list[TESTBED_AGENTS] = Field(default=["eps:0", "eps:0.01", "eps:0.1", "ucb:2"], min_length=1)
+    runs: Literal[100, 200, 500, 1000, 2000] = 500
+    steps: int = Field(default=1000, ge=10, le=5000)
+    nonstationary: bool = False
+    seed: int = 0
+
+
+class ContextualBanditParams(DemoParams):
+    agents: list[Literal["linucb", "lints", "eps:0.1", "random"]] = Field(
+        default=["linucb", "lints", "eps:0.1", "random"], min_length=1
+    )
+    runs: int = Field(default=20, ge=1, le=200)
+    steps: int = Field(default=2000, ge=100, le=20000)
+    seed: int = 0
+
+
 @dataclass(frozen=True)
 class DemoSpec:
     name: str
@@ -82,6 +104,18 @@ DEMOS: dict[str, DemoSpec] = {
             title="Reward design: two rewards, one patient",
             description="Q-learning on the dosing patient with the good reward and with 'survive today'.",
             params=DosingRewardsParams,
+        ),
+        DemoSpec(
+            name="bandit-testbed",
+            title="The 10-armed testbed",
+            description="Sutton & Barto's testbed (Figures 2.2 to 2.5) with the learner's choice of agents.",
+            params=BanditTestbedParams,
+        ),
+        DemoSpec(
+            name="contextual-bandits",
+            title="Contextual bandits: recommending items to users",
+            description="LinUCB and linear Thompson sampling against epsilon-greedy and random, on simulated users.",
+            params=ContextualBanditParams,
         ),
     ]
 }

@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from algorithms.returns import discount_weights, discounted_returns, effective_horizon
 from app.content.demos import DEMOS, DemoParams, ReturnsExplorerParams
+from app.widgets.bandit_demos import bandit_testbed, contextual_bandits
 from app.widgets.gridworld import gridworld_dp
 from app.widgets.td_demos import cliff_walking, dosing_rewards
 
@@ -115,6 +116,8 @@ RENDERERS: dict[str, Callable[[DemoParams, str], None]] = {
     "gridworld-dp": gridworld_dp,  # type: ignore[dict-item]
     "cliff-walking": cliff_walking,  # type: ignore[dict-item]
     "dosing-rewards": dosing_rewards,  # type: ignore[dict-item]
+    "bandit-testbed": bandit_testbed,  # type: ignore[dict-item]
+    "contextual-bandits": contextual_bandits,  # type: ignore[dict-item]
 }
 
 
