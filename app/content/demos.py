@@ -8,9 +8,9 @@ every demo here has a renderer there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class DemoParams(BaseModel):
@@ -70,6 +70,31 @@ class ContextualBanditParams(DemoParams):
     seed: int = 0
 
 
+class LiveRunParams(DemoParams):
+    algorithm: str
+    """A name from algorithms.REGISTRY."""
+    preset: dict[str, Any] = Field(default_factory=dict)
+    """Config values the form starts from (the learner can change them)."""
+    fields: list[str] = Field(default_factory=list)
+    """Config fields shown first; the rest go under 'More settings'."""
+
+    @model_validator(mode="after")
+    def _known_algorithm_and_fields(self) -> LiveRunParams:
+        from algorithms import load, registry  # imported here: loading a config imports torch
+        from algorithms.contract import config_fields
+
+        if self.algorithm not in registry():
+            raise ValueError(f"unknown algorithm '{self.algorithm}'; known: {', '.join(sorted(registry()))}")
+        _, config_class, _ = load(self.algorithm)
+        names = [f["name"] for f in config_fields(config_class)]
+        unknown = [name for name in [*self.preset, *self.fields] if name not in names]
+        if unknown:
+            raise ValueError(
+                f"{config_class.__name__} has no field(s) {', '.join(unknown)}; it has: {', '.join(names)}"
+            )
+        return self
+
+
 @dataclass(frozen=True)
 class DemoSpec:
     name: str
@@ -116,6 +141,12 @@ DEMOS: dict[str, DemoSpec] = {
             title="Contextual bandits: recommending items to users",
             description="LinUCB and linear Thompson sampling against epsilon-greedy and random, on simulated users.",
             params=ContextualBanditParams,
+        ),
+        DemoSpec(
+            name="live-run",
+            title="Live run",
+            description="Start a training run of a registered algorithm from the lesson, watch it learn, stop it.",
+            params=LiveRunParams,
         ),
     ]
 }

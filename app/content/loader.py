@@ -192,7 +192,7 @@ def _problems_from(exc: ValidationError, path: Path, source: SourceMap) -> list[
     problems = []
     for error in exc.errors(include_url=False):
         loc = _strip_tags(error["loc"])
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = f"unknown key '{loc[-1]}'" + _allowed_keys_hint(loc)
         elif error["type"] == "missing":
@@ -278,7 +278,11 @@ def _check_references(
                     spec.params.model_validate(block.params)
                 except ValidationError as exc:
                     for error in exc.errors(include_url=False):
-                        msg = "unknown parameter" if error["type"] == "extra_forbidden" else error["msg"]
+                        msg = (
+                            "unknown parameter"
+                            if error["type"] == "extra_forbidden"
+                            else error["msg"].removeprefix("Value error, ")
+                        )
                         if error["type"] == "extra_forbidden":
                             msg += f"; '{block.demo}' takes: {', '.join(spec.params.model_fields)}"
                         add((*loc, "params", *error["loc"]), msg)

@@ -13,6 +13,7 @@ from algorithms.returns import discount_weights, discounted_returns, effective_h
 from app.content.demos import DEMOS, DemoParams, ReturnsExplorerParams
 from app.widgets.bandit_demos import bandit_testbed, contextual_bandits
 from app.widgets.gridworld import gridworld_dp
+from app.widgets.runs import live_run
 from app.widgets.td_demos import cliff_walking, dosing_rewards
 
 ACCENT = "#e4572e"
@@ -118,6 +119,7 @@ RENDERERS: dict[str, Callable[[DemoParams, str], None]] = {
     "dosing-rewards": dosing_rewards,  # type: ignore[dict-item]
     "bandit-testbed": bandit_testbed,  # type: ignore[dict-item]
     "contextual-bandits": contextual_bandits,  # type: ignore[dict-item]
+    "live-run": live_run,  # type: ignore[dict-item]
 }
 
 

@@ -73,3 +73,32 @@ def test_unknown_run_id(data_dir: Path) -> None:
     at = runs_page(run="nope")
     assert not at.exception
     assert "There is no run with id `nope`" in at.warning[0].value
+
+
+def test_a_lesson_starts_a_live_run_and_keeps_it_in_the_url(data_dir: Path) -> None:
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.switch_page("views/lesson.py")
+    at.query_params["lesson"] = "td-learning"
+    at.run()
+    assert not at.exception
+    start = next(b for b in at.button if b.label == "Start run")
+    start.click().run()
+    assert not at.exception
+    run_id = at.query_params["run"]
+    assert at.query_params["lesson"] == "td-learning"
+    manager = RunManager.open(data_dir)
+    deadline = time.monotonic() + 60
+    while manager.get(run_id).status != "finished":
+        assert time.monotonic() < deadline, manager.log_tail(run_id)
+        time.sleep(0.1)
+    record = manager.get(run_id)
+    assert record.algorithm == "tabular" and record.config["env"] == "windy-gridworld"
+    assert record.final_metrics["greedy_path_length"] == 15  # Example 6.5's optimal path
+
+    again = AppTest.from_file(MAIN, default_timeout=60)  # a reload: the URL brings the run back
+    again.switch_page("views/lesson.py")
+    again.query_params["lesson"] = "td-learning"
+    again.query_params["run"] = run_id
+    again.run()
+    assert not again.exception
+    assert any(run_id in m.value and "finished" in m.value for m in again.markdown)

@@ -224,3 +224,19 @@ def test_cli_exit_status_and_format(tmp_path: Path) -> None:
 def test_cli_checks_the_repository_by_default() -> None:
     result = run_validate()
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_live_run_demo_checks_algorithm_and_fields(tmp_path: Path) -> None:
+    path = good(tmp_path, "liverun")
+    text = path.read_text().replace(
+        "      - demo: returns-explorer\n        params: {gamma: 0.5}",
+        "      - demo: live-run\n        params: {algorithm: tabular, preset: {colour: red}}\n"
+        "      - demo: live-run\n        params: {algorithm: nope}",
+    )
+    path.write_text(text)
+    assert problems_of(tmp_path) == [
+        "liverun.yaml:14: sections[0].blocks[2].params: TabularConfig has no field(s) colour; it has: env, algo, "
+        "episodes, runs, alpha, gamma, epsilon, epsilon_end, epsilon_schedule, epsilon_decay_episodes, seed, "
+        "max_episode_steps, env_kwargs",
+        "liverun.yaml:16: sections[0].blocks[3].params: unknown algorithm 'nope'; known: reinforce, tabular",
+    ]

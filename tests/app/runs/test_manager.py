@@ -178,3 +178,36 @@ def test_command_line(tmp_path: Path) -> None:
     assert "unknown setting(s) colour" in bad.stderr and "--steps (default 20)" in bad.stderr, bad.stderr
     for record in RunManager.open(data).store.list():
         assert record.status not in ACTIVE, (record.id, record.status)
+
+
+def test_two_processes_sharing_a_data_dir_never_exceed_capacity(tmp_path: Path) -> None:
+    data = tmp_path / "shared"
+    script = (
+        "import sys, time; from app.runs.manager import RunManager\n"
+        "m = RunManager.open(sys.argv[1], capacity=1)\n"
+        "ids = [m.start('fake-count', {'steps': 15, 'sleep': 0.02}) for _ in range(3)]\n"
+        "print(' '.join(ids))\n"
+    )
+    env = {**os.environ, "RLDOJO_PLUGINS": PLUGIN, "RLDOJO_MAX_RUNS": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(data)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    ids = [run_id for p in procs for run_id in p.communicate(timeout=60)[0].split()]
+    assert len(ids) == 6
+    manager = RunManager.open(data, capacity=1)
+    peak = 0
+    deadline = time.monotonic() + 120
+    while True:
+        manager.schedule()  # both CLI processes are gone: finished workers start the next ones
+        records = manager.store.list()
+        peak = max(peak, sum(r.status in ("starting", "running") for r in records))
+        if all(r.status == "finished" for r in records):
+            break
+        assert time.monotonic() < deadline, [(r.id, r.status, r.error) for r in records]
+        time.sleep(0.02)
+    assert peak == 1
+    assert sorted(r.id for r in manager.store.list()) == sorted(ids)
+    assert all(len(manager.store.metrics(run_id)) == 15 for run_id in ids)
