@@ -84,6 +84,93 @@ def gae(
     return advantages
 
 
+def n_step_returns(
+    rewards: np.ndarray,
+    values: np.ndarray,
+    dones: np.ndarray,
+    gamma: float,
+    n: int,
+) -> np.ndarray:
+    """n-step returns G_{t:t+n} for every step of one rollout (Sutton & Barto, eq. 7.1).
+
+    G_{t:t+n} = r_t + gamma r_{t+1} + ... + gamma^(n-1) r_{t+n-1} + gamma^n V(s_{t+n}):
+    n real rewards, then the value estimate stands in for the rest. n = 1 is the TD target
+    r_t + gamma V(s_{t+1}); n >= T on an episode that terminates is the Monte Carlo return.
+    rewards, dones: (T,); values: (T+1,), whose last entry is the bootstrap value V(s_T). Near the
+    end of the rollout the window is shorter and bootstraps from V(s_T) (S&B's G_{t:h}, h = T).
+    dones[t] = 1 means the episode really ended at step t: the sum stops there and nothing after it,
+    not even a value, is added. Returns (T,).
+    """
+    _check_gamma(gamma)
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n}")
+    rewards, values, dones = _rollout_arrays(rewards, values, dones)
+    T = len(rewards)
+    returns = np.zeros(T)
+    # lesson:start n-step-target
+    for t in range(T):
+        end = min(t + n, T)  # the window stops after n steps or at the end of the rollout
+        G, discount = 0.0, 1.0
+        for k in range(t, end):
+            G += discount * rewards[k]
+            discount *= gamma * (1.0 - dones[k])  # after a real end nothing counts, not even V
+        returns[t] = G + discount * values[end]  # + gamma^n V(s_{t+n}) bootstraps the rest
+    # lesson:end n-step-target
+    return returns
+
+
+def lambda_returns(
+    rewards: np.ndarray,
+    values: np.ndarray,
+    dones: np.ndarray,
+    gamma: float,
+    lam: float,
+) -> np.ndarray:
+    """The lambda-returns G^lambda_t of one rollout: the targets of TD(lambda) (Sutton & Barto, eq. 12.2).
+
+    G^lambda_t = (1 - lam) sum_n lam^(n-1) G_{t:t+n} averages every n-step return, and satisfies
+    the backward recursion of S&B exercise 12.1 (cut at the rollout's end as in eq. 12.9)
+
+        G^lambda_t = r_t + gamma (1 - d_t) [(1 - lam) V(s_{t+1}) + lam G^lambda_{t+1}],
+
+    with G^lambda_T = V(s_T). lam = 0 gives the TD target, lam = 1 the Monte Carlo return (with
+    the bootstrap at the cut). They are exactly gae(...) + values[:-1]: GAE's advantage is the
+    lambda-return minus the baseline (Schulman et al. 2016, section 3), which is why PPO's value
+    targets are advantages + values. Shapes and dones as in ``gae``. Returns (T,).
+    """
+    _check_gamma(gamma)
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must lie in [0, 1], got {lam}")
+    rewards, values, dones = _rollout_arrays(rewards, values, dones)
+    T = len(rewards)
+    returns = np.zeros(T)
+    G = values[T]  # G^lambda_T = V(s_T): the bootstrap at the end of the rollout
+    for t in reversed(range(T)):
+        not_done = 1.0 - dones[t]
+        # lesson:start lambda-return
+        G = rewards[t] + gamma * not_done * ((1.0 - lam) * values[t + 1] + lam * G)
+        # lesson:end lambda-return
+        returns[t] = G
+    return returns
+
+
+def _rollout_arrays(
+    rewards: np.ndarray, values: np.ndarray, dones: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """rewards (T,), values (T+1,), dones (T,) as float64 arrays, or a ValueError naming the bad shape."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    dones = np.asarray(dones, dtype=np.float64)
+    if rewards.ndim != 1:
+        raise ValueError(f"rewards must have shape (T,), got {rewards.shape}")
+    T = len(rewards)
+    if values.shape != (T + 1,):
+        raise ValueError(f"values must have shape (T+1,) = ({T + 1},), got {values.shape}")
+    if dones.shape != (T,):
+        raise ValueError(f"dones must have shape (T,) = ({T},), got {dones.shape}")
+    return rewards, values, dones
+
+
 def _check_gamma(gamma: float) -> None:
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
