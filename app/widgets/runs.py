@@ -108,7 +108,8 @@ def run_launcher(
         st.markdown(f"**{spec.title}**: {spec.description}")
         values: dict[str, Any] = {}
         columns = st.columns(2)
-        for index, field in enumerate(f for f in fields if f["name"] in main):
+        by_name = {f["name"]: f for f in fields}
+        for index, field in enumerate(by_name[name] for name in main if name in by_name):
             with columns[index % 2]:
                 values[field["name"]] = _input(
                     field, f"{key}-{field['name']}", preset.get(field["name"], field["default"])
