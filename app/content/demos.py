@@ -70,6 +70,14 @@ class ContextualBanditParams(DemoParams):
     seed: int = 0
 
 
+class GaeExplorerParams(DemoParams):
+    lam: float = Field(default=0.95, ge=0.0, le=1.0)
+    gamma: float = Field(default=0.99, ge=0.8, le=0.999)
+    reward_noise: float = Field(default=1.0, ge=0.0, le=3.0)
+    critic_error: float = Field(default=1.0, ge=0.0, le=3.0)
+    seed: int = 0
+
+
 class LiveRunParams(DemoParams):
     algorithm: str
     """A name from algorithms.REGISTRY."""
@@ -141,6 +149,12 @@ DEMOS: dict[str, DemoSpec] = {
             title="Contextual bandits: recommending items to users",
             description="LinUCB and linear Thompson sampling against epsilon-greedy and random, on simulated users.",
             params=ContextualBanditParams,
+        ),
+        DemoSpec(
+            name="gae-explorer",
+            title="GAE: the lambda trade-off",
+            description="Bias and variance of GAE advantages against lambda, on a chain where the truth is known.",
+            params=GaeExplorerParams,
         ),
         DemoSpec(
             name="live-run",

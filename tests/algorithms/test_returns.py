@@ -70,3 +70,18 @@ def test_gae_lambda_one_is_monte_carlo_minus_baseline() -> None:
 def test_gae_shape_errors() -> None:
     with pytest.raises(ValueError, match=r"values must have shape \(T\+1,\)"):
         gae(np.zeros(3), np.zeros(3), np.zeros(3), 0.9, 0.9)
+
+
+def test_gae_bias_variance_trade_off() -> None:
+    from algorithms.returns import gae_bias_variance
+
+    lams = np.linspace(0.0, 1.0, 6)
+    result = gae_bias_variance(lams, episodes=200)
+    assert np.all(np.diff(result["bias"]) < 0)  # more lambda, less bootstrapped critic error
+    assert np.all(np.diff(result["variance"]) > 0)  # ... and more reward noise
+    assert result["bias"][-1] == pytest.approx(0.0, abs=1e-9)  # lambda = 1: Monte Carlo, no bootstrap
+    assert result["bias"][0] > 0.3 and result["variance"][-1] > 5 * result["variance"][0]
+    perfect_critic = gae_bias_variance(lams, critic_error=0.0, episodes=200)
+    np.testing.assert_allclose(perfect_critic["bias"], 0.0, atol=1e-9)
+    no_noise = gae_bias_variance(lams, reward_noise=0.0, episodes=200)
+    np.testing.assert_allclose(no_noise["variance"], 0.0, atol=1e-9)
