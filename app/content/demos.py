@@ -78,6 +78,12 @@ class GaeExplorerParams(DemoParams):
     seed: int = 0
 
 
+class PpoClipParams(DemoParams):
+    clip_eps: float = Field(default=0.2, ge=0.05, le=0.5)
+    ratio: float = Field(default=1.3, ge=0.0, le=2.5)
+    advantage: float = Field(default=2.0, gt=0.0, le=10.0)
+
+
 class LiveRunParams(DemoParams):
     algorithm: str
     """A name from algorithms.REGISTRY."""
@@ -155,6 +161,12 @@ DEMOS: dict[str, DemoSpec] = {
             title="GAE: the lambda trade-off",
             description="Bias and variance of GAE advantages against lambda, on a chain where the truth is known.",
             params=GaeExplorerParams,
+        ),
+        DemoSpec(
+            name="ppo-clip-explorer",
+            title="PPO's clipped objective",
+            description="L^CLIP against the probability ratio for positive and negative advantages, with its gradient.",
+            params=PpoClipParams,
         ),
         DemoSpec(
             name="live-run",

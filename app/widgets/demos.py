@@ -14,6 +14,7 @@ from app.content.demos import DEMOS, DemoParams, ReturnsExplorerParams
 from app.widgets.bandit_demos import bandit_testbed, contextual_bandits
 from app.widgets.gae_demo import gae_explorer
 from app.widgets.gridworld import gridworld_dp
+from app.widgets.ppo_demo import ppo_clip_explorer
 from app.widgets.runs import live_run
 from app.widgets.td_demos import cliff_walking, dosing_rewards
 
@@ -122,6 +123,7 @@ RENDERERS: dict[str, Callable[[DemoParams, str], None]] = {
     "contextual-bandits": contextual_bandits,  # type: ignore[dict-item]
     "live-run": live_run,  # type: ignore[dict-item]
     "gae-explorer": gae_explorer,  # type: ignore[dict-item]
+    "ppo-clip-explorer": ppo_clip_explorer,  # type: ignore[dict-item]
 }
 
 
