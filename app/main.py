@@ -16,6 +16,7 @@ PAGES = [
     st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("views/lesson.py", title="Lessons", icon=":material/menu_book:", url_path="lesson"),
     st.Page("views/runs.py", title="Runs", icon=":material/monitoring:", url_path="runs"),
+    st.Page("views/practice.py", title="Practice", icon=":material/quiz:", url_path="practice"),
 ]
 
 st.navigation(PAGES).run()

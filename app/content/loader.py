@@ -18,7 +18,8 @@ from pydantic import ValidationError
 
 from app.content.coderef import ROOT, CodeRefError, resolve
 from app.content.demos import DEMOS
-from app.content.models import BLOCK_KINDS, TRACK_ORDER, CodeBlock, DemoBlock, Lesson, QuizBankStub, QuizBlock
+from app.content.models import BLOCK_KINDS, TRACK_ORDER, CodeBlock, DemoBlock, Lesson, QuizBlock
+from app.content.quiz_models import QuizBank, check_bank, lesson_ids_in, validation_problems
 from app.content.yaml_source import SourceMap, YamlSyntaxError, load_yaml
 
 LESSONS_DIR = ROOT / "lessons"
@@ -167,25 +168,35 @@ def _load_lesson(path: Path) -> LessonEntry:
 
 
 def _load_quiz_bank(path: Path) -> QuizBankEntry:
+    """Validate one question bank (app/content/quiz_models.py); its ids count even when it is broken."""
     try:
         data, source = load_yaml(path.read_text(encoding="utf-8"))
     except YamlSyntaxError as exc:
         return QuizBankEntry(path, [], [Problem(path, exc.line, "(yaml)", exc.message)])
     except UnicodeDecodeError as exc:
         return QuizBankEntry(path, [], [Problem(path, 1, "(file)", f"not UTF-8 text: {exc}")])
+    if not isinstance(data, dict):
+        kind = "an empty file" if data is None else f"a {type(data).__name__}"
+        return QuizBankEntry(
+            path, [], [Problem(path, 1, "(bank)", f"expected a mapping with topic, title, questions, got {kind}")]
+        )
+    # A lesson naming a question of a broken bank should not get a second, misleading error.
+    raw_ids = (
+        [q["id"] for q in data.get("questions") or [] if isinstance(q, dict) and isinstance(q.get("id"), str)]
+        if isinstance(data.get("questions"), list)
+        else []
+    )
+
+    def problem(loc: tuple[Any, ...], message: str) -> Problem:
+        return Problem(path, source.line_of(loc), _field_name(loc) if loc else "(bank)", message)
+
     try:
-        bank = QuizBankStub.model_validate(data)
+        bank = QuizBank.model_validate(data)
     except ValidationError as exc:
-        return QuizBankEntry(path, [], _problems_from(exc, path, source))
-    ids = [q.id for q in bank.questions]
-    problems = []
-    seen: set[str] = set()
-    for index, qid in enumerate(ids):
-        if qid in seen:
-            line = source.line_of(("questions", index, "id"))
-            problems.append(Problem(path, line, f"questions[{index}].id", f"question id '{qid}' is used twice"))
-        seen.add(qid)
-    return QuizBankEntry(path, ids, problems)
+        return QuizBankEntry(path, raw_ids, [problem(loc, message) for loc, message in validation_problems(exc)])
+    lesson_ids = lesson_ids_in(Path(os.environ.get(LESSONS_ENV) or LESSONS_DIR))
+    problems = [problem(loc, message) for loc, message in check_bank(bank, lesson_ids)]
+    return QuizBankEntry(path, [q.id for q in bank.questions], problems)
 
 
 def _problems_from(exc: ValidationError, path: Path, source: SourceMap) -> list[Problem]:

@@ -127,15 +127,3 @@ class Lesson(_Strict):
         if len(set(value)) != len(value):
             raise ValueError("a prerequisite is listed twice")
         return value
-
-
-class QuizQuestionStub(BaseModel):
-    """Until the quiz engine lands, a question bank is checked only for its question ids."""
-
-    model_config = ConfigDict(extra="allow")
-    id: Slug
-
-
-class QuizBankStub(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    questions: list[QuizQuestionStub] = Field(min_length=1)

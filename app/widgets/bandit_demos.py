@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -34,16 +38,40 @@ def _progress_callback(bar, label: str):
     return on_update
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _testbed(agents: tuple[str, ...], runs: int, steps: int, nonstationary: bool, seed: int, _on_update=None):
-    return run_testbed(
-        list(agents), runs=runs, steps=steps, seed=seed, nonstationary=nonstationary, on_update=_on_update
+_RESULTS: OrderedDict[tuple, dict] = OrderedDict()
+_RESULTS_LOCK = threading.Lock()
+
+
+def _cached(key: tuple, compute: Callable[[], dict]) -> dict:
+    """Results shared across sessions, like st.cache_data, but without replaying the progress bar's
+    element calls: st.cache_data records st.* calls made inside the cached function (our progress
+    callback) and replays them into another run's page, where that bar does not exist."""
+    with _RESULTS_LOCK:
+        if key in _RESULTS:
+            _RESULTS.move_to_end(key)
+            return _RESULTS[key]
+    result = compute()
+    with _RESULTS_LOCK:
+        _RESULTS[key] = result
+        while len(_RESULTS) > 16:
+            _RESULTS.popitem(last=False)
+    return result
+
+
+def _testbed(agents: tuple[str, ...], runs: int, steps: int, nonstationary: bool, seed: int, on_update) -> dict:
+    return _cached(
+        ("testbed", agents, runs, steps, nonstationary, seed),
+        lambda: run_testbed(
+            list(agents), runs=runs, steps=steps, seed=seed, nonstationary=nonstationary, on_update=on_update
+        ),
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _contextual(agents: tuple[str, ...], runs: int, steps: int, seed: int, _on_update=None):
-    return run_contextual(list(agents), runs=runs, steps=steps, seed=seed, on_update=_on_update)
+def _contextual(agents: tuple[str, ...], runs: int, steps: int, seed: int, on_update) -> dict:
+    return _cached(
+        ("contextual", agents, runs, steps, seed),
+        lambda: run_contextual(list(agents), runs=runs, steps=steps, seed=seed, on_update=on_update),
+    )
 
 
 def _figure(rows: list[tuple[str, str]], curves: dict, height: int = 520, smooth: dict | None = None) -> go.Figure:
@@ -104,7 +132,7 @@ def bandit_testbed(params: BanditTestbedParams, key: str) -> None:
         params.steps,
         nonstationary,
         params.seed,
-        _on_update=_progress_callback(bar, "Running the testbed…"),
+        on_update=_progress_callback(bar, "Running the testbed…"),
     )
     bar.empty()
     st.plotly_chart(
@@ -137,7 +165,7 @@ def contextual_bandits(params: ContextualBanditParams, key: str) -> None:
         return
     bar = st.progress(0.0, text="Simulating users…")
     curves = _contextual(
-        tuple(agents), params.runs, params.steps, params.seed, _on_update=_progress_callback(bar, "Simulating users…")
+        tuple(agents), params.runs, params.steps, params.seed, on_update=_progress_callback(bar, "Simulating users…")
     )
     bar.empty()
     st.plotly_chart(

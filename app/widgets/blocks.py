@@ -16,8 +16,10 @@ from app.content.models import (
     MathBlock,
     QuizBlock,
 )
+from app.grading.bank import load_questions
 from app.widgets.code import render_code
 from app.widgets.demos import render_demo
+from app.widgets.quiz import render_question
 
 _CALLOUTS: dict[str, tuple[Callable[..., Any], str, str]] = {
     "tip": (st.info, ":material/lightbulb:", "Tip"),
@@ -49,9 +51,14 @@ def _demo(block: DemoBlock, key: str) -> None:
 
 
 def _quiz(block: QuizBlock, key: str) -> None:
-    with st.container(border=True):
-        st.markdown("**:material/quiz: Check yourself**")
-        st.caption("Questions: " + ", ".join(f"`{qid}`" for qid in block.quiz))
+    questions = load_questions()
+    st.markdown("**:material/quiz: Check yourself**")
+    for qid in block.quiz:
+        question = questions.get(qid)
+        if question is None:
+            st.warning(f"Question `{qid}` is not in any valid question bank.", icon=":material/help:")
+            continue
+        render_question(question, key=f"{key}-{qid}", show_meta=False)
 
 
 def _interview(block: InterviewBlock, key: str) -> None:

@@ -84,6 +84,10 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def browser():
+    from playwright.sync_api import expect
+
+    # The first page of a fresh server imports torch; on a busy 2-core machine that exceeds expect's 5 s.
+    expect.set_options(timeout=30_000)
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         pytest.skip(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium when it may")
     from playwright.sync_api import sync_playwright

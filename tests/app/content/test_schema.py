@@ -156,7 +156,23 @@ def test_quiz_ids_are_checked_once_question_banks_exist(tmp_path: Path) -> None:
     path = good(tmp_path, "quizzed")
     path.write_text(path.read_text() + "      - quiz: [known-question, unknown-question]\n")
     assert problems_of(tmp_path) == []  # no question banks yet: any id is accepted
-    bank = write(tmp_path.parent, "bank.yaml", "questions:\n  - id: known-question\n")
+    bank = write(
+        tmp_path.parent,
+        "bank.yaml",
+        """\
+        topic: foundations
+        title: A bank
+        questions:
+          - id: known-question
+            kind: choice
+            difficulty: easy
+            sources: ["003:1"]
+            prompt: Which is a reward?
+            answer: a number judging one step
+            distractors: [a policy, a state]
+            explanation: The reward judges one step.
+        """,
+    )
     assert problems_of(tmp_path, [bank]) == [
         "quizzed.yaml:15: sections[0].blocks[3].quiz[1]: no question has id 'unknown-question' in quizzes/"
     ]

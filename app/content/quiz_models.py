@@ -1,0 +1,628 @@
+"""The question-bank schema: one YAML file per topic in quizzes/, a list of questions of six kinds.
+
+Unknown keys are rejected (a typo is an error, not a silent no-op). Beyond the field types, a
+bank is checked for what pydantic cannot see alone: distractors that repeat or equal an answer,
+a bug line outside its code, a predict question whose prompt or arguments name an unknown
+parameter, a reference that does not resolve in algorithms/, an implement question whose id is
+not its function's name in kebab case. `check_bank` returns those as (location, message) pairs;
+the loader turns them into `FILE:LINE: field: message`.
+
+No streamlit here, and no import of algorithms/: references are resolved by parsing
+(app/content/coderef.py); the grader imports them when it computes an answer key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from app.content.coderef import CodeRefError, resolve
+from app.content.yaml_source import YamlSyntaxError, load_yaml
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
+Text = Annotated[str, StringConstraints(min_length=1)]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+FunctionRef = Annotated[str, StringConstraints(pattern=r"^algorithms(\.[A-Za-z_]\w*)+:[A-Za-z_]\w*$")]
+
+Loc = tuple[str | int, ...]
+
+
+class Topic(StrEnum):
+    FOUNDATIONS = "foundations"
+    BANDITS = "bandits"
+    DYNAMIC_PROGRAMMING = "dynamic-programming"
+    TD_LEARNING = "td-learning"
+    DEEP_VALUE_BASED = "deep-value-based"
+    POLICY_GRADIENTS = "policy-gradients"
+    PPO = "ppo"
+    RLHF = "rlhf"
+    DPO_KTO = "dpo-kto"
+    SYSTEMS = "systems"
+
+
+TOPIC_TITLES: dict[Topic, str] = {
+    Topic.FOUNDATIONS: "Foundations",
+    Topic.BANDITS: "Bandits",
+    Topic.DYNAMIC_PROGRAMMING: "Dynamic programming",
+    Topic.TD_LEARNING: "TD learning",
+    Topic.DEEP_VALUE_BASED: "Deep value-based RL",
+    Topic.POLICY_GRADIENTS: "Policy gradients",
+    Topic.PPO: "PPO",
+    Topic.RLHF: "RLHF",
+    Topic.DPO_KTO: "DPO and KTO",
+    Topic.SYSTEMS: "Systems and distributed LLM RL",
+}
+
+Difficulty = Literal["easy", "medium", "hard"]
+DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard")
+KINDS: tuple[str, ...] = ("choice", "predict", "order", "implement", "explain", "spot-the-bug")
+
+# ---------------------------------------------------------------------------------------------
+# The syllabus: what a question's `sources` may name. Seed 003 is 59 numbered questions; the
+# others are named sections. The titles are ours (never the seeds' sentences).
+# ---------------------------------------------------------------------------------------------
+
+SEED_003_TITLES: tuple[str, ...] = (
+    "RL versus supervised learning",
+    "Components of an RL system",
+    "The Markov property",
+    "Value-based versus policy-based methods",
+    "Exploration versus exploitation",
+    "How Q-learning works",
+    "Limits of tabular Q-learning",
+    "How DQN addresses them",
+    "The Bellman equation",
+    "Policy-gradient methods and when to use them",
+    "REINFORCE",
+    "The advantage function",
+    "Actor-critic methods",
+    "PPO",
+    "The probability ratio in PPO",
+    "PPO versus other policy-gradient methods",
+    "TRPO",
+    "Soft actor-critic",
+    "On-policy versus off-policy",
+    "RL applied to large language models",
+    "RLHF and why it matters",
+    "Challenges of RL for LLMs",
+    "DPO",
+    "Challenges of distributed RL",
+    "Parallelisation strategies",
+    "Experience replay in distributed RL",
+    "Memory optimisation for LLM RL training",
+    "The rollout (generation) stage",
+    "Reward computation in LLM RL",
+    "The four models of PPO for LLMs",
+    "Sequence packing and padding removal",
+    "The critic in PPO for LLMs",
+    "Deriving the policy-gradient theorem",
+    "Bias and variance in RL estimators",
+    "The discount factor",
+    "Sparse rewards",
+    "Common failure modes of RL training",
+    "Evaluating RL agents",
+    "The most important hyperparameters",
+    "Offline RL",
+    "Multi-task RL and meta-RL",
+    "Research directions",
+    "RL and other ML paradigms",
+    "Design principles of an LLM RL framework",
+    "Distributed training architecture for LLM RL",
+    "Sequence-level RL for LLMs",
+    "High throughput in LLM RL",
+    "Reducing the memory footprint (framework view)",
+    "Computational challenges of LLM RL",
+    "Integrating an RL framework into an ML pipeline",
+    "Running RL training in production",
+    "Evaluating and benchmarking RL runs",
+    "Implement REINFORCE",
+    "Implement the PPO clipped objective",
+    "Implement an advantage estimator",
+    "Debugging an agent that does not learn",
+    "Common issues in distributed RL",
+    "Optimising RL for the GPU",
+    "Reducing memory in RL training",
+)
+
+SOURCES: dict[str, dict[str, str]] = {
+    "000": {
+        "core-terms": "Core terms: policy, reward, value, exploration",
+        "bandits": "Multi-armed bandits in recommenders, ads and A/B tests",
+        "contextual-bandits": "Contextual bandits for personalised ranking",
+        "regret": "Regret as the yardstick of a bandit algorithm",
+        "rlhf-pipeline": "The RLHF pipeline: SFT, reward model, PPO",
+        "ppo-kl": "The PPO objective with a KL penalty",
+        "dpo": "DPO as a simpler alternative to RLHF",
+    },
+    "001": {
+        "reinforce-cartpole": "REINFORCE on a cart-pole",
+        "ppo-humanoid": "PPO for continuous control in a physics simulation",
+        "dpo-finetuning": "DPO fine-tuning of a language model",
+        "mdp-bellman": "MDPs and Bellman equations as the foundation",
+        "ppo-clipping-answer": "Interview answer: why PPO clips",
+        "ppo-vs-dpo-answer": "Interview answer: PPO with a reward model versus DPO",
+        "gae": "GAE for variance reduction",
+        "importance-sampling": "Importance sampling and the ratio",
+        "kto": "KTO",
+        "trpo": "TRPO and trust regions",
+    },
+    "002": {
+        "rl-loop": "The agent-environment loop and its parts",
+        "rl-vs-supervised": "RL versus supervised and unsupervised learning",
+        "dosing-example": "The drug-dosing example",
+        "reward-design": "Good and bad reward design",
+        "reward-hacking": "Reward hacking",
+        "epsilon-schedules": "Epsilon-greedy and its schedule",
+        "returns-discounting": "Returns and the discount factor",
+        "algorithm-overview": "Algorithm families",
+        "rlhf-steps": "RLHF step by step, with the KL penalty",
+        "sft-vs-rlhf": "SFT versus RLHF",
+        "rl-applications": "Where RL is used in AI systems",
+        "interview-template": "Interview answer: what RL is and how it relates to LLMs",
+    },
+    "003": {str(n): title for n, title in enumerate(SEED_003_TITLES, start=1)},
+    "004": {
+        "three-stages": "The three stages of RLHF",
+        "bradley-terry": "The Bradley-Terry reward-model loss",
+        "comparisons-vs-scores": "Why comparisons, not absolute scores",
+        "kl-shaped-reward": "The KL-shaped per-token reward",
+        "kl-penalty": "What the KL penalty is for and what beta controls",
+        "reward-hacking": "Reward hacking and how the setup limits it",
+        "dpo-vs-ppo": "How DPO differs from PPO-based RLHF",
+        "from-memory": "The from-memory retrieval drill",
+    },
+}
+
+SourceRef = Annotated[str, StringConstraints(pattern=r"^\d{3}:[a-z0-9-]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rubrics (explain, spot-the-bug)
+# ---------------------------------------------------------------------------------------------
+
+
+class RubricPoint(_Strict):
+    point: Text
+    """The key point, as the feedback names it."""
+    accept: list[Text] = Field(min_length=1)
+    """Phrasings that count as making the point. Words match whole words; `clip*` matches any word
+    starting with `clip`; `ratio + clip*` needs both parts in one sentence."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Predict: parameters drawn per attempt, the key computed by the reference
+# ---------------------------------------------------------------------------------------------
+
+Size = int | list[Annotated[int, Field(ge=1, le=20)]] | None
+ParamFormat = Literal["auto", "list", "table", "next-states"]
+
+
+class _Param(_Strict):
+    size: Size = None
+    """None draws one number; an int or a shape draws an array."""
+    format: ParamFormat = "auto"
+
+
+class UniformParam(_Param):
+    uniform: tuple[float, float]
+    round: int = Field(default=2, ge=0, le=6)
+
+    @field_validator("uniform")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] > value[1]:
+            raise ValueError("uniform: [low, high] needs low <= high")
+        return value
+
+
+class IntegersParam(_Param):
+    integers: tuple[int, int]
+    """Inclusive bounds."""
+
+    @field_validator("integers")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[0] > value[1]:
+            raise ValueError("integers: [low, high] needs low <= high")
+        return value
+
+
+class ChoiceParam(_Param):
+    choice: list[Any] = Field(min_length=1)
+
+
+class ValueParam(_Param):
+    value: Any
+
+
+class MdpShape(_Strict):
+    states: int = Field(ge=2, le=6)
+    actions: int = Field(ge=1, le=4)
+
+
+class NextStatesParam(_Param):
+    next_states: MdpShape
+    """A deterministic transition tensor P of shape (S, A, S): each (s, a) leads to one random s'."""
+    format: ParamFormat = "next-states"
+
+
+PARAM_KINDS: dict[str, type[_Param]] = {
+    "uniform": UniformParam,
+    "integers": IntegersParam,
+    "choice": ChoiceParam,
+    "value": ValueParam,
+    "next_states": NextStatesParam,
+}
+
+
+def _param_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return next(f"~{k}" for k, model in PARAM_KINDS.items() if isinstance(value, model))
+    if not isinstance(value, dict):
+        return None
+    kinds = [key for key in value if key in PARAM_KINDS]
+    return f"~{kinds[0]}" if len(kinds) == 1 else None
+
+
+ParamSpec = Annotated[
+    Annotated[UniformParam, Tag("~uniform")]
+    | Annotated[IntegersParam, Tag("~integers")]
+    | Annotated[ChoiceParam, Tag("~choice")]
+    | Annotated[ValueParam, Tag("~value")]
+    | Annotated[NextStatesParam, Tag("~next_states")],
+    Discriminator(
+        _param_kind,
+        custom_error_type="param_kind",
+        custom_error_message="a parameter is a mapping with exactly one of the keys " + ", ".join(PARAM_KINDS),
+    ),
+]
+
+
+class AnswerFrom(_Strict):
+    call: FunctionRef
+    """The reference, 'algorithms.module:function'."""
+    args: dict[Identifier, Any] = Field(default_factory=dict)
+    """Keyword arguments: literals, '$param', {array: X}, {tensor: X} or {expr: 'log($ratio)'}."""
+    index: int | list[int] | None = None
+    """Take this element (or index path) of the result."""
+    scale: float = 1.0
+    """Multiply the result, e.g. -1 to turn a loss into the objective."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Questions
+# ---------------------------------------------------------------------------------------------
+
+
+class _Question(_Strict):
+    id: Slug
+    topic: Topic | None = None
+    """Defaults to the bank's topic."""
+    difficulty: Difficulty
+    prompt: Text
+    """Markdown with $LaTeX$; a predict prompt names its parameters as {{name}}."""
+    sources: list[SourceRef] = Field(min_length=1)
+    """What of the syllabus this covers: '003:14' (seed 003, question 14) or '004:bradley-terry'."""
+    lessons: list[Slug] = Field(default_factory=list)
+    explanation: Text
+    """Shown after an answer."""
+    code: str | None = None
+    """Optional code reference into algorithms/, shown with the question."""
+    tags: list[Text] = Field(default_factory=list)
+
+    @field_validator("sources", "lessons")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("an entry is listed twice")
+        return value
+
+
+class ChoiceQuestion(_Question):
+    kind: Literal["choice"]
+    answer: Text | list[Text]
+    """The correct option, or a list of them (the learner then picks all that apply)."""
+    distractors: list[Text] = Field(min_length=1)
+
+    @property
+    def answers(self) -> list[str]:
+        return [self.answer] if isinstance(self.answer, str) else list(self.answer)
+
+    @property
+    def multiple(self) -> bool:
+        return not isinstance(self.answer, str)
+
+
+class PredictQuestion(_Question):
+    kind: Literal["predict"]
+    params: dict[Identifier, ParamSpec] = Field(default_factory=dict)
+    answer_from: AnswerFrom
+    tolerance: float = Field(default=0.01, ge=0.0)
+    """Absolute tolerance on every number of the answer (integer answers must be exact)."""
+
+
+class OrderQuestion(_Question):
+    kind: Literal["order"]
+    steps: list[Text] = Field(min_length=3, max_length=10)
+    """In the correct order; the learner sees them shuffled."""
+
+
+class ImplementQuestion(_Question):
+    kind: Literal["implement"]
+    function: Identifier
+    signature: Text
+    reference: FunctionRef
+    starter: Text
+    hints: list[Text] = Field(default_factory=list)
+    cases: Slug | None = None
+    """The case generator in app/grading/cases.py; defaults to the question id."""
+
+    @property
+    def case_generator(self) -> str:
+        return self.cases or self.id
+
+
+class ExplainQuestion(_Question):
+    kind: Literal["explain"]
+    rubric: list[RubricPoint] = Field(min_length=1)
+    pass_mark: int | None = Field(default=None, ge=1)
+    """Points needed to pass; default: 60% of the rubric, rounded up."""
+    model_answer: Text
+
+    @property
+    def points_to_pass(self) -> int:
+        return self.pass_mark or max(1, -(-len(self.rubric) * 3 // 5))
+
+
+class SpotTheBugQuestion(_Question):
+    kind: Literal["spot-the-bug"]
+    snippet: Text
+    """The code with one planted bug; the learner sees it with line numbers."""
+    bug_line: int = Field(ge=1)
+    fix: list[RubricPoint] = Field(min_length=1)
+    """What a correct fix says; at least `fix_pass_mark` of these must be hit."""
+    fix_pass_mark: int = Field(default=1, ge=1)
+    model_fix: Text
+
+
+QUESTION_MODELS: dict[str, type[_Question]] = {
+    "choice": ChoiceQuestion,
+    "predict": PredictQuestion,
+    "order": OrderQuestion,
+    "implement": ImplementQuestion,
+    "explain": ExplainQuestion,
+    "spot-the-bug": SpotTheBugQuestion,
+}
+
+
+def _question_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return f"~{value.kind}"  # type: ignore[attr-defined]
+    if isinstance(value, dict) and value.get("kind") in QUESTION_MODELS:
+        return f"~{value['kind']}"
+    return None
+
+
+Question = Annotated[
+    Annotated[ChoiceQuestion, Tag("~choice")]
+    | Annotated[PredictQuestion, Tag("~predict")]
+    | Annotated[OrderQuestion, Tag("~order")]
+    | Annotated[ImplementQuestion, Tag("~implement")]
+    | Annotated[ExplainQuestion, Tag("~explain")]
+    | Annotated[SpotTheBugQuestion, Tag("~spot-the-bug")],
+    Discriminator(
+        _question_kind,
+        custom_error_type="question_kind",
+        custom_error_message="a question needs `kind:` set to one of " + ", ".join(KINDS),
+    ),
+]
+AnyQuestion = (
+    ChoiceQuestion | PredictQuestion | OrderQuestion | ImplementQuestion | ExplainQuestion | SpotTheBugQuestion
+)
+
+
+class QuizBank(_Strict):
+    topic: Topic
+    title: Text
+    questions: list[Question] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _inherit_topic(self) -> QuizBank:
+        questions = [q if q.topic else q.model_copy(update={"topic": self.topic}) for q in self.questions]
+        object.__setattr__(self, "questions", questions)
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks beyond the types
+# ---------------------------------------------------------------------------------------------
+
+_lesson_ids_cache: dict[str, tuple[tuple[tuple[str, int], ...], set[str]]] = {}
+
+
+def lesson_ids_in(directory: Path) -> set[str]:
+    """The ids of the lesson files in `directory`, cached on the files' modification times."""
+    files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    key = tuple((str(p), p.stat().st_mtime_ns) for p in files)
+    cached = _lesson_ids_cache.get(str(directory))
+    if cached and cached[0] == key:
+        return cached[1]
+    ids = set()
+    for path in files:
+        try:
+            data, _ = load_yaml(path.read_text(encoding="utf-8"))
+        except (YamlSyntaxError, UnicodeDecodeError, OSError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            ids.add(data["id"])
+    _lesson_ids_cache[str(directory)] = (key, ids)
+    return ids
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[Loc, str]]:
+    """Pydantic's errors as (location, message), with the union tags taken out of the location."""
+    out: list[tuple[Loc, str]] = []
+    for error in exc.errors(include_url=False):
+        raw = error["loc"]
+        loc = tuple(part for part in raw if not (isinstance(part, str) and part.startswith("~")))
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key '{loc[-1]}'" + _allowed_keys_hint(raw)
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        elif (
+            "input" in error
+            and error["type"] not in ("question_kind", "param_kind")
+            and not isinstance(error["input"], dict | list)
+        ):
+            message += f" (got {error['input']!r})"
+        out.append((loc, message))
+    return out
+
+
+def _allowed_keys_hint(raw: tuple[Any, ...]) -> str:
+    if len(raw) == 1:
+        return "; a bank has: " + ", ".join(QuizBank.model_fields)
+    if len(raw) == 4 and raw[0] == "questions" and str(raw[2]).startswith("~"):
+        kind = str(raw[2])[1:]
+        return f"; a {kind} question has: " + ", ".join(QUESTION_MODELS[kind].model_fields)
+    return ""
+
+
+def check_bank(bank: QuizBank, lesson_ids: set[str] | None) -> list[tuple[Loc, str]]:
+    """Problems a valid-typed bank can still have. lesson_ids None skips the lesson check."""
+    problems: list[tuple[Loc, str]] = []
+    seen: dict[str, int] = {}
+    for index, question in enumerate(bank.questions):
+        loc: Loc = ("questions", index)
+        if question.id in seen:
+            problems.append(
+                ((*loc, "id"), f"question id '{question.id}' is used twice (first at questions[{seen[question.id]}])")
+            )
+        seen.setdefault(question.id, index)
+        problems += [((*loc, *sub), message) for sub, message in check_question(question, lesson_ids)]
+    return problems
+
+
+def check_question(q: AnyQuestion, lesson_ids: set[str] | None) -> Iterator[tuple[Loc, str]]:
+    for i, source in enumerate(q.sources):
+        seed, _, section = source.partition(":")
+        if seed not in SOURCES:
+            yield ("sources", i), f"unknown seed '{seed}'; seeds: {', '.join(SOURCES)}"
+        elif section not in SOURCES[seed]:
+            known = "1 to 59" if seed == "003" else ", ".join(SOURCES[seed])
+            yield ("sources", i), f"seed {seed} has no section '{section}'; it has: {known}"
+    if lesson_ids is not None:
+        for i, lesson in enumerate(q.lessons):
+            if lesson not in lesson_ids:
+                yield ("lessons", i), f"no lesson has id '{lesson}' in lessons/"
+    if q.code is not None:
+        try:
+            resolve(q.code)
+        except CodeRefError as exc:
+            yield ("code",), str(exc)
+    if isinstance(q, ChoiceQuestion):
+        yield from _check_choice(q)
+    elif isinstance(q, PredictQuestion):
+        yield from _check_predict(q)
+    elif isinstance(q, OrderQuestion):
+        if len({_norm(s) for s in q.steps}) != len(q.steps):
+            yield ("steps",), "two steps are the same: the order would be ambiguous"
+    elif isinstance(q, ImplementQuestion):
+        yield from _check_implement(q)
+    elif isinstance(q, ExplainQuestion):
+        if q.pass_mark is not None and q.pass_mark > len(q.rubric):
+            yield ("pass_mark",), f"pass_mark {q.pass_mark} is more than the {len(q.rubric)} rubric points"
+    elif isinstance(q, SpotTheBugQuestion):
+        lines = q.snippet.rstrip("\n").split("\n")
+        if q.bug_line > len(lines):
+            yield ("bug_line",), f"the snippet has {len(lines)} lines; bug_line {q.bug_line} is past its end"
+        elif not lines[q.bug_line - 1].strip():
+            yield ("bug_line",), f"line {q.bug_line} of the snippet is blank"
+        if q.fix_pass_mark > len(q.fix):
+            yield ("fix_pass_mark",), f"fix_pass_mark {q.fix_pass_mark} is more than the {len(q.fix)} fix points"
+
+
+def _check_choice(q: ChoiceQuestion) -> Iterator[tuple[Loc, str]]:
+    answers = [_norm(a) for a in q.answers]
+    if len(set(answers)) != len(answers):
+        yield ("answer",), "an answer is listed twice"
+    seen: set[str] = set()
+    for i, distractor in enumerate(q.distractors):
+        key = _norm(distractor)
+        if key in answers:
+            yield ("distractors", i), "this distractor is also an answer"
+        elif key in seen:
+            yield ("distractors", i), "this distractor repeats an earlier one"
+        seen.add(key)
+
+
+def _check_predict(q: PredictQuestion) -> Iterator[tuple[Loc, str]]:
+    for name in _PLACEHOLDER.findall(q.prompt):
+        if name not in q.params:
+            yield ("prompt",), f"the prompt shows {{{{{name}}}}} but there is no parameter '{name}'"
+    for name, value in q.answer_from.args.items():
+        for ref in _param_refs(value):
+            if ref not in q.params:
+                yield ("answer_from", "args", name), f"'${ref}' names no parameter; parameters: {', '.join(q.params)}"
+    try:
+        resolve(q.answer_from.call)
+    except CodeRefError as exc:
+        yield ("answer_from", "call"), str(exc)
+
+
+def _param_refs(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield from re.findall(r"\$([A-Za-z_]\w*)", value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _param_refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _param_refs(item)
+
+
+def _check_implement(q: ImplementQuestion) -> Iterator[tuple[Loc, str]]:
+    kebab = q.function.replace("_", "-")
+    if q.id != kebab:
+        yield ("id",), f"an implement question's id is its function's name in kebab case: '{kebab}'"
+    if not re.search(rf"^\s*def\s+{re.escape(q.function)}\s*\(", q.starter, re.MULTILINE):
+        yield ("starter",), f"the starter must define {q.function}(...)"
+    if not q.signature.startswith(q.function + "("):
+        yield ("signature",), f"the signature must start with '{q.function}('"
+    try:
+        resolve(q.reference)
+    except CodeRefError as exc:
+        yield ("reference",), str(exc)
+    try:  # the generators live with the grader; a lazy import keeps this module light
+        from app.grading.cases import CASE_GENERATORS
+    except ImportError:  # pragma: no cover - the grading package is part of the app
+        return
+    if q.case_generator not in CASE_GENERATORS:
+        yield ("cases",), f"no case generator '{q.case_generator}'; known: {', '.join(sorted(CASE_GENERATORS))}"

@@ -1,0 +1,68 @@
+"""Rubric matching for free-text answers (explain questions, the fix of a spot-the-bug).
+
+A rubric point lists accepted phrasings. A phrasing is one or more terms joined by ` + `; each term
+is a run of words that must appear together, in order, and all terms must appear in one sentence.
+A word ending in `*` matches any word starting with it (`clip*`: clip, clips, clipped, clipping).
+Words are compared in lower case with punctuation removed, and a plural `s` is forgiven. This is
+deliberately simple and explainable: the page shows which points were hit, which were missed, and
+the learner can self-grade against the same rubric when the matcher is too strict.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.content.quiz_models import RubricPoint
+
+_WORD = re.compile(r"[a-z0-9_]+(?:[.'][a-z0-9_]+)*\*?|[<>=!]=|[-+*/<>=^]")
+_SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n|\n\s*[-*]\s")  # sentences, paragraphs, list items
+
+
+def words(text: str) -> list[str]:
+    text = text.casefold().replace("π", "pi").replace("θ", "theta").replace("ε", "epsilon")
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # far-sighted = far sighted
+    text = re.sub(r"(?<=[a-z_)])\.(?=[a-z_])", " ", text)  # torch.exp = torch exp; 0.99 stays a number
+    return _WORD.findall(text)
+
+
+def _word_matches(pattern: str, word: str) -> bool:
+    if pattern.endswith("*"):
+        return word.startswith(pattern[:-1])
+    if pattern == word:
+        return True
+    return len(pattern) > 3 and (word == pattern + "s" or pattern == word + "s" or word == pattern + "es")
+
+
+def _term_in(term: list[str], sentence: list[str]) -> bool:
+    n = len(term)
+    return any(
+        all(_word_matches(t, w) for t, w in zip(term, sentence[i : i + n], strict=True))
+        for i in range(len(sentence) - n + 1)
+    )
+
+
+def phrase_matches(phrase: str, text: str) -> bool:
+    terms = [words(term) for term in phrase.split(" + ")]
+    terms = [t for t in terms if t]
+    if not terms:
+        return False
+    sentences = [words(s) for s in _SENTENCE.split(text)] + [words(text)] * (len(terms) == 1)
+    return any(all(_term_in(term, sentence) for term in terms) for sentence in sentences if sentence)
+
+
+@dataclass(frozen=True)
+class RubricResult:
+    hit: list[str]
+    missed: list[str]
+
+    @property
+    def score(self) -> int:
+        return len(self.hit)
+
+
+def match(rubric: list[RubricPoint], text: str) -> RubricResult:
+    hit, missed = [], []
+    for point in rubric:
+        (hit if any(phrase_matches(p, text) for p in point.accept) else missed).append(point.point)
+    return RubricResult(hit, missed)

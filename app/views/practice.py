@@ -1,0 +1,78 @@
+"""Practice: every question of every bank, filtered by topic, kind and difficulty. /practice?q=ID opens one."""
+
+import streamlit as st
+
+from app.content.quiz_models import DIFFICULTIES, KINDS
+from app.grading.attempts import read_attempts
+from app.grading.bank import load_questions, topic_title
+from app.widgets.quiz import KIND_LABELS, question_label, render_question
+
+questions = load_questions()
+
+st.title("Practice")
+st.markdown(
+    "Interview questions and coding drills, graded against the code: numeric answers are computed by the "
+    "same functions the lessons show, and your code runs in a sandbox against the reference."
+)
+if questions.skipped:
+    st.warning(
+        f"Some question banks do not validate and are skipped: {', '.join(questions.skipped)}. "
+        "`make validate` says why.",
+        icon=":material/error:",
+    )
+
+topics = sorted({q.topic.value for q in questions.by_id.values() if q.topic}, key=lambda t: topic_title(t))
+with st.container(border=True):
+    chosen_topics = st.multiselect(
+        "Topics", topics, format_func=topic_title, placeholder="All topics", key="practice-topics"
+    )
+    chosen_kinds = st.pills(
+        "Kinds",
+        list(KINDS),
+        selection_mode="multi",
+        format_func=lambda k: KIND_LABELS[k][0],
+        key="practice-kinds",
+    )
+    chosen_levels = st.pills("Difficulty", list(DIFFICULTIES), selection_mode="multi", key="practice-levels")
+
+matching = questions.filter(chosen_topics, chosen_kinds, chosen_levels)
+ids = [q.id for q in matching]
+requested = st.query_params.get("q")  # a deep link opens that question (no filter is set on arrival)
+if requested not in ids:
+    requested = None
+
+if not ids:
+    st.info("No question matches these filters.")
+    st.stop()
+
+st.caption(f"{len(ids)} question(s) match.")
+index = ids.index(requested) if requested in ids else 0
+
+
+def _label(question_id: str) -> str:
+    q = questions.by_id[question_id]
+    return f"{KIND_LABELS[q.kind][0]} · {question_label(q)}"
+
+
+selected = st.selectbox("Question", ids, index=index, format_func=_label, key=f"practice-pick-{requested}")
+if selected != requested:
+    st.query_params["q"] = selected
+
+left, right = st.columns(2)
+position = ids.index(selected)
+with left:
+    if position > 0 and st.button("Previous", icon=":material/arrow_back:", key="practice-prev"):
+        st.query_params["q"] = ids[position - 1]
+        st.rerun()
+with right:
+    if position + 1 < len(ids) and st.button("Next", icon=":material/arrow_forward:", key="practice-next"):
+        st.query_params["q"] = ids[position + 1]
+        st.rerun()
+
+question = questions.by_id[selected]
+render_question(question, key=f"practice-{selected}")
+
+history = read_attempts(selected)
+if history:
+    right_answers = sum(1 for a in history if a.get("correct") and not a.get("self_graded"))
+    st.caption(f"Your attempts at this question: {len(history)}, {right_answers} graded correct.")

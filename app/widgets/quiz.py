@@ -1,0 +1,308 @@
+"""How a question is drawn and answered: one form per question, graded on submit, feedback below it.
+
+Used by lessons (`- quiz: [ids]`) and by the Practice page. Every answer is recorded through
+`app.grading.attempts.record_attempt`. Code runs in the sandbox (app/grading/sandbox.py), never here.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+import streamlit as st
+
+from app.content.quiz_models import (
+    AnyQuestion,
+    ChoiceQuestion,
+    ExplainQuestion,
+    ImplementQuestion,
+    OrderQuestion,
+    PredictQuestion,
+    SpotTheBugQuestion,
+)
+from app.grading import graders, predict
+from app.grading.attempts import record_attempt
+from app.grading.bank import topic_title
+from app.grading.sandbox import isolation_note, reduced_protection, warm_up_in_background
+from app.widgets.code import render_code
+
+KIND_LABELS = {
+    "choice": ("Multiple choice", ":material/checklist:"),
+    "predict": ("Predict the number", ":material/calculate:"),
+    "order": ("Put in order", ":material/format_list_numbered:"),
+    "implement": ("Implement", ":material/code:"),
+    "explain": ("Explain it", ":material/record_voice_over:"),
+    "spot-the-bug": ("Spot the bug", ":material/bug_report:"),
+}
+_warmed = threading.Event()
+_HIT, _MISSED = ":green[:material/check_circle:]", ":gray[:material/radio_button_unchecked:]"
+
+
+def question_label(q: AnyQuestion, width: int = 90) -> str:
+    """A one-line label from the prompt: markdown and LaTeX markers stripped, first sentence."""
+    text = re.sub(r"\{\{\s*\w+\s*\}\}", "…", q.prompt)
+    text = re.sub(r"[`*_$\\]", "", " ".join(text.split()))
+    first = re.split(r"(?<=[.?!:])\s", text, maxsplit=1)[0]
+    return first if len(first) <= width else first[: width - 1] + "…"
+
+
+def _state(key: str, name: str, default: Any = None) -> Any:
+    return st.session_state.get(f"{key}::{name}", default)
+
+
+def _set(key: str, name: str, value: Any) -> None:
+    st.session_state[f"{key}::{name}"] = value
+
+
+def render_question(q: AnyQuestion, key: str, *, show_meta: bool = True) -> None:
+    """Draw question `q` with its answer form and, once answered, its grade."""
+    label, icon = KIND_LABELS[q.kind]
+    attempt = int(_state(key, "attempt", 0))
+    with st.container(border=True, key=f"quiz-{key}"):
+        if show_meta:
+            st.caption(f"{icon} {label} · {topic_title(q.topic)} · {q.difficulty} · `{q.id}`")
+        if isinstance(q, PredictQuestion):
+            _predict(q, key, attempt)
+        else:
+            st.markdown(q.prompt)
+            if q.code:
+                render_code(q.code)
+            {
+                ChoiceQuestion: _choice,
+                OrderQuestion: _order,
+                ExplainQuestion: _explain,
+                SpotTheBugQuestion: _spot_the_bug,
+                ImplementQuestion: _implement,
+            }[type(q)](q, key, attempt)
+
+
+def _record(q: AnyQuestion, key: str, grade: graders.Grade, response: Any, seed: int | None = None) -> None:
+    _set(key, "grade", grade)
+    try:
+        record_attempt(q.id, q.kind, grade.correct, grade.score, response, seed=seed, details=_small(grade.details))
+    except OSError as exc:  # a read-only data folder must not break the quiz
+        st.toast(f"Could not record this answer: {exc}", icon=":material/warning:")
+
+
+def _small(details: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v for k, v in details.items() if k in ("cases_passed", "cases_total", "hit", "missed", "status", "line_ok")
+    }
+
+
+def _show_grade(q: AnyQuestion, key: str) -> graders.Grade | None:
+    grade: graders.Grade | None = _state(key, "grade")
+    if grade is None:
+        return None
+    if grade.correct:
+        st.success(grade.feedback, icon=":material/check_circle:")
+    else:
+        st.error(grade.feedback, icon=":material/cancel:")
+    return grade
+
+
+def _explanation(q: AnyQuestion) -> None:
+    st.markdown(f"**Why.** {q.explanation}")
+
+
+# ---------------------------------------------------------------------------------------------
+# choice, order, predict
+# ---------------------------------------------------------------------------------------------
+
+
+def _choice(q: ChoiceQuestion, key: str, attempt: int) -> None:
+    options = graders.choice_options(q, attempt)
+    with st.form(f"{key}-form"):
+        if q.multiple:
+            picked: Any = st.multiselect("Pick every correct answer", options, key=f"{key}-pick-{attempt}")
+        else:
+            picked = st.radio("Pick one", options, index=None, key=f"{key}-pick-{attempt}")
+        submitted = st.form_submit_button("Check", type="primary")
+    if submitted:
+        _record(q, key, graders.grade_choice(q, picked), picked, attempt)
+    grade = _show_grade(q, key)
+    if grade is not None:
+        if not grade.correct:
+            st.markdown("**Answer:** " + "; ".join(q.answers))
+        _explanation(q)
+        _again_button(key, attempt)
+
+
+def _order(q: OrderQuestion, key: str, attempt: int) -> None:
+    options = graders.order_options(q, attempt)
+    with st.form(f"{key}-form"):
+        picked = st.multiselect(
+            "Click the steps in the order they happen (first click = first step)",
+            options,
+            key=f"{key}-order-{attempt}",
+        )
+        submitted = st.form_submit_button("Check", type="primary")
+    if submitted:
+        _record(q, key, graders.grade_order(q, picked), picked, attempt)
+    grade = _show_grade(q, key)
+    if grade is not None:
+        marks = grade.details["in_place"]
+        lines = [
+            f"{i + 1}. {_HIT if ok else _MISSED} {step}"
+            for i, (step, ok) in enumerate(zip(q.steps, marks, strict=True))
+        ]
+        st.markdown("**The order:**\n\n" + "\n".join(lines))
+        _explanation(q)
+        _again_button(key, attempt)
+
+
+def _predict(q: PredictQuestion, key: str, attempt: int) -> None:
+    try:
+        inst = predict.instance(q, attempt)
+    except Exception as exc:
+        st.markdown(q.prompt)
+        st.error(f"This question's reference `{q.answer_from.call}` failed: {exc}", icon=":material/error:")
+        return
+    st.markdown(inst.prompt)
+    if q.code:
+        render_code(q.code)
+    hint = "numbers separated by commas" if inst.answer_kind == "array" else "a number"
+    with st.form(f"{key}-form"):
+        answer = st.text_input(f"Your answer ({hint})", key=f"{key}-answer-{attempt}")
+        submitted = st.form_submit_button("Check", type="primary")
+    if submitted:
+        _record(q, key, graders.grade_predict(q, attempt, answer), answer, attempt)
+    grade = _show_grade(q, key)
+    if grade is not None:
+        st.caption(f"The key is computed by `{q.answer_from.call}` on this attempt's numbers.")
+        _explanation(q)
+    _again_button(key, attempt, label="New numbers", always=True)
+
+
+def _again_button(key: str, attempt: int, label: str = "Try again", always: bool = False) -> None:
+    if (always or _state(key, "grade") is not None) and st.button(
+        label, key=f"{key}-again-{attempt}", icon=":material/refresh:"
+    ):
+        _set(key, "attempt", attempt + 1)
+        _set(key, "grade", None)
+        st.rerun()
+
+
+# ---------------------------------------------------------------------------------------------
+# explain, spot-the-bug
+# ---------------------------------------------------------------------------------------------
+
+
+def _rubric_lists(grade: graders.Grade) -> None:
+    hit, missed = grade.details.get("hit", []), grade.details.get("missed", [])
+    lines = [f"- {_HIT} {point}" for point in hit] + [f"- {_MISSED} {point}" for point in missed]
+    if lines:
+        st.markdown("**Key points:**\n" + "\n".join(lines))
+
+
+def _explain(q: ExplainQuestion, key: str, attempt: int) -> None:
+    with st.form(f"{key}-form"):
+        text = st.text_area("Your answer, as you would say it in an interview", key=f"{key}-text-{attempt}", height=160)
+        submitted = st.form_submit_button("Check", type="primary")
+    if submitted:
+        _record(q, key, graders.grade_explain(q, text), text, attempt)
+    grade = _show_grade(q, key)
+    if grade is None:
+        return
+    _rubric_lists(grade)
+    with st.expander("Model answer", expanded=not grade.correct):
+        st.markdown(q.model_answer)
+    _explanation(q)
+    with st.form(f"{key}-self-{attempt}"):
+        st.markdown("**Grade yourself** against the rubric (the matcher looks for words, you know what you meant):")
+        ticks = [st.checkbox(point.point, key=f"{key}-tick-{attempt}-{i}") for i, point in enumerate(q.rubric)]
+        if st.form_submit_button("Record my self-grade"):
+            made = sum(ticks)
+            record_attempt(
+                q.id,
+                q.kind,
+                made >= q.points_to_pass,
+                made / len(q.rubric),
+                {"points": [p.point for p, t in zip(q.rubric, ticks, strict=True) if t]},
+                seed=attempt,
+                self_graded=True,
+            )
+            st.success(f"Recorded: {made} of {len(q.rubric)} points.", icon=":material/how_to_reg:")
+    _again_button(key, attempt)
+
+
+def _spot_the_bug(q: SpotTheBugQuestion, key: str, attempt: int) -> None:
+    st.code(q.snippet.rstrip("\n"), language="python", line_numbers=True)
+    lines = len(q.snippet.rstrip("\n").split("\n"))
+    with st.form(f"{key}-form"):
+        line = st.number_input(
+            "Line with the bug", min_value=1, max_value=lines, value=None, step=1, key=f"{key}-line-{attempt}"
+        )
+        fix = st.text_area("The fix: what should that line do instead?", key=f"{key}-fix-{attempt}", height=90)
+        submitted = st.form_submit_button("Check", type="primary")
+    if submitted:
+        line_no = int(line) if line is not None else None
+        _record(q, key, graders.grade_spot_the_bug(q, line_no, fix), {"line": line_no, "fix": fix}, attempt)
+    grade = _show_grade(q, key)
+    if grade is None:
+        return
+    _rubric_lists(grade)
+    with st.expander(f"The bug is on line {q.bug_line}", expanded=not grade.correct):
+        st.markdown(q.model_fix)
+    _explanation(q)
+    _again_button(key, attempt)
+
+
+# ---------------------------------------------------------------------------------------------
+# implement
+# ---------------------------------------------------------------------------------------------
+
+
+_MONOSPACE = (
+    "<style>textarea[aria-label^='Your code'], textarea[aria-label^='The fix'] "
+    "{font-family: 'Source Code Pro', ui-monospace, monospace; font-size: 0.85rem;}</style>"
+)
+
+
+def _implement(q: ImplementQuestion, key: str, attempt: int) -> None:
+    if not _warmed.is_set():
+        _warmed.set()
+        warm_up_in_background()
+    st.html(_MONOSPACE)  # the code box is a text area (see below): make it read as code
+    st.markdown(f"Signature: `{q.signature}`")
+    for i, hint in enumerate(q.hints, start=1):
+        with st.expander(f"Hint {i}"):
+            st.markdown(hint)
+    with st.form(f"{key}-form"):
+        code = st.text_area(
+            "Your code (Python; numpy and torch are available)",
+            value=q.starter,
+            height=300,
+            key=f"{key}-code",
+        )
+        submitted = st.form_submit_button("Run", type="primary", icon=":material/play_arrow:")
+    note = isolation_note()
+    st.caption(f":warning: {note}" if reduced_protection() else note)
+    if submitted:
+        with st.spinner("Running your code in the sandbox..."):
+            grade = graders.grade_implement(q, code, seed=attempt)
+        _set(key, "code", code)
+        _record(q, key, grade, code, attempt)
+        _set(key, "attempt", attempt + 1)  # the next run draws new random cases
+    grade = _show_grade(q, key)
+    if grade is None:
+        return
+    failure = grade.details.get("first_failure")
+    if failure:
+        st.markdown(f"**First failing case:** {failure['note']}")
+        inputs = "\n".join(f"{name} = {value}" for name, value in failure["inputs"].items())
+        st.code(f"{inputs}\n\nexpected: {failure['expected']}\ngot:      {failure['got']}", language="python")
+    if grade.details.get("stdout"):
+        with st.expander("What your code printed"):
+            st.code(grade.details["stdout"], language=None)
+    with st.expander("The code that ran", expanded=False):
+        st.code(_state(key, "code", ""), language="python", line_numbers=True)
+    if grade.correct:
+        _explanation(q)
+        st.markdown("**The reference** (the code the lessons show):")
+        render_code(q.reference)
+    else:
+        with st.expander("Give up and see the reference"):
+            _explanation(q)
+            render_code(q.reference)
