@@ -38,6 +38,13 @@ REGISTRY: dict[str, AlgorithmSpec] = {
             config="ReinforceConfig",
         ),
         AlgorithmSpec(
+            name="dqn",
+            title="DQN",
+            description="Deep Q-network with replay, a target network and double DQN (Mnih et al. 2015).",
+            module="algorithms.dqn",
+            config="DQNConfig",
+        ),
+        AlgorithmSpec(
             name="tabular",
             title="Tabular TD control",
             description="Q-learning, Sarsa, expected Sarsa or Monte Carlo control on a grid or the dosing patient.",
