@@ -31,6 +31,13 @@ REGISTRY: dict[str, AlgorithmSpec] = {
     spec.name: spec
     for spec in [
         AlgorithmSpec(
+            name="ppo",
+            title="PPO",
+            description="Proximal Policy Optimization with the clipped objective and GAE (Schulman et al. 2017).",
+            module="algorithms.ppo",
+            config="PPOConfig",
+        ),
+        AlgorithmSpec(
             name="reinforce",
             title="REINFORCE",
             description="Monte Carlo policy gradient (Williams 1992), with an optional learned baseline.",

@@ -1,0 +1,955 @@
+"""Proximal Policy Optimization with the clipped surrogate objective (PPO-clip).
+
+Schulman, Wolski, Dhariwal, Radford & Klimov 2017, "Proximal Policy Optimization Algorithms"
+(arXiv:1707.06347): Algorithm 1, the clipped objective L^CLIP (eq. 7), the combined objective
+L^{CLIP+VF+S} (eq. 9) and truncated GAE (eq. 11 and 12); Schulman et al. 2016, "High-Dimensional
+Continuous Control Using Generalized Advantage Estimation", eq. 16. The details that the paper
+leaves out but every working implementation has (orthogonal initialisation, Adam's epsilon,
+per-minibatch advantage normalisation, learning-rate annealing, gradient-norm clipping, value
+clipping, observation and reward normalisation) follow Huang et al. 2022, "The 37 Implementation
+Details of Proximal Policy Optimization" (ICLR blog track), and Engstrom et al. 2020,
+"Implementation Matters in Deep Policy Gradients".
+
+Algorithm 1, one iteration:
+
+1. rollout: N copies of the environment run the current policy pi_theta_old for T steps each;
+2. advantages: GAE A_t from the rewards and the critic's V(s_t), and value targets R_t = A_t + V(s_t);
+3. minibatch update: K epochs of Adam on minibatches of the N T samples, maximising
+   L^CLIP - c_1 L^VF + c_2 S, where r_t(theta) = pi_theta(a_t | s_t) / pi_theta_old(a_t | s_t) and
+
+       L^CLIP(theta) = E_t[ min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t) ]
+
+   The clip removes the incentive to move r_t outside [1 - eps, 1 + eps]: the cheap stand-in for
+   TRPO's KL trust region that lets PPO reuse each batch for several epochs. The losses themselves
+   live in ``algorithms/losses.py``; this file wires them together.
+
+Terminated and truncated differ. A real end (the pole fell) is worth nothing afterwards; a time
+limit (500 steps of CartPole) cuts an episode that would have gone on, so its last step is
+bootstrapped with V(final observation). Gymnasium 1.x vector environments reset a finished copy
+on the *next* call to ``step`` (AutoresetMode.NEXT_STEP): the step that ends an episode returns
+its final observation, and the following step ignores the action, returns the reset observation
+with reward 0 and no done flag. So row t+1 of the rollout holds the final observation of an
+episode that ended at t, V(final observation) is simply ``values[t + 1]``, and the row t+1 itself
+is no transition at all: ``autoreset_mask`` drops it from the loss and from every statistic.
+
+Discrete actions use a categorical policy (logits from the actor); continuous actions a diagonal
+Gaussian with a state-independent log standard deviation. Gaussian samples are clipped to the
+action box before the environment sees them, but the log-probability is that of the unclipped
+sample: the policy chose that sample, and the ratio r_t must compare like with like.
+
+Command line (progress lines, then one JSON object on the last line with ``--json``)::
+
+    python -m algorithms.ppo --env-id CartPole-v1 --seed 1 --json
+    python -m algorithms.ppo --env-id Pendulum-v1 --json
+
+The command line starts from ``preset(env_id)``; flags override single fields. CartPole-v1's
+defaults are tuned for wall-clock time on a small CPU (docs/benchmarks.md); Pendulum-v1's are a
+continuous-control default that needs no physics engine. The MuJoCo presets (Hopper-v5,
+Humanoid-v5: CleanRL's recipe, observation and reward normalisation, value clipping) are starting
+points that were not run here: MuJoCo is an optional install (``pip install "gymnasium[mujoco]"``),
+and nothing in this file depends on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+from torch import Tensor, nn
+
+from algorithms.contract import (
+    Metrics,
+    NonFiniteLossError,
+    OnUpdate,
+    ShouldStop,
+    TrainResult,
+    check_finite,
+    configure_cpu_threads,
+    pick_device,
+    save_animation,
+)
+from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, entropy_bonus, ppo_clip_loss
+from algorithms.reinforce import add_config_arguments
+
+__all__ = [
+    "PRESETS",
+    "Agent",
+    "EpisodeLog",
+    "NonFiniteLossError",
+    "PPOConfig",
+    "RewardScaler",
+    "annealed_lr",
+    "autoreset_mask",
+    "categorical_entropy",
+    "categorical_log_prob",
+    "categorical_sample",
+    "compute_gae",
+    "evaluate",
+    "explained_variance",
+    "gaussian_entropy",
+    "gaussian_log_prob",
+    "gaussian_sample",
+    "load_agent",
+    "make_mlp",
+    "make_vector_env",
+    "normalize_advantages",
+    "normalize_observation",
+    "preset",
+    "record_episode",
+    "scale_rewards",
+    "train",
+    "update_moments",
+]
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    env_id: str = "CartPole-v1"
+    """Gymnasium id of an environment with a vector observation and Discrete or Box actions."""
+    seed: int = 1
+    """Seeds the networks, the action sampling, the minibatch order and the environments."""
+    total_timesteps: int = 100_000
+    """Environment steps in all, summed over the parallel copies (the budget; see also max_seconds)."""
+    num_envs: int = 16
+    """N, the copies of the environment stepped together: one forward pass picks N actions."""
+    num_steps: int = 32
+    """T, the steps each copy runs per iteration; a batch holds N x T steps."""
+    gamma: float = 0.99
+    """Discount factor gamma."""
+    gae_lambda: float = 0.8
+    """lambda of GAE (Schulman et al. 2016): 0 is the one-step TD error, 1 the Monte Carlo return."""
+    update_epochs: int = 10
+    """K, the passes over each batch (Algorithm 1's epochs)."""
+    num_minibatches: int = 2
+    """Minibatches per epoch; each holds about N x T / num_minibatches steps."""
+    clip_eps: float = 0.2
+    """epsilon in clip(r_t, 1 - epsilon, 1 + epsilon) (eq. 7); also the value clip with clip_vloss."""
+    clip_vloss: bool = False
+    """Clip the value update to +-clip_eps around the rollout's values (Huang et al. 2022, detail 9)."""
+    vf_coef: float = 0.5
+    """c_1, the weight of the value loss in L^{CLIP+VF+S} (eq. 9)."""
+    ent_coef: float = 0.0
+    """c_2, the weight of the entropy bonus S in L^{CLIP+VF+S} (eq. 9)."""
+    max_grad_norm: float = 1.0
+    """Rescale the gradient of actor and critic together when its global L2 norm exceeds this (Huang et al.
+    2022, detail 11). The critic's share dominates the norm, so a tight clip slows the actor too
+    (CartPole: 1.0 beat CleanRL's 0.5)."""
+    target_kl: float | None = None
+    """Stop the epochs once a minibatch's approximate KL(pi_old || pi_theta) exceeds this; None never stops."""
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over the budget."""
+    norm_adv: bool = True
+    """Normalise the advantages of each minibatch to mean 0 and std 1."""
+    lr: float = 0.004
+    """Adam step size (the start of the annealed schedule)."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Widths of the hidden tanh layers of the actor and of the critic (two separate networks)."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of the Gaussian policy (continuous actions only)."""
+    norm_obs: bool = False
+    """Normalise observations by their running mean and variance, clipped to +-10 (for continuous control)."""
+    norm_reward: bool = False
+    """Divide rewards by the running std of the discounted return, clipped to +-10 (Engstrom et al. 2020)."""
+    device: str = "auto"
+    """auto, cpu or cuda. auto takes cuda when present; these small networks are as fast on a CPU."""
+    max_seconds: float | None = None
+    """Wall-clock cap on training in seconds; None trains for the whole budget."""
+    eval_episodes: int = 20
+    """Deterministic episodes (argmax or Gaussian mean) played after training to score the policy (0: none)."""
+    output_dir: str = ""
+    """Folder for the checkpoint (agent.pt), the config and an episode animation; empty saves nothing."""
+
+
+# Tuned settings per environment; ``preset`` fills in the rest from PPOConfig's defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    # Measured on a 2-core CPU (docs/benchmarks.md): the 100-episode mean reaches 475 in about 60k steps.
+    "CartPole-v1": {},
+    # No MuJoCo needed. gamma 0.9 as in the RL Zoo: the pendulum's reward is immediate.
+    "Pendulum-v1": {
+        "total_timesteps": 200_000,
+        "num_envs": 8,
+        "num_steps": 256,
+        "gamma": 0.9,
+        "gae_lambda": 0.95,
+        "update_epochs": 10,
+        "num_minibatches": 8,
+        "lr": 0.001,
+        "max_grad_norm": 0.5,
+        "norm_obs": True,
+        "norm_reward": True,
+    },
+    # CleanRL's ppo_continuous_action settings (Huang et al. 2022). Not measured here: MuJoCo is an
+    # optional install (pip install "gymnasium[mujoco]").
+    "Hopper-v5": {
+        "total_timesteps": 1_000_000,
+        "num_envs": 1,
+        "num_steps": 2048,
+        "gamma": 0.99,
+        "gae_lambda": 0.95,
+        "num_minibatches": 32,
+        "update_epochs": 10,
+        "lr": 0.0003,
+        "max_grad_norm": 0.5,
+        "clip_vloss": True,
+        "norm_obs": True,
+        "norm_reward": True,
+    },
+    # The same recipe, longer and wider; a starting point, not measured here.
+    "Humanoid-v5": {
+        "total_timesteps": 10_000_000,
+        "num_envs": 8,
+        "num_steps": 2048,
+        "gamma": 0.99,
+        "gae_lambda": 0.95,
+        "num_minibatches": 32,
+        "update_epochs": 10,
+        "lr": 0.0003,
+        "max_grad_norm": 0.5,
+        "hidden_sizes": (256, 256),
+        "clip_vloss": True,
+        "norm_obs": True,
+        "norm_reward": True,
+    },
+}
+
+# For a continuous-control environment without a preset: the Hopper recipe.
+_CONTINUOUS_DEFAULTS = PRESETS["Hopper-v5"]
+
+
+def preset(env_id: str, **overrides: Any) -> PPOConfig:
+    """The tuned config for ``env_id`` (see PRESETS), or a generic one: CartPole's settings for discrete
+    actions, the MuJoCo (Hopper) recipe for continuous ones. ``overrides`` replace single fields."""
+    if env_id in PRESETS:
+        settings = PRESETS[env_id]
+    else:
+        action_space = _action_space(env_id)
+        settings = _CONTINUOUS_DEFAULTS if isinstance(action_space, gym.spaces.Box) else {}
+    return replace(PPOConfig(env_id=env_id, **settings), **overrides)
+
+
+def _action_space(env_id: str) -> gym.Space:
+    env = gym.make(env_id)
+    try:
+        return env.action_space
+    finally:
+        env.close()
+
+
+# ---------------------------------------------------------------------------------------
+# The equations: pure functions
+# ---------------------------------------------------------------------------------------
+
+
+def compute_gae(
+    rewards: Tensor,
+    values: Tensor,
+    next_value: Tensor,
+    terminated: Tensor,
+    truncated: Tensor,
+    gamma: float,
+    lam: float,
+) -> Tensor:
+    """GAE advantages A_t for a batch of N rollouts of T steps (Schulman et al. 2016, eq. 16;
+    PPO's truncated form, Schulman et al. 2017, eq. 11 and 12).
+
+    rewards, values, terminated, truncated: (T, N); next_value: (N,), V of the observation after
+    the last row. values[t + 1] must be V of the observation that step t returned: with
+    gymnasium's NEXT_STEP autoreset that is the *final* observation when step t ended an episode,
+    so a time limit bootstraps from V(final observation) with no extra bookkeeping.
+
+        delta_t = r_t + gamma V(s_{t+1}) (1 - terminated_t) - V(s_t)
+        A_t     = delta_t + gamma lam (1 - done_t) A_{t+1},     done_t = terminated_t or truncated_t
+
+    A real end (terminated) drops V(s_{t+1}); a time limit (truncated) keeps it. Either one stops
+    the sum at the episode's edge. Rows that only reset a copy (``autoreset_mask`` False) get a
+    meaningless A_t; the caller leaves them out of the loss. Returns (T, N).
+    """
+    T = rewards.shape[0]
+    not_terminated = 1.0 - terminated.to(rewards.dtype)  # (T, N)
+    not_done = 1.0 - (terminated | truncated).to(rewards.dtype)  # (T, N)
+    next_values = torch.cat([values[1:], next_value[None]])  # V(s_{t+1}), (T, N)
+    advantages = torch.zeros_like(rewards)  # (T, N)
+    running = torch.zeros_like(next_value)  # A_{t+1}, (N,)
+    # lesson:start gae-batched
+    delta = rewards + gamma * next_values * not_terminated - values  # TD errors, all at once, (T, N)
+    for t in reversed(range(T)):
+        running = delta[t] + gamma * lam * not_done[t] * running  # A_t = delta_t + gamma lam A_{t+1}
+        advantages[t] = running
+    # lesson:end gae-batched
+    return advantages
+
+
+def autoreset_mask(prev_terminated: np.ndarray, prev_truncated: np.ndarray) -> np.ndarray:
+    """True where this step is a real transition, False where it only resets a copy of the environment.
+
+    Under gymnasium's NEXT_STEP autoreset the step after a done ignores the action and returns the
+    reset observation with reward 0: it belongs to no episode, and training on it would teach the
+    policy that some action led from a final state to a start state. Inputs: the done flags the
+    previous step returned, (N,) bool. Returns (N,) bool.
+    """
+    return ~(np.asarray(prev_terminated, dtype=bool) | np.asarray(prev_truncated, dtype=bool))
+
+
+def normalize_advantages(adv: Tensor, eps: float = 1e-8) -> Tensor:
+    """(A - mean) / (std + eps) over a minibatch (Huang et al. 2022, detail 7): a steady step size
+    whatever the scale of the rewards. adv: (B,) -> (B,)."""
+    if adv.numel() < 2:
+        return adv - adv.mean()
+    return (adv - adv.mean()) / (adv.std() + eps)
+
+
+def annealed_lr(lr: float, iteration: int, num_iterations: int) -> float:
+    """Learning rate decayed linearly from ``lr`` at iteration 1 towards 0 after the last one
+    (Huang et al. 2022, detail 4; Schulman et al. 2017 anneal Adam's step size the same way)."""
+    return lr * (1.0 - (iteration - 1.0) / num_iterations)
+
+
+def explained_variance(values: Tensor, returns: Tensor) -> float:
+    """1 - Var(R - V) / Var(R): 1 for a perfect critic, 0 for one that predicts the mean, negative
+    for worse; NaN where undefined (fewer than two samples, or returns all equal). values, returns: (B,)."""
+    if returns.numel() < 2:
+        return float("nan")
+    var_returns = returns.var()
+    if var_returns.item() == 0.0:
+        return float("nan")
+    return float(1.0 - (returns - values).var() / var_returns)
+
+
+def categorical_log_prob(log_pi: Tensor, actions: Tensor) -> Tensor:
+    """ln pi(a | s) of the actions taken. log_pi: ln pi(. | s) = log_softmax(logits), (B, A);
+    actions: (B,) integers. Returns (B,)."""
+    return log_pi.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+
+
+def categorical_entropy(log_pi: Tensor) -> Tensor:
+    """H(pi(. | s)) = -sum_a pi(a | s) ln pi(a | s). log_pi = log_softmax(logits): (B, A) -> (B,)."""
+    return -(log_pi.exp() * log_pi).sum(-1)
+
+
+def categorical_sample(logits: Tensor, u: Tensor) -> Tensor:
+    """a ~ softmax(logits) by inverse transform: the first a whose cumulative probability exceeds u.
+
+    logits: (N, A); u: (N,) uniform on [0, 1). Returns (N,) integers. (torch.multinomial does the
+    same, at several times the cost for a handful of actions.)
+    """
+    cdf = torch.softmax(logits, dim=-1).cumsum(-1)  # (N, A)
+    return (cdf < u.unsqueeze(-1)).sum(-1).clamp(max=logits.shape[-1] - 1)  # clamp: cdf[-1] may round below 1
+
+
+def gaussian_sample(mean: Tensor, log_std: Tensor, z: Tensor) -> Tensor:
+    """a = mu + sigma z: a sample of N(mu, diag(sigma^2)) from standard normal noise z. mean, z: (N, D)."""
+    return mean + log_std.exp() * z
+
+
+def gaussian_log_prob(mean: Tensor, log_std: Tensor, actions: Tensor) -> Tensor:
+    """ln N(a; mu, diag(sigma^2)) = sum_i [ -(a_i - mu_i)^2 / (2 sigma_i^2) - ln sigma_i - ln(2 pi) / 2 ].
+
+    mean, actions: (B, D); log_std: (D,) or (B, D). ``actions`` are the *unclipped* samples: the
+    density of the clipped ones would pile up on the box's faces. Returns (B,).
+    """
+    z = (actions - mean) * torch.exp(-log_std)  # (B, D)
+    return (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2.0 * math.pi)).sum(-1)
+
+
+def gaussian_entropy(log_std: Tensor, batch: int) -> Tensor:
+    """H(N(mu, diag(sigma^2))) = sum_i [ ln sigma_i + (1 + ln(2 pi)) / 2 ], the same in every state
+    (the log-std does not depend on s). log_std: (D,) -> (batch,)."""
+    return (log_std + 0.5 * (1.0 + math.log(2.0 * math.pi))).sum().expand(batch)
+
+
+def update_moments(mean: Any, var: Any, count: float, batch: Any) -> tuple[Any, Any, float]:
+    """Running mean and (population) variance after adding a batch of samples (B, ...) along axis 0.
+
+    Chan, Golub & LeVeque 1979, the pairwise update: combine (mean, var, count) with the batch's
+    own moments. Works on numpy arrays and torch tensors alike.
+    """
+    batch_count = batch.shape[0]
+    if batch_count == 0:
+        return mean, var, count
+    batch_mean = batch.mean(0)
+    batch_var = ((batch - batch_mean) ** 2).mean(0)
+    total = count + batch_count
+    delta = batch_mean - mean
+    new_mean = mean + delta * (batch_count / total)
+    m2 = var * count + batch_var * batch_count + delta**2 * (count * batch_count / total)
+    return new_mean, m2 / total, total
+
+
+def normalize_observation(obs: Tensor, mean: Tensor, var: Tensor, clip: float = 10.0) -> Tensor:
+    """(s - mean) / sqrt(var + 1e-8), clipped to +-clip (Huang et al. 2022, continuous-action details 6 and 7)."""
+    return ((obs - mean) / torch.sqrt(var + 1e-8)).clamp(-clip, clip)
+
+
+def scale_rewards(
+    rewards: np.ndarray,
+    discounted: np.ndarray,
+    return_var: np.ndarray,
+    valid: np.ndarray,
+    clip: float = 10.0,
+) -> np.ndarray:
+    """r_t / sqrt(Var(R) + 1e-8), clipped to +-clip: reward scaling (Engstrom et al. 2020, section 3;
+    Huang et al. 2022, continuous-action details 8 and 9).
+
+    ``discounted`` is the running discounted sum of rewards of each copy, (N,), and ``return_var``
+    its running variance: dividing by its standard deviation (not subtracting a mean) keeps the
+    sign of every reward. rewards, valid: (N,). Rows that only reset a copy stay 0.
+    """
+    return np.where(valid, np.clip(rewards / np.sqrt(return_var + 1e-8), -clip, clip), 0.0)
+
+
+class RewardScaler:
+    """The running statistics behind ``scale_rewards``: each copy's discounted return and the
+    running variance of all of them."""
+
+    def __init__(self, num_envs: int, gamma: float) -> None:
+        self.gamma = gamma
+        self.discounted = np.zeros(num_envs)  # (N,)
+        self.mean, self.var, self.count = np.zeros(()), np.ones(()), 0.0
+
+    def __call__(self, rewards: np.ndarray, valid: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """Scaled rewards of one step of the N copies; ``done`` restarts a copy's discounted return."""
+        self.discounted = self.gamma * self.discounted + rewards
+        self.mean, self.var, self.count = update_moments(self.mean, self.var, self.count, self.discounted[valid])
+        scaled = scale_rewards(rewards, self.discounted, self.var, valid)
+        self.discounted[done] = 0.0
+        return scaled
+
+
+class EpisodeLog:
+    """Undiscounted returns and lengths of the training episodes as they finish (the raw rewards,
+    before any scaling), and the last 100 of them."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.ret = np.zeros(num_envs)  # return so far of each copy's current episode, (N,)
+        self.length = np.zeros(num_envs, dtype=np.int64)  # (N,)
+        self.recent: deque[float] = deque(maxlen=100)
+        self.returns: list[float] = []  # finished since the last ``clear``
+        self.lengths: list[int] = []
+        self.episodes = 0
+
+    def step(self, rewards: np.ndarray, valid: np.ndarray, done: np.ndarray) -> bool:
+        """Add one step of the N copies; True when an episode finished. A reset step (valid False)
+        brings reward 0 and adds no length."""
+        self.ret += rewards
+        self.length += valid
+        if not done.any():
+            return False
+        ended = np.flatnonzero(done)
+        finished = self.ret[ended].tolist()
+        self.recent.extend(finished)
+        self.returns.extend(finished)
+        self.lengths.extend(self.length[ended].tolist())
+        self.episodes += len(ended)
+        self.ret[ended], self.length[ended] = 0.0, 0
+        return True
+
+    def mean100(self) -> float | None:
+        """Mean return of the last 100 episodes, once there are 100."""
+        return float(np.mean(self.recent)) if len(self.recent) == self.recent.maxlen else None
+
+    def clear(self) -> None:
+        self.returns.clear()
+        self.lengths.clear()
+
+
+# ---------------------------------------------------------------------------------------
+# Networks
+# ---------------------------------------------------------------------------------------
+
+
+def make_mlp(n_in: int, hidden_sizes: Sequence[int], n_out: int, out_gain: float) -> nn.Sequential:
+    """Linear-tanh layers with orthogonal weights and zero biases (Huang et al. 2022, detail 2):
+    gain sqrt(2) for hidden layers, ``out_gain`` for the last (0.01 for the policy, so it starts
+    near uniform or near zero mean; 1 for the value)."""
+    layers: list[nn.Module] = []
+    for width in hidden_sizes:
+        layers += [_orthogonal(nn.Linear(n_in, width), math.sqrt(2.0)), nn.Tanh()]
+        n_in = width
+    layers.append(_orthogonal(nn.Linear(n_in, n_out), out_gain))
+    return nn.Sequential(*layers)
+
+
+def _orthogonal(layer: nn.Linear, gain: float) -> nn.Linear:
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class Agent(nn.Module):
+    """A separate actor pi_theta(a | s) and critic V(s), and the running observation statistics.
+
+    The statistics are buffers, so a checkpoint carries them and an evaluation sees the
+    observations the way training did.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        discrete: bool,
+        hidden_sizes: Sequence[int] = (64, 64),
+        log_std_init: float = 0.0,
+        norm_obs: bool = False,
+    ) -> None:
+        super().__init__()
+        self.discrete, self.norm_obs = discrete, norm_obs
+        self.actor = make_mlp(obs_dim, hidden_sizes, action_dim, out_gain=0.01)  # logits or Gaussian mean
+        self.critic = make_mlp(obs_dim, hidden_sizes, 1, out_gain=1.0)
+        self.log_std = None if discrete else nn.Parameter(torch.full((action_dim,), float(log_std_init)))
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))
+        self.register_buffer("obs_var", torch.ones(obs_dim))
+        self.register_buffer("obs_count", torch.zeros((), dtype=torch.float64))
+
+    def normalize(self, obs: Tensor) -> Tensor:
+        """The network's input: the observation, normalised when norm_obs. (B, obs_dim)."""
+        return normalize_observation(obs, self.obs_mean, self.obs_var) if self.norm_obs else obs
+
+    @torch.no_grad()
+    def update_obs_stats(self, obs: Tensor) -> None:
+        mean, var, count = update_moments(self.obs_mean, self.obs_var, float(self.obs_count), obs)
+        self.obs_mean.copy_(mean)
+        self.obs_var.copy_(var)
+        self.obs_count.fill_(count)
+
+    def value(self, x: Tensor) -> Tensor:
+        """V(s). x: (B, obs_dim) normalised input -> (B,)."""
+        return self.critic(x).squeeze(-1)
+
+    @torch.no_grad()
+    def act(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """a ~ pi_theta(. | s) for a batch of inputs x: (N, obs_dim) -> (N,) integers or (N, D) reals.
+
+        Only the actor runs while acting; ln pi_theta_old(a | s) and V(s) of the whole rollout are
+        computed afterwards in one batched pass (same parameters, same numbers, a fraction of the cost).
+        """
+        out = self.actor(x)  # logits (N, A) or Gaussian mean (N, D)
+        if self.discrete:
+            return categorical_sample(out, torch.rand(out.shape[:-1], generator=generator, device=out.device))
+        assert self.log_std is not None
+        z = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)  # (N, D)
+        return gaussian_sample(out, self.log_std, z)  # unclipped: the environment gets a clipped copy
+
+    def log_prob_entropy(self, x: Tensor, actions: Tensor, with_entropy: bool = True) -> tuple[Tensor, Tensor | None]:
+        """ln pi_theta(a | s) and H(pi_theta(. | s)) (None unless with_entropy) for stored (s, a). Each (B,)."""
+        out = self.actor(x)  # logits (B, A) or Gaussian mean (B, D)
+        if self.discrete:
+            log_pi = torch.log_softmax(out, dim=-1)  # ln pi_theta(. | s), (B, A)
+            return categorical_log_prob(log_pi, actions), categorical_entropy(log_pi) if with_entropy else None
+        assert self.log_std is not None
+        entropy = gaussian_entropy(self.log_std, x.shape[0]) if with_entropy else None
+        return gaussian_log_prob(out, self.log_std, actions), entropy
+
+    @torch.no_grad()
+    def deterministic(self, x: Tensor) -> Tensor:
+        """The action an evaluation plays: argmax of the logits, or the Gaussian's mean."""
+        out = self.actor(x)
+        return out.argmax(-1) if self.discrete else out
+
+
+# ---------------------------------------------------------------------------------------
+# Environments, evaluation and recording
+# ---------------------------------------------------------------------------------------
+
+
+def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    """N copies of ``env_id``, with gymnasium's NEXT_STEP autoreset.
+
+    An environment with its own vectorised implementation (CartPole: numpy over all copies, millions
+    of steps a second) uses it; others are stepped one after the other in this process ("sync").
+    """
+    spec = gym.spec(env_id)
+    if spec.vector_entry_point is not None:
+        envs = gym.make_vec(env_id, num_envs, vectorization_mode="vector_entry_point")
+        if envs.metadata.get("autoreset_mode") == AutoresetMode.NEXT_STEP:
+            return envs
+        envs.close()  # a vector implementation with another autoreset rule: use the sync wrapper
+    return gym.make_vec(
+        env_id, num_envs, vectorization_mode="sync", vector_kwargs={"autoreset_mode": AutoresetMode.NEXT_STEP}
+    )
+
+
+def env_dims(observation_space: gym.Space, action_space: gym.Space, env_id: str) -> tuple[int, int, bool]:
+    """(observation dimension, number of actions or action dimension, discrete?) of one copy."""
+    if not isinstance(observation_space, gym.spaces.Box):
+        raise ValueError(f"PPO here needs vector observations; {env_id} has {observation_space}")
+    obs_dim = int(np.prod(observation_space.shape))
+    if isinstance(action_space, gym.spaces.Discrete):
+        return obs_dim, int(action_space.n), True
+    if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
+        return obs_dim, int(action_space.shape[0]), False
+    raise ValueError(f"PPO here needs Discrete or 1-d Box actions; {env_id} has {action_space}")
+
+
+def _env_action(agent: Agent, action: Tensor, space: gym.Space) -> np.ndarray:
+    a = action.cpu().numpy()
+    return a if agent.discrete else np.clip(a, space.low, space.high)  # the box's edges, for the env only
+
+
+def evaluate(agent: Agent, env_id: str, episodes: int, seed: int) -> tuple[float, float]:
+    """Mean and standard deviation of the undiscounted return of the deterministic policy over
+    ``episodes`` episodes (seeds seed, seed + 1, ...), all played in lockstep."""
+    envs = [gym.make(env_id) for _ in range(episodes)]
+    device = next(agent.parameters()).device
+    try:
+        obs = [np.asarray(env.reset(seed=seed + i)[0], np.float32).ravel() for i, env in enumerate(envs)]
+        totals = np.zeros(episodes)
+        active = list(range(episodes))
+        while active:
+            with torch.inference_mode():
+                x = agent.normalize(torch.as_tensor(np.stack([obs[i] for i in active]), device=device))
+                actions = _env_action(agent, agent.deterministic(x), envs[0].action_space)
+            still = []
+            for i, a in zip(active, actions, strict=True):
+                next_obs, r, terminated, truncated, _ = envs[i].step(a)
+                totals[i] += float(r)
+                obs[i] = np.asarray(next_obs, np.float32).ravel()
+                if not (terminated or truncated):
+                    still.append(i)
+            active = still
+    finally:
+        for env in envs:
+            env.close()
+    return float(totals.mean()), float(totals.std())
+
+
+def record_episode(agent: Agent, env_id: str, seed: int, max_steps: int = 500) -> list[np.ndarray]:
+    """RGB frames (H, W, 3) of one deterministic episode, the first before any action.
+
+    Raises ``gymnasium.error.DependencyNotInstalled`` when the renderer is missing (classic control
+    draws with pygame: ``pip install "gymnasium[classic-control]"``).
+    """
+    env = gym.make(env_id, render_mode="rgb_array")
+    device = next(agent.parameters()).device
+    try:
+        obs, _ = env.reset(seed=seed)
+        frames = [np.asarray(env.render())]
+        for _ in range(max_steps):
+            with torch.inference_mode():
+                x = agent.normalize(torch.as_tensor(np.asarray(obs, np.float32).reshape(1, -1), device=device))
+                a = _env_action(agent, agent.deterministic(x), env.action_space)[0]
+            obs, _, terminated, truncated, _ = env.step(a)
+            frames.append(np.asarray(env.render()))
+            if terminated or truncated:
+                break
+        return frames
+    finally:
+        env.close()
+
+
+def load_agent(path: str | Path, config: PPOConfig) -> Agent:
+    """Rebuild the agent of ``config`` and load a checkpoint that ``train`` saved."""
+    env = gym.make(config.env_id)
+    obs_dim, action_dim, discrete = env_dims(env.observation_space, env.action_space, config.env_id)
+    env.close()
+    agent = Agent(obs_dim, action_dim, discrete, config.hidden_sizes, config.log_std_init, config.norm_obs)
+    agent.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return agent
+
+
+# ---------------------------------------------------------------------------------------
+# train(): the entry point of the run manager and the command line
+# ---------------------------------------------------------------------------------------
+
+
+def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: ShouldStop | None = None) -> TrainResult:
+    """PPO-clip, Algorithm 1 of Schulman et al. 2017, with N x T steps per iteration. Reports every
+    iteration through ``on_update``; polls ``should_stop`` between iterations."""
+    if min(config.total_timesteps, config.num_envs, config.num_steps, config.update_epochs) < 1:
+        raise ValueError("total_timesteps, num_envs, num_steps and update_epochs must be at least 1")
+    if config.num_minibatches < 1 or config.num_minibatches > config.num_envs * config.num_steps:
+        raise ValueError("num_minibatches must lie between 1 and num_envs * num_steps")
+    configure_cpu_threads()
+    started = time.perf_counter()
+    device = torch.device(pick_device(config.device))
+    torch.manual_seed(config.seed)
+    generator = torch.Generator(device).manual_seed(config.seed)  # actions and minibatch order
+
+    N, T = config.num_envs, config.num_steps
+    envs = make_vector_env(config.env_id, N)
+    obs_dim, action_dim, discrete = env_dims(envs.single_observation_space, envs.single_action_space, config.env_id)
+    action_space = envs.single_action_space
+    spec = gym.spec(config.env_id)
+    threshold = spec.reward_threshold
+
+    agent = Agent(obs_dim, action_dim, discrete, config.hidden_sizes, config.log_std_init, config.norm_obs).to(device)
+    # eps 1e-5 rather than Adam's 1e-8 (Huang et al. 2022, detail 3). The fused kernel updates all
+    # parameters at once: about 4x faster than one small op per tensor for networks this size.
+    params = list(agent.parameters())  # listed once: walking the modules each step costs more than the clip
+    optimizer = torch.optim.Adam(params, lr=config.lr, eps=1e-5, fused=device.type in ("cpu", "cuda"))
+    num_iterations = max(1, config.total_timesteps // (N * T))
+
+    # Rollout storage: row t of the N copies. Observations are stored as the networks saw them.
+    obs_buf = torch.zeros((T, N, obs_dim), device=device)  # (T, N, obs_dim)
+    actions_buf = (
+        torch.zeros((T, N), dtype=torch.long, device=device)
+        if discrete
+        else torch.zeros((T, N, action_dim), device=device)
+    )
+    rewards = np.zeros((T, N), dtype=np.float32)
+    terminated_buf = np.zeros((T, N), dtype=bool)
+    truncated_buf = np.zeros((T, N), dtype=bool)
+    valid = np.zeros((T, N), dtype=bool)
+
+    obs, _ = envs.reset(seed=config.seed)
+    prev_terminated = np.zeros(N, dtype=bool)
+    prev_truncated = np.zeros(N, dtype=bool)
+    log = EpisodeLog(N)
+    scaler = RewardScaler(N, config.gamma) if config.norm_reward else None
+    global_step = gradient_steps = 0
+    to_threshold: dict[str, float] | None = None
+    metrics: Metrics = {}
+    iteration = 0
+    stopped_early = interrupted = False
+    # The clock of seconds_to_threshold starts here, at the first environment step, like a peer's
+    # learn(): building the environments and networks (and torch's lazy import of its compiler
+    # when the first optimizer is made, about a second) is setup, reported as setup_seconds.
+    training_started = time.perf_counter()
+
+    for iteration in range(1, num_iterations + 1):
+        iteration_started = time.perf_counter()
+        # lesson:start lr-anneal
+        lr_now = annealed_lr(config.lr, iteration, num_iterations) if config.anneal_lr else config.lr
+        for group in optimizer.param_groups:
+            group["lr"] = lr_now
+        # lesson:end lr-anneal
+
+        # lesson:start rollout
+        for t in range(T):
+            s = torch.as_tensor(obs, dtype=torch.float32, device=device)  # (N, obs_dim)
+            if config.norm_obs:
+                agent.update_obs_stats(s)
+            x = agent.normalize(s)
+            action = agent.act(x, generator)  # a_t ~ pi_theta_old(. | s_t), (N,) or (N, D)
+            obs_buf[t], actions_buf[t] = x, action
+            valid[t] = autoreset_mask(prev_terminated, prev_truncated)  # False: this step only resets
+
+            obs, reward, terminated, truncated, _ = envs.step(_env_action(agent, action, action_space))
+            terminated_buf[t], truncated_buf[t] = terminated, truncated
+            prev_terminated, prev_truncated = terminated, truncated
+            done = terminated | truncated
+            rewards[t] = reward if scaler is None else scaler(reward, valid[t], done)
+
+            if log.step(reward, valid[t], done) and to_threshold is None and threshold is not None:
+                mean100 = log.mean100()
+                if mean100 is not None and mean100 >= threshold:
+                    seconds = time.perf_counter() - training_started
+                    to_threshold = {"seconds": seconds, "steps": global_step + (t + 1) * N}
+        # lesson:end rollout
+        global_step += T * N
+
+        # lesson:start advantages
+        with torch.no_grad():  # theta_old's log-probabilities and values of the whole rollout, in one pass
+            flat_obs = obs_buf.flatten(0, 1)  # (T N, obs_dim)
+            logp_old = agent.log_prob_entropy(flat_obs, actions_buf.flatten(0, 1), with_entropy=False)[0].view(T, N)
+            values = agent.value(flat_obs).view(T, N)  # V(s_t), (T, N)
+            next_value = agent.value(agent.normalize(torch.as_tensor(obs, dtype=torch.float32, device=device)))
+        terminated_t = torch.as_tensor(terminated_buf, device=device)
+        truncated_t = torch.as_tensor(truncated_buf, device=device)
+        rewards_t = torch.as_tensor(rewards, device=device)
+        advantages = compute_gae(
+            rewards_t, values, next_value, terminated_t, truncated_t, config.gamma, config.gae_lambda
+        )  # (T, N)
+        returns = advantages + values  # value targets R_t = A_t + V(s_t), (T, N)
+        # lesson:end advantages
+
+        # Flatten the real transitions only: (B,), B <= N T.
+        keep = torch.as_tensor(valid.reshape(-1), device=device)
+        b_obs = obs_buf.reshape(T * N, obs_dim)[keep]
+        b_actions = actions_buf.reshape((T * N,) if discrete else (T * N, action_dim))[keep]
+        b_logp, b_values = logp_old.reshape(-1)[keep], values.reshape(-1)[keep]
+        b_adv, b_returns = advantages.reshape(-1)[keep], returns.reshape(-1)[keep]
+        B = b_obs.shape[0]
+
+        loss_sums = torch.zeros(2, device=device)  # L^CLIP and L^VF summed over the minibatch steps
+        minibatch_steps = epochs_done = 0
+        kl_stopped = False
+        for _epoch in range(config.update_epochs if B > 0 else 0):  # B = 0: every row was a reset step
+            order = torch.randperm(B, generator=generator, device=device)
+            for mb in order.tensor_split(min(config.num_minibatches, B)):
+                # lesson:start minibatch-update
+                logp, entropy = agent.log_prob_entropy(b_obs[mb], b_actions[mb], with_entropy=config.ent_coef != 0)
+                value = agent.value(b_obs[mb])  # (M,)
+                # lesson:start kl-early-stop
+                if config.target_kl is not None and approx_kl(logp, b_logp[mb]).item() > config.target_kl:
+                    kl_stopped = True  # the policy has left the trust region: no more steps on this batch
+                    break
+                # lesson:end kl-early-stop
+                adv = normalize_advantages(b_adv[mb]) if config.norm_adv else b_adv[mb]
+                pg_loss = ppo_clip_loss(logp, b_logp[mb], adv, config.clip_eps)  # minus L^CLIP, eq. 7
+                v_clip = config.clip_eps if config.clip_vloss else None
+                v_loss = clipped_value_loss(value, b_values[mb], b_returns[mb], v_clip)  # L^VF
+                loss = pg_loss + config.vf_coef * v_loss  # minus L^{CLIP+VF+S}, eq. 9 ...
+                if entropy is not None:
+                    loss = loss - config.ent_coef * entropy_bonus(entropy)  # ... with its S term
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                optimizer.step()
+                # lesson:end minibatch-update
+                loss_sums += torch.stack([pg_loss.detach(), v_loss.detach()])
+                minibatch_steps += 1
+            if kl_stopped:
+                break
+            epochs_done += 1
+        gradient_steps += minibatch_steps
+
+        # How far the whole update moved the policy, measured once on the whole batch.
+        losses: Metrics = {}
+        if B > 0:
+            with torch.no_grad():
+                logp_new, entropy_new = agent.log_prob_entropy(b_obs, b_actions)
+            assert entropy_new is not None
+            pg_mean, v_mean = (loss_sums / max(minibatch_steps, 1)).tolist()
+            losses = {
+                "losses/policy": pg_mean,
+                "losses/value": v_mean,
+                "losses/entropy": entropy_new.mean().item(),
+                "losses/approx_kl": approx_kl(logp_new, b_logp).item(),  # KL(pi_old || pi_new), after the update
+                "losses/clip_fraction": clip_fraction(logp_new, b_logp, config.clip_eps).item(),
+            }
+            for name, number in losses.items():
+                check_finite(name, number, global_step)
+            ev = explained_variance(b_values, b_returns)
+            if math.isfinite(ev):  # the run manager stops a run on any non-finite losses/ value
+                losses["losses/explained_variance"] = ev
+
+        now = time.perf_counter()
+        elapsed = now - started
+        progress = iteration / num_iterations
+        if config.max_seconds is not None:  # the run ends at whichever budget runs out first
+            progress = max(progress, elapsed / config.max_seconds if config.max_seconds > 0 else 1.0)
+        metrics = {
+            "global_step": float(global_step),
+            "progress": min(1.0, progress),
+            "charts/iteration": float(iteration),
+            "charts/episodes": float(log.episodes),
+            "charts/learning_rate": lr_now,
+            "charts/steps_per_second": T * N / max(now - iteration_started, 1e-9),
+            "charts/epochs": float(epochs_done),
+            "charts/gradient_steps": float(gradient_steps),
+            **losses,
+        }
+        if log.recent:
+            metrics["charts/episodic_return_mean100"] = float(np.mean(log.recent))
+        if log.returns:
+            metrics["charts/episodic_return"] = float(np.mean(log.returns))
+            metrics["charts/episodic_length"] = float(np.mean(log.lengths))
+        log.clear()
+        if on_update is not None:
+            on_update(metrics)
+        if config.max_seconds is not None and elapsed >= config.max_seconds:
+            stopped_early = iteration < num_iterations
+            break
+        if should_stop is not None and should_stop():
+            stopped_early = iteration < num_iterations
+            interrupted = True  # someone is waiting: save, but skip the evaluation and the animation
+            break
+
+    envs.close()
+    train_seconds = time.perf_counter() - started
+    agent.eval()
+    eval_mean = eval_std = None
+    if config.eval_episodes > 0 and not interrupted:  # seeds far from the training ones: fresh start states
+        eval_mean, eval_std = evaluate(agent, config.env_id, config.eval_episodes, config.seed + 1_000_000)
+
+    artifacts: dict[str, str] = {}
+    if config.output_dir:
+        out = Path(config.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save(agent.state_dict(), out / "agent.pt")
+        artifacts["checkpoint"] = str(out / "agent.pt")
+        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+        artifacts["config"] = str(out / "config.json")
+        if not interrupted:  # an episode of the final policy, for the runs page
+            try:
+                frames = record_episode(agent, config.env_id, seed=config.seed + 10_000)
+                artifacts["episode"] = save_animation(frames, str(out / "episode.gif"))
+            except gym.error.DependencyNotInstalled as err:
+                print(f"no episode animation: {err}", flush=True)
+
+    final: dict[str, Any] = {
+        **metrics,
+        "total_steps": float(global_step),
+        "episodes": float(log.episodes),
+        "updates": float(iteration),
+        "seconds": time.perf_counter() - started,
+        "train_seconds": train_seconds,
+        "setup_seconds": training_started - started,
+        "seconds_to_threshold": None if to_threshold is None else to_threshold["seconds"],
+        "steps_to_threshold": None if to_threshold is None else to_threshold["steps"],
+        "reward_threshold": threshold,
+        "eval_return_mean": eval_mean,
+        "eval_return_std": eval_std,
+        "stopped_early": float(stopped_early),
+    }
+    return TrainResult(metrics=final, artifacts=artifacts)
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Two passes: the env id picks the preset, whose values become the other flags' defaults.
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--env-id", default=PPOConfig.env_id)
+    env_id = first.parse_known_args(argv)[0].env_id
+    parser = argparse.ArgumentParser(prog="python -m algorithms.ppo", description=__doc__.splitlines()[0])
+    add_config_arguments(parser, PPOConfig)
+    parser.set_defaults(**asdict(preset(env_id)))
+    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
+    args = vars(parser.parse_args(argv))
+    as_json = args.pop("json")
+    config = PPOConfig(**args)
+    print(f"PPO on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
+    last_print = [0.0]
+
+    def progress(m: Metrics) -> None:
+        now = time.perf_counter()
+        if now - last_print[0] >= 1.0 or m["progress"] >= 1.0:
+            last_print[0] = now
+            nan = float("nan")
+            print(
+                f"step {int(m['global_step']):>8}  episodes {int(m['charts/episodes']):>5}"
+                f"  mean100 {m.get('charts/episodic_return_mean100', nan):8.1f}"
+                f"  policy {m.get('losses/policy', nan):7.3f}  value {m.get('losses/value', nan):9.3g}"
+                f"  entropy {m.get('losses/entropy', nan):.3f}  kl {m.get('losses/approx_kl', nan):.4f}"
+                f"  {m['charts/steps_per_second']:7.0f} steps/s",
+                flush=True,
+            )
+
+    result = train(config, on_update=progress)
+    r = result.metrics
+    to = r["seconds_to_threshold"]
+    summary = f"{int(r['total_steps'])} steps in {r['seconds']:.1f} s; "
+    if r["reward_threshold"] is None:
+        summary += "no reward threshold for this environment"
+    else:
+        summary += f"threshold {r['reward_threshold']:g} "
+        summary += "never reached" if to is None else f"reached after {to:.1f} s ({int(r['steps_to_threshold'])} steps)"
+    if r["eval_return_mean"] is not None:
+        summary += (
+            f"; deterministic evaluation over {config.eval_episodes} episodes: "
+            f"{r['eval_return_mean']:.1f} +- {r['eval_return_std']:.1f}"
+        )
+    print(summary, flush=True)
+    if as_json:
+        print(json.dumps({**r, "artifacts": result.artifacts}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
