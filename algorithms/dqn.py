@@ -62,13 +62,14 @@ from algorithms.contract import (
     OnUpdate,
     ShouldStop,
     TrainResult,
+    add_config_arguments,
     check_finite,
     configure_cpu_threads,
     pick_device,
     save_animation,
 )
 from algorithms.losses import dqn_loss, dqn_td_targets
-from algorithms.reinforce import add_config_arguments, evaluate, record_episode
+from algorithms.reinforce import evaluate, record_episode
 
 __all__ = [
     "DQNConfig",

@@ -75,13 +75,13 @@ from algorithms.contract import (
     OnUpdate,
     ShouldStop,
     TrainResult,
+    add_config_arguments,
     check_finite,
     configure_cpu_threads,
     pick_device,
     save_animation,
 )
 from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, entropy_bonus, ppo_clip_loss
-from algorithms.reinforce import add_config_arguments
 
 __all__ = [
     "PRESETS",

@@ -32,8 +32,6 @@ import argparse
 import json
 import sys
 import time
-import types
-import typing
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -51,8 +49,8 @@ from algorithms.contract import (
     OnUpdate,
     ShouldStop,
     TrainResult,
+    add_config_arguments,
     check_finite,
-    config_fields,
     configure_cpu_threads,
     pick_device,
     save_animation,
@@ -527,37 +525,6 @@ def train(
 # ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
-
-
-def _parse_tuple(text: str, item: type) -> tuple:
-    return tuple(item(x) for x in text.replace(",", " ").split())
-
-
-def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
-    """One flag per config field (--env-id for env_id), help from the field's docstring."""
-    for f in config_fields(config_class):
-        flag = "--" + f["name"].replace("_", "-")
-        kind, default = f["type"], f["default"]
-        helptext = f"{f['help']} (default: {default})".replace("%", "%%")
-        optional = False
-        if typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind):
-            optional = True
-            kind = next(a for a in typing.get_args(kind) if a is not type(None))
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=helptext)
-        elif typing.get_origin(kind) is tuple:
-            item = typing.get_args(kind)[0]
-            parser.add_argument(
-                flag, type=lambda s, item=item: _parse_tuple(s, item), default=default, metavar="N,N", help=helptext
-            )
-        else:
-            convert = kind
-            if optional:
-
-                def convert(s: str, kind: type = kind) -> Any:
-                    return None if s.lower() == "none" else kind(s)
-
-            parser.add_argument(flag, type=convert, default=default, help=helptext)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

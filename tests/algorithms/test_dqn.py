@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from algorithms import dqn
-from algorithms.contract import NonFiniteLossError, field_docs
+from algorithms.contract import NonFiniteLossError, add_config_arguments, field_docs
 from algorithms.dqn import (
     DQNConfig,
     ReplayBatch,
@@ -31,7 +31,7 @@ from algorithms.dqn import (
     train,
     update_target,
 )
-from algorithms.reinforce import add_config_arguments, evaluate
+from algorithms.reinforce import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {

@@ -435,7 +435,7 @@ def test_cli_prints_one_json_object_last() -> None:
 def test_cli_takes_its_defaults_from_the_preset() -> None:
     import argparse
 
-    from algorithms.reinforce import add_config_arguments
+    from algorithms.contract import add_config_arguments
 
     parser = argparse.ArgumentParser()
     add_config_arguments(parser, PPOConfig)
