@@ -52,6 +52,13 @@ REGISTRY: dict[str, AlgorithmSpec] = {
             config="DQNConfig",
         ),
         AlgorithmSpec(
+            name="sac",
+            title="SAC",
+            description="Soft actor-critic for continuous control, with automatic temperature (Haarnoja et al. 2018).",
+            module="algorithms.sac",
+            config="SACConfig",
+        ),
+        AlgorithmSpec(
             name="tabular",
             title="Tabular TD control",
             description="Q-learning, Sarsa, expected Sarsa or Monte Carlo control on a grid or the dosing patient.",

@@ -15,6 +15,13 @@ from app.runs.manager import RunManager
 TINY = {
     "reinforce": {"total_episodes": 16, "batch_episodes": 4, "eval_episodes": 2},
     "tabular": {"episodes": 20},
+    "sac": {
+        "total_timesteps": 300,
+        "learning_starts": 100,
+        "batch_size": 32,
+        "hidden_sizes": (32, 32),
+        "eval_episodes": 1,
+    },
     "ppo": {"total_timesteps": 512, "num_envs": 8, "num_steps": 32, "update_epochs": 2, "eval_episodes": 2},
     "dqn": {"total_timesteps": 600, "learning_starts": 100, "train_freq": 50, "gradient_steps": 4, "eval_episodes": 2},
 }
