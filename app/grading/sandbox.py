@@ -188,10 +188,16 @@ class Sandbox:
             "/dev",
             "--proc",
             "/proc",
+            # The private writable /tmp first: the repository (and its .venv) may itself live under
+            # /tmp, and the read-only binds below must land on top of this tmpfs, not under it.
+            "--size",
+            str(TMPFS_BYTES),
+            "--tmpfs",
+            "/tmp",
         ]
         for path in hidden_paths():
             args += ["--size", str(1024 * 1024), "--tmpfs", path]
-        hidden = [Path(h) for h in hidden_paths()]
+        hidden = [Path(h) for h in hidden_paths()] + [Path("/tmp")]
         made: set[Path] = set()
         for path in python_paths():
             # bwrap makes missing parent folders 0700; a submission's own uid must walk through them.
@@ -201,7 +207,7 @@ class Sandbox:
                     made.add(parent)
                     args += ["--perms", "0755", "--dir", str(parent)]
             args += ["--ro-bind", path, path]
-        args += ["--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+        args += ["--chdir", "/tmp"]
         if os.geteuid() == 0:
             args += ["--cap-drop", "ALL"]
             for cap in ZYGOTE_CAPS:
@@ -347,7 +353,7 @@ def hidden_paths() -> list[str]:
 
 def python_paths() -> list[str]:
     """The Python installation and its packages, bound back read-only where a hidden folder covers them."""
-    hidden = [Path(p) for p in hidden_paths()]
+    hidden = [Path(p) for p in hidden_paths()] + [Path("/tmp")]  # /tmp is a fresh tmpfs inside
     root = ROOT.resolve()
     wanted = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.executable).resolve().parent}
     for entry in sys.path:

@@ -339,3 +339,16 @@ def test_a_bubblewrap_that_cannot_start_falls_back_to_rlimits(tmp_path: Path, mo
         assert sandbox.isolation == "rlimits" and "No permissions" in sandbox.fallback_reason
     finally:
         sandbox.close()
+
+
+def test_private_tmp_is_mounted_before_the_python_binds() -> None:
+    # A clone under /tmp (as CI may make) keeps its .venv there: the tmpfs over /tmp must come first,
+    # or it hides the interpreter the zygote runs ("bwrap: execvp .../.venv/bin/python").
+    from app.grading.sandbox import Sandbox, bwrap_path
+
+    if not bwrap_path():
+        pytest.skip("bubblewrap is not installed")
+    args = Sandbox(isolation="bwrap")._bwrap_args()  # the constructor starts nothing
+    tmp_mount = next(i for i in range(len(args) - 1) if args[i] == "--tmpfs" and args[i + 1] == "/tmp")
+    binds = [i for i in range(len(args) - 1) if args[i] == "--ro-bind" and args[i + 1] != "/"]
+    assert binds and all(tmp_mount < i for i in binds)
