@@ -45,6 +45,20 @@ REGISTRY: dict[str, AlgorithmSpec] = {
             config="ReinforceConfig",
         ),
         AlgorithmSpec(
+            name="a2c",
+            title="A2C",
+            description="Synchronous advantage actor-critic with n-step or GAE advantages (Mnih et al. 2016).",
+            module="algorithms.a2c",
+            config="A2CConfig",
+        ),
+        AlgorithmSpec(
+            name="trpo",
+            title="TRPO",
+            description="Trust region policy optimization: conjugate gradient, KL line search (Schulman et al. 2015).",
+            module="algorithms.trpo",
+            config="TRPOConfig",
+        ),
+        AlgorithmSpec(
             name="dqn",
             title="DQN",
             description="Deep Q-network with replay, a target network and double DQN (Mnih et al. 2015).",

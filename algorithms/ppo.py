@@ -592,7 +592,7 @@ def env_dims(observation_space: gym.Space, action_space: gym.Space, env_id: str)
     raise ValueError(f"PPO here needs Discrete or 1-d Box actions; {env_id} has {action_space}")
 
 
-def _env_action(agent: Agent, action: Tensor, space: gym.Space) -> np.ndarray:
+def env_action(agent: Agent, action: Tensor, space: gym.Space) -> np.ndarray:
     a = action.cpu().numpy()
     return a if agent.discrete else np.clip(a, space.low, space.high)  # the box's edges, for the env only
 
@@ -609,7 +609,7 @@ def evaluate(agent: Agent, env_id: str, episodes: int, seed: int) -> tuple[float
         while active:
             with torch.inference_mode():
                 x = agent.normalize(torch.as_tensor(np.stack([obs[i] for i in active]), device=device))
-                actions = _env_action(agent, agent.deterministic(x), envs[0].action_space)
+                actions = env_action(agent, agent.deterministic(x), envs[0].action_space)
             still = []
             for i, a in zip(active, actions, strict=True):
                 next_obs, r, terminated, truncated, _ = envs[i].step(a)
@@ -638,7 +638,7 @@ def record_episode(agent: Agent, env_id: str, seed: int, max_steps: int = 500) -
         for _ in range(max_steps):
             with torch.inference_mode():
                 x = agent.normalize(torch.as_tensor(np.asarray(obs, np.float32).reshape(1, -1), device=device))
-                a = _env_action(agent, agent.deterministic(x), env.action_space)[0]
+                a = env_action(agent, agent.deterministic(x), env.action_space)[0]
             obs, _, terminated, truncated, _ = env.step(a)
             frames.append(np.asarray(env.render()))
             if terminated or truncated:
@@ -735,7 +735,7 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
             obs_buf[t], actions_buf[t] = x, action
             valid[t] = autoreset_mask(prev_terminated, prev_truncated)  # False: this step only resets
 
-            obs, reward, terminated, truncated, _ = envs.step(_env_action(agent, action, action_space))
+            obs, reward, terminated, truncated, _ = envs.step(env_action(agent, action, action_space))
             terminated_buf[t], truncated_buf[t] = terminated, truncated
             prev_terminated, prev_truncated = terminated, truncated
             done = terminated | truncated

@@ -15,6 +15,8 @@ from app.runs.manager import RunManager
 TINY = {
     "reinforce": {"total_episodes": 16, "batch_episodes": 4, "eval_episodes": 2},
     "tabular": {"episodes": 20},
+    "a2c": {"total_timesteps": 512, "num_envs": 4, "num_steps": 8, "eval_episodes": 2},
+    "trpo": {"total_timesteps": 512, "num_envs": 4, "num_steps": 32, "vf_epochs": 1, "eval_episodes": 2},
     "sac": {
         "total_timesteps": 300,
         "learning_starts": 100,

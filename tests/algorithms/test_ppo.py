@@ -217,7 +217,7 @@ def test_gaussian_log_prob_is_that_of_the_unclipped_sample() -> None:
     x = torch.randn(500, 3, generator=torch.Generator().manual_seed(0))
     a = agent.act(x, torch.Generator().manual_seed(1))  # sigma = e^1.5 = 4.5: far outside [-2, 2]
     space = gym.spaces.Box(-2.0, 2.0, (2,), np.float32)
-    env_action = ppo._env_action(agent, a, space)
+    env_action = ppo.env_action(agent, a, space)
     assert np.abs(a.numpy()).max() > 2.0 and np.abs(env_action).max() <= 2.0  # only the environment's copy is clipped
     logp, entropy = agent.log_prob_entropy(x, a)
     mean = agent.actor(x)

@@ -1,0 +1,527 @@
+"""Advantage Actor-Critic, synchronous (A2C).
+
+Mnih, Badia, Mirza, Graves, Lillicrap, Harley, Silver & Kavukcuoglu 2016, "Asynchronous Methods for
+Deep Reinforcement Learning" (ICML; arXiv:1602.01783): Algorithm S3 (advantage actor-critic) and
+section 4, where the policy gradient is
+
+    grad_theta' log pi(a_t | s_t; theta') A(s_t, a_t; theta, theta_v)
+
+with the n-step advantage (section 3, "Asynchronous advantage actor-critic")
+
+    A(s_t, a_t) = sum_{i=0}^{k-1} gamma^i r_{t+i} + gamma^k V(s_{t+k}) - V(s_t),    k <= t_max
+
+and an entropy bonus beta grad H(pi(. | s_t)). A2C is the synchronous variant (OpenAI baselines,
+Wu et al. 2017): instead of asynchronous workers, N copies of the environment run the same
+parameters for T = t_max steps; the N T samples give one gradient step. Each row's advantage looks
+ahead to the end of the rollout, so the first step of a rollout uses a T-step return and the last
+a one-step return, exactly as in Algorithm S3. GAE (Schulman et al. 2016) with lambda < 1 is an
+optional alternative; lambda = 1 is the n-step advantage itself.
+
+The vectorised environment, the networks, the autoreset handling and the evaluation are PPO's
+(``algorithms/ppo.py``); the rollout loop lives here (``collect_rollout``) and TRPO reuses it.
+
+Command line (progress lines, then one JSON object on the last line with ``--json``)::
+
+    python -m algorithms.a2c --env-id CartPole-v1 --seed 1 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from algorithms.contract import (
+    Metrics,
+    NonFiniteLossError,
+    OnUpdate,
+    ShouldStop,
+    TrainResult,
+    check_finite,
+    configure_cpu_threads,
+    pick_device,
+    save_animation,
+)
+from algorithms.losses import entropy_bonus
+from algorithms.ppo import (
+    Agent,
+    EpisodeLog,
+    autoreset_mask,
+    compute_gae,
+    env_action,
+    env_dims,
+    evaluate,
+    explained_variance,
+    make_vector_env,
+    normalize_advantages,
+    record_episode,
+)
+from algorithms.reinforce import add_config_arguments, value_loss
+
+__all__ = [
+    "A2CConfig",
+    "NonFiniteLossError",
+    "Rollout",
+    "RolloutState",
+    "a2c_loss",
+    "collect_rollout",
+    "finish_run",
+    "n_step_returns",
+    "policy_gradient_loss",
+    "train",
+]
+
+
+@dataclass(frozen=True)
+class A2CConfig:
+    env_id: str = "CartPole-v1"
+    """Gymnasium id of an environment with a vector observation and Discrete or Box actions."""
+    seed: int = 1
+    """Seeds the networks, the action sampling and the environments."""
+    total_timesteps: int = 300_000
+    """Environment steps in all, summed over the parallel copies (the budget; see also max_seconds)."""
+    num_envs: int = 16
+    """N, the copies of the environment stepped together (the paper's parallel actor-learners)."""
+    num_steps: int = 8
+    """T = t_max, the steps each copy runs before one update; a batch holds N x T steps."""
+    gamma: float = 0.99
+    """Discount factor gamma."""
+    gae_lambda: float = 1.0
+    """1.0: the paper's n-step advantage (n_step_returns). Below 1: GAE (Schulman et al. 2016) instead."""
+    vf_coef: float = 0.5
+    """Weight of the value loss 0.5 (R_t - V(s_t))^2 in the combined loss."""
+    ent_coef: float = 0.0
+    """beta, the weight of the entropy bonus H(pi(. | s_t)) (Mnih et al. 2016, section 4)."""
+    lr: float = 0.001
+    """Step size of the optimizer."""
+    optimizer: str = "adam"
+    """adam or rmsprop. The paper used RMSProp with shared statistics (alpha 0.99, eps 0.1 there; 1e-5 here)."""
+    max_grad_norm: float = 0.5
+    """Rescale the gradient when its global L2 norm exceeds this (OpenAI baselines' A2C)."""
+    norm_adv: bool = False
+    """Normalise the advantages of each batch to mean 0 and std 1 (not in the paper). Off: once CartPole is
+    solved the advantages of a 128-step batch are all near 0, and normalising them blows that noise up to
+    full-size steps (with it on, 1 or 2 of 3 to 5 seeds fell back below 250 after solving; with it off, none of 5)."""
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over the budget."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Widths of the hidden tanh layers of the actor and of the critic (two separate networks)."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of the Gaussian policy (continuous actions only)."""
+    device: str = "auto"
+    """auto, cpu or cuda. auto takes cuda when present; these small networks are as fast on a CPU."""
+    max_seconds: float | None = None
+    """Wall-clock cap on training in seconds; None trains for the whole budget."""
+    eval_episodes: int = 20
+    """Deterministic episodes (argmax or Gaussian mean) played after training to score the policy (0: none)."""
+    output_dir: str = ""
+    """Folder for the checkpoint (agent.pt), the config and an episode animation; empty saves nothing."""
+
+
+# ---------------------------------------------------------------------------------------
+# The equations: pure functions
+# ---------------------------------------------------------------------------------------
+
+
+def n_step_returns(
+    rewards: Tensor,
+    values: Tensor,
+    next_value: Tensor,
+    terminated: Tensor,
+    truncated: Tensor,
+    gamma: float,
+) -> Tensor:
+    """n-step returns R_t of a (T, N) rollout, each bootstrapped from the rollout's end (Mnih et al.
+    2016, Algorithm S3: R = V(s_T), then R <- r_i + gamma R for i = T-1, ..., 0).
+
+        R_t = r_t + gamma R_{t+1}                   inside an episode
+        R_t = r_t                                   when step t ended the episode for real
+        R_t = r_t + gamma V(s_{t+1})                when a time limit cut it (bootstrap, do not end)
+
+    rewards, values, terminated, truncated: (T, N); next_value: (N,), V of the observation after the
+    last row. values[t + 1] is V of what step t returned: the final observation when step t ended an
+    episode (gymnasium's NEXT_STEP autoreset), so a time limit bootstraps from it. Returns (T, N).
+    The advantage is R_t - V(s_t); it equals GAE with lambda = 1.
+    """
+    T = rewards.shape[0]
+    not_done = 1.0 - (terminated | truncated).to(rewards.dtype)  # (T, N)
+    next_values = torch.cat([values[1:], next_value[None]])  # V(s_{t+1}), (T, N)
+    returns = torch.zeros_like(rewards)  # (T, N)
+    # lesson:start n-step-advantage
+    R = next_value  # bootstrap from V(s_T), (N,)
+    for t in reversed(range(T)):
+        R = rewards[t] + gamma * (not_done[t] * R + truncated[t] * next_values[t])  # truncated: V(final obs)
+        returns[t] = R
+    # advantage A_t = R_t - V(s_t), formed by the caller
+    # lesson:end n-step-advantage
+    return returns
+
+
+def policy_gradient_loss(logp: Tensor, adv: Tensor) -> Tensor:
+    """-mean(ln pi(a_t | s_t) A_t): minus the policy-gradient estimate (Mnih et al. 2016, section 3).
+    ``adv`` is a constant (no gradient flows into the critic through it). logp, adv: (B,)."""
+    return -(logp * adv.detach()).mean()
+
+
+def a2c_loss(
+    logp: Tensor, adv: Tensor, values: Tensor, returns: Tensor, entropy: Tensor, vf_coef: float, ent_coef: float
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The one loss A2C descends, and its parts: (total, policy, value, entropy).
+
+        L = -mean(ln pi(a_t | s_t) A_t) + c_v 0.5 mean((R_t - V(s_t))^2) - beta mean(H(pi(. | s_t)))
+
+    Mnih et al. 2016, section 4 and Algorithm S3 (the actor's and the critic's gradients, summed;
+    the entropy term is section 4's regulariser). All inputs (B,).
+    """
+    # lesson:start a2c-loss
+    pg_loss = policy_gradient_loss(logp, adv)  # -mean(ln pi(a|s) A)
+    v_loss = value_loss(values, returns.detach())  # 0.5 mean((R - V)^2)
+    entropy_mean = entropy_bonus(entropy)  # mean H(pi(. | s))
+    loss = pg_loss + vf_coef * v_loss - ent_coef * entropy_mean
+    # lesson:end a2c-loss
+    return loss, pg_loss, v_loss, entropy_mean
+
+
+# ---------------------------------------------------------------------------------------
+# Rollouts (shared with TRPO)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Rollout:
+    """T steps of N copies, as the networks saw them."""
+
+    obs: Tensor  # (T, N, obs_dim)
+    actions: Tensor  # (T, N) integers or (T, N, D)
+    rewards: Tensor  # (T, N)
+    terminated: Tensor  # (T, N) bool
+    truncated: Tensor  # (T, N) bool
+    valid: Tensor  # (T, N) bool: False on rows that only reset a copy (autoreset_mask)
+    next_obs: Tensor  # (N, obs_dim), the observation after the last row
+
+
+@dataclass
+class RolloutState:
+    """What carries over from one rollout to the next: the environments' last observation and done
+    flags, the episode log, and when the 100-episode mean first reached the reward threshold."""
+
+    obs: np.ndarray
+    prev_terminated: np.ndarray
+    prev_truncated: np.ndarray
+    log: EpisodeLog
+    threshold: float | None
+    started: float = field(default_factory=time.perf_counter)  # the clock of seconds_to_threshold
+    global_step: int = 0
+    to_threshold: dict[str, float] | None = None
+
+
+def collect_rollout(
+    envs: gym.vector.VectorEnv,
+    agent: Agent,
+    state: RolloutState,
+    T: int,
+    generator: torch.Generator,
+) -> Rollout:
+    """Run the current policy for T steps of each of the N copies (NEXT_STEP autoreset, as in PPO)."""
+    device = next(agent.parameters()).device
+    N = state.obs.shape[0]
+    obs_rows, action_rows = [], []
+    rewards = np.zeros((T, N), dtype=np.float32)
+    terminated_buf = np.zeros((T, N), dtype=bool)
+    truncated_buf = np.zeros((T, N), dtype=bool)
+    valid = np.zeros((T, N), dtype=bool)
+    for t in range(T):
+        x = torch.as_tensor(state.obs, dtype=torch.float32, device=device)  # (N, obs_dim)
+        action = agent.act(x, generator)  # a_t ~ pi_theta(. | s_t)
+        obs_rows.append(x)
+        action_rows.append(action)
+        valid[t] = autoreset_mask(state.prev_terminated, state.prev_truncated)  # False: this step only resets
+        obs, reward, terminated, truncated, _ = envs.step(env_action(agent, action, envs.single_action_space))
+        rewards[t], terminated_buf[t], truncated_buf[t] = reward, terminated, truncated
+        state.obs, state.prev_terminated, state.prev_truncated = obs, terminated, truncated
+        if state.log.step(reward, valid[t], terminated | truncated) and state.to_threshold is None:
+            mean100 = state.log.mean100()
+            if state.threshold is not None and mean100 is not None and mean100 >= state.threshold:
+                seconds = time.perf_counter() - state.started
+                state.to_threshold = {"seconds": seconds, "steps": state.global_step + (t + 1) * N}
+    state.global_step += T * N
+    return Rollout(
+        obs=torch.stack(obs_rows),
+        actions=torch.stack(action_rows),
+        rewards=torch.as_tensor(rewards, device=device),
+        terminated=torch.as_tensor(terminated_buf, device=device),
+        truncated=torch.as_tensor(truncated_buf, device=device),
+        valid=torch.as_tensor(valid, device=device),
+        next_obs=torch.as_tensor(state.obs, dtype=torch.float32, device=device),
+    )
+
+
+def episode_metrics(log: EpisodeLog) -> Metrics:
+    """The episode charts of one report; clears the finished episodes."""
+    metrics: Metrics = {"charts/episodes": float(log.episodes)}
+    if log.recent:
+        metrics["charts/episodic_return_mean100"] = float(np.mean(log.recent))
+    if log.returns:
+        metrics["charts/episodic_return"] = float(np.mean(log.returns))
+        metrics["charts/episodic_length"] = float(np.mean(log.lengths))
+    log.clear()
+    return metrics
+
+
+def finish_run(
+    agent: Agent,
+    config: Any,
+    state: RolloutState,
+    metrics: Metrics,
+    started: float,
+    updates: int,
+    stopped_early: bool,
+    interrupted: bool,
+) -> TrainResult:
+    """Evaluate, save the checkpoint, the config and an episode animation, and gather the final
+    metrics (the same keys as PPO's). Evaluation and animation are skipped when interrupted."""
+    train_seconds = time.perf_counter() - started
+    agent.eval()
+    eval_mean = eval_std = None
+    if config.eval_episodes > 0 and not interrupted:  # seeds far from the training ones
+        eval_mean, eval_std = evaluate(agent, config.env_id, config.eval_episodes, config.seed + 1_000_000)
+    artifacts: dict[str, str] = {}
+    if config.output_dir:
+        out = Path(config.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save(agent.state_dict(), out / "agent.pt")
+        artifacts["checkpoint"] = str(out / "agent.pt")
+        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+        artifacts["config"] = str(out / "config.json")
+        if not interrupted:
+            try:
+                frames = record_episode(agent, config.env_id, seed=config.seed + 10_000)
+                artifacts["episode"] = save_animation(frames, str(out / "episode.gif"))
+            except gym.error.DependencyNotInstalled as err:
+                print(f"no episode animation: {err}", flush=True)
+    to = state.to_threshold
+    final: dict[str, Any] = {
+        **metrics,
+        "total_steps": float(state.global_step),
+        "episodes": float(state.log.episodes),
+        "updates": float(updates),
+        "seconds": time.perf_counter() - started,
+        "train_seconds": train_seconds,
+        "setup_seconds": state.started - started,
+        "seconds_to_threshold": None if to is None else to["seconds"],
+        "steps_to_threshold": None if to is None else to["steps"],
+        "reward_threshold": state.threshold,
+        "eval_return_mean": eval_mean,
+        "eval_return_std": eval_std,
+        "stopped_early": float(stopped_early),
+    }
+    return TrainResult(metrics=final, artifacts=artifacts)
+
+
+def make_agent(config: Any, envs: gym.vector.VectorEnv, device: torch.device) -> Agent:
+    obs_dim, action_dim, discrete = env_dims(envs.single_observation_space, envs.single_action_space, config.env_id)
+    return Agent(obs_dim, action_dim, discrete, config.hidden_sizes, config.log_std_init).to(device)
+
+
+def flatten_valid(rollout: Rollout, *per_step: Tensor) -> tuple[Tensor, ...]:
+    """The real transitions only: observations, actions and each (T, N) tensor, flattened to (B,)."""
+    keep = rollout.valid.reshape(-1)  # (T N,)
+    obs = rollout.obs.flatten(0, 1)[keep]  # (B, obs_dim)
+    actions = rollout.actions.flatten(0, 1)[keep]  # (B,) or (B, D)
+    return (obs, actions, *(x.reshape(-1)[keep] for x in per_step))
+
+
+# ---------------------------------------------------------------------------------------
+# train(): the entry point of the run manager and the command line
+# ---------------------------------------------------------------------------------------
+
+
+def train(config: A2CConfig, on_update: OnUpdate | None = None, should_stop: ShouldStop | None = None) -> TrainResult:
+    """Synchronous A2C: N copies x T steps, then one gradient step on ``a2c_loss``. Reports every
+    few updates (at least every 0.25 s of training) through ``on_update``; polls ``should_stop``
+    between updates."""
+    if min(config.total_timesteps, config.num_envs, config.num_steps) < 1:
+        raise ValueError("total_timesteps, num_envs and num_steps must be at least 1")
+    if config.optimizer not in ("adam", "rmsprop"):
+        raise ValueError(f"optimizer must be adam or rmsprop, not {config.optimizer!r}")
+    configure_cpu_threads()
+    started = time.perf_counter()
+    device = torch.device(pick_device(config.device))
+    torch.manual_seed(config.seed)
+    generator = torch.Generator(device).manual_seed(config.seed)
+
+    N, T = config.num_envs, config.num_steps
+    envs = make_vector_env(config.env_id, N)
+    agent = make_agent(config, envs, device)
+    params = list(agent.parameters())
+    fused = device.type in ("cpu", "cuda")
+    optimizer: torch.optim.Optimizer = (
+        torch.optim.Adam(params, lr=config.lr, eps=1e-5, fused=fused)
+        if config.optimizer == "adam"
+        else torch.optim.RMSprop(params, lr=config.lr, alpha=0.99, eps=1e-5)
+    )
+    num_updates = max(1, config.total_timesteps // (N * T))
+    obs, _ = envs.reset(seed=config.seed)
+    state = RolloutState(
+        obs=obs,
+        prev_terminated=np.zeros(N, dtype=bool),
+        prev_truncated=np.zeros(N, dtype=bool),
+        log=EpisodeLog(N),
+        threshold=gym.spec(config.env_id).reward_threshold,
+    )
+    metrics: Metrics = {}
+    update = 0
+    stopped_early = interrupted = False
+    report_step = 0
+    last_report_time = state.started = time.perf_counter()
+
+    for update in range(1, num_updates + 1):
+        lr_now = config.lr * (1.0 - (update - 1.0) / num_updates) if config.anneal_lr else config.lr
+        for group in optimizer.param_groups:
+            group["lr"] = lr_now
+
+        rollout = collect_rollout(envs, agent, state, T, generator)
+
+        x_all = rollout.obs.flatten(0, 1)  # (T N, obs_dim)
+        values_all = agent.value(torch.cat([x_all, rollout.next_obs]))  # V(s_t) with gradient, (T N + N,)
+        values = values_all[: T * N].view(T, N)  # (T, N)
+        with torch.no_grad():
+            next_value = values_all[T * N :].detach()  # V(s_T), (N,)
+            v = values.detach()
+            if config.gae_lambda == 1.0:
+                returns = n_step_returns(
+                    rollout.rewards, v, next_value, rollout.terminated, rollout.truncated, config.gamma
+                )
+                advantages = returns - v  # A_t = R_t - V(s_t), (T, N)
+            else:
+                advantages = compute_gae(
+                    rollout.rewards,
+                    v,
+                    next_value,
+                    rollout.terminated,
+                    rollout.truncated,
+                    config.gamma,
+                    config.gae_lambda,
+                )
+                returns = advantages + v
+
+        b_obs, b_actions, b_values, b_adv, b_returns = flatten_valid(rollout, values, advantages, returns)
+        losses: Metrics = {}
+        if b_obs.shape[0] > 0:
+            logp, entropy = agent.log_prob_entropy(b_obs, b_actions)
+            assert entropy is not None
+            adv = normalize_advantages(b_adv) if config.norm_adv else b_adv
+            loss, pg_loss, v_loss, entropy_mean = a2c_loss(
+                logp, adv, b_values, b_returns, entropy, config.vf_coef, config.ent_coef
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            optimizer.step()
+            losses = {
+                "losses/policy": pg_loss.item(),
+                "losses/value": v_loss.item(),
+                "losses/entropy": entropy_mean.item(),
+            }
+            for name, number in losses.items():
+                check_finite(name, number, state.global_step)
+
+        now = time.perf_counter()
+        elapsed = now - started
+        out_of_time = config.max_seconds is not None and elapsed >= config.max_seconds
+        stop = should_stop is not None and should_stop()
+        last = update == num_updates or out_of_time or stop
+        # Updates are tiny (N T = 128 steps): report every 0.25 s, not every update.
+        if last or now - last_report_time >= 0.25 or update == 1:
+            progress = update / num_updates
+            if config.max_seconds is not None:
+                progress = max(progress, elapsed / config.max_seconds if config.max_seconds > 0 else 1.0)
+            metrics = {
+                "global_step": float(state.global_step),
+                "progress": min(1.0, progress),
+                "charts/update": float(update),
+                "charts/learning_rate": lr_now,
+                "charts/steps_per_second": (state.global_step - report_step) / max(now - last_report_time, 1e-9),
+                **losses,
+                **episode_metrics(state.log),
+            }
+            ev = explained_variance(b_values.detach(), b_returns) if b_obs.shape[0] > 0 else float("nan")
+            if math.isfinite(ev):
+                metrics["losses/explained_variance"] = ev
+            report_step, last_report_time = state.global_step, now
+            if on_update is not None:
+                on_update(metrics)
+        if out_of_time or stop:
+            stopped_early = update < num_updates
+            interrupted = stop
+            break
+    envs.close()
+    return finish_run(agent, config, state, metrics, started, update, stopped_early, interrupted)
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+
+
+def print_progress(m: Metrics, last_print: list[float]) -> None:
+    now = time.perf_counter()
+    if now - last_print[0] >= 1.0 or m["progress"] >= 1.0:
+        last_print[0] = now
+        nan = float("nan")
+        print(
+            f"step {int(m['global_step']):>8}  episodes {int(m['charts/episodes']):>5}"
+            f"  mean100 {m.get('charts/episodic_return_mean100', nan):8.1f}"
+            f"  policy {m.get('losses/policy', nan):7.3f}  value {m.get('losses/value', nan):9.3g}"
+            f"  entropy {m.get('losses/entropy', nan):.3f}  kl {m.get('losses/approx_kl', nan):.4f}"
+            f"  {m['charts/steps_per_second']:7.0f} steps/s",
+            flush=True,
+        )
+
+
+def print_summary(result: TrainResult, eval_episodes: int, as_json: bool) -> None:
+    r = result.metrics
+    to = r["seconds_to_threshold"]
+    summary = f"{int(r['total_steps'])} steps in {r['seconds']:.1f} s; "
+    if r["reward_threshold"] is None:
+        summary += "no reward threshold for this environment"
+    else:
+        summary += f"threshold {r['reward_threshold']:g} "
+        summary += "never reached" if to is None else f"reached after {to:.1f} s ({int(r['steps_to_threshold'])} steps)"
+    if r["eval_return_mean"] is not None:
+        summary += (
+            f"; deterministic evaluation over {eval_episodes} episodes: "
+            f"{r['eval_return_mean']:.1f} +- {r['eval_return_std']:.1f}"
+        )
+    print(summary, flush=True)
+    if as_json:
+        print(json.dumps({**r, "artifacts": result.artifacts}))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m algorithms.a2c", description=__doc__.splitlines()[0])
+    add_config_arguments(parser, A2CConfig)
+    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
+    args = vars(parser.parse_args(argv))
+    as_json = args.pop("json")
+    config = A2CConfig(**args)
+    print(f"A2C on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
+    last_print = [0.0]
+    result = train(config, on_update=lambda m: print_progress(m, last_print))
+    print_summary(result, config.eval_episodes, as_json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
