@@ -19,7 +19,7 @@ manager.schedule()  # picks up capacity freed while nobody was looking
 
 with st.expander("Start a new run", icon=":material/play_arrow:", expanded=False):
     specs = registry()
-    choice = st.selectbox("Algorithm", sorted(specs), format_func=lambda name: specs[name].title)
+    choice = st.selectbox("Algorithm", list(specs), format_func=lambda name: specs[name].title, key="start-algorithm")
     started = run_launcher(choice, key=f"start-{choice}")
     if started:
         st.query_params["run"] = started

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from algorithms import load, registry
+from algorithms import load
 from algorithms.contract import config_fields
 from app.runs.configs import ConfigError
 from app.runs.manager import RunManager
@@ -281,10 +281,6 @@ def compare_chart(run_ids: list[str], metric: str) -> go.Figure:
         xaxis_title="global_step",
     )
     return fig
-
-
-def algorithm_names() -> list[str]:
-    return sorted(registry())
 
 
 def live_run(params: Any, key: str) -> None:

@@ -21,6 +21,9 @@ def test_start_watch_and_stop_a_run(page, app_url: str, tmp_path: Path) -> None:
     page.goto(f"{app_url}/runs")
     expect(page.get_by_role("heading", name="Runs")).to_be_visible()
     page.get_by_text("Start a new run").click()
+    page.get_by_test_id("stSelectbox").first.locator("input").click()
+    page.keyboard.type("REINFORCE")
+    page.keyboard.press("Enter")
     episodes = page.get_by_role("spinbutton", name="total episodes")
     episodes.fill("20000")  # long enough to still be running when we press Stop
     episodes.press("Tab")

@@ -180,7 +180,8 @@ def test_command_line(tmp_path: Path) -> None:
         assert record.status not in ACTIVE, (record.id, record.status)
 
 
-def test_two_processes_sharing_a_data_dir_never_exceed_capacity(tmp_path: Path) -> None:
+def test_two_processes_sharing_a_data_dir_never_exceed_capacity(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RLDOJO_PLUGINS", PLUGIN)  # this process starts workers too, through schedule()
     data = tmp_path / "shared"
     script = (
         "import sys, time; from app.runs.manager import RunManager\n"
