@@ -42,7 +42,8 @@ _HIT, _MISSED = ":green[:material/check_circle:]", ":gray[:material/radio_button
 def question_label(q: AnyQuestion, width: int = 90) -> str:
     """A one-line label from the prompt: markdown and LaTeX markers stripped, first sentence."""
     text = re.sub(r"\{\{\s*\w+\s*\}\}", "…", q.prompt)
-    text = re.sub(r"[`*_$\\]", "", " ".join(text.split()))
+    text = re.sub(r"[`*$\\]", "", " ".join(text.split()))
+    text = re.sub(r"(?<!\w)_|_(?!\w)", "", text)  # _emphasis_ markers go; snake_case names stay
     first = re.split(r"(?<=[.?!:])\s", text, maxsplit=1)[0]
     return first if len(first) <= width else first[: width - 1] + "…"
 

@@ -132,3 +132,13 @@ def test_a_lesson_shows_its_quiz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert not at.exception and not at.error
     assert "**:material/quiz: Check yourself**" in texts(at)
     assert len(at.radio) == 1 and len(at.text_input) >= 1
+
+
+def test_question_labels_keep_snake_case_names() -> None:
+    from app.grading.bank import load_questions
+    from app.widgets.quiz import question_label
+
+    questions = load_questions()
+    label = question_label(questions.get("ppo-clip-loss"))
+    assert "ppo_clip_loss(logp, logp_old, adv, clip_eps)" in label
+    assert not any(mark in label for mark in "`$*")
