@@ -51,6 +51,7 @@ from algorithms.contract import (
     check_finite,
     configure_cpu_threads,
     pick_device,
+    print_summary,
     save_animation,
 )
 from algorithms.losses import entropy_bonus
@@ -65,6 +66,7 @@ from algorithms.ppo import (
     explained_variance,
     make_vector_env,
     normalize_advantages,
+    print_progress,
     record_episode,
 )
 from algorithms.reinforce import add_config_arguments, value_loss
@@ -473,40 +475,6 @@ def train(config: A2CConfig, on_update: OnUpdate | None = None, should_stop: Sho
 # ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
-
-
-def print_progress(m: Metrics, last_print: list[float]) -> None:
-    now = time.perf_counter()
-    if now - last_print[0] >= 1.0 or m["progress"] >= 1.0:
-        last_print[0] = now
-        nan = float("nan")
-        print(
-            f"step {int(m['global_step']):>8}  episodes {int(m['charts/episodes']):>5}"
-            f"  mean100 {m.get('charts/episodic_return_mean100', nan):8.1f}"
-            f"  policy {m.get('losses/policy', nan):7.3f}  value {m.get('losses/value', nan):9.3g}"
-            f"  entropy {m.get('losses/entropy', nan):.3f}  kl {m.get('losses/approx_kl', nan):.4f}"
-            f"  {m['charts/steps_per_second']:7.0f} steps/s",
-            flush=True,
-        )
-
-
-def print_summary(result: TrainResult, eval_episodes: int, as_json: bool) -> None:
-    r = result.metrics
-    to = r["seconds_to_threshold"]
-    summary = f"{int(r['total_steps'])} steps in {r['seconds']:.1f} s; "
-    if r["reward_threshold"] is None:
-        summary += "no reward threshold for this environment"
-    else:
-        summary += f"threshold {r['reward_threshold']:g} "
-        summary += "never reached" if to is None else f"reached after {to:.1f} s ({int(r['steps_to_threshold'])} steps)"
-    if r["eval_return_mean"] is not None:
-        summary += (
-            f"; deterministic evaluation over {eval_episodes} episodes: "
-            f"{r['eval_return_mean']:.1f} +- {r['eval_return_std']:.1f}"
-        )
-    print(summary, flush=True)
-    if as_json:
-        print(json.dumps({**r, "artifacts": result.artifacts}))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

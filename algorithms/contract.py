@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import json
 import os
 import textwrap
 import types
@@ -162,3 +163,23 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) ->
                     return None if s.lower() == "none" else kind(s)
 
             parser.add_argument(flag, type=convert, default=default, help=helptext)
+
+
+def print_summary(result: TrainResult, eval_episodes: int, as_json: bool) -> None:
+    """The command line's closing lines: a sentence for people, then (with --json) one JSON object."""
+    r = result.metrics
+    to = r["seconds_to_threshold"]
+    summary = f"{int(r['total_steps'])} steps in {r['seconds']:.1f} s; "
+    if r["reward_threshold"] is None:
+        summary += "no reward threshold for this environment"
+    else:
+        summary += f"threshold {r['reward_threshold']:g} "
+        summary += "never reached" if to is None else f"reached after {to:.1f} s ({int(r['steps_to_threshold'])} steps)"
+    if r["eval_return_mean"] is not None:
+        summary += (
+            f"; deterministic evaluation over {eval_episodes} episodes: "
+            f"{r['eval_return_mean']:.1f} +- {r['eval_return_std']:.1f}"
+        )
+    print(summary, flush=True)
+    if as_json:
+        print(json.dumps({**r, "artifacts": result.artifacts}))

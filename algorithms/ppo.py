@@ -79,6 +79,7 @@ from algorithms.contract import (
     check_finite,
     configure_cpu_threads,
     pick_device,
+    print_summary,
     save_animation,
 )
 from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, entropy_bonus, ppo_clip_loss
@@ -902,6 +903,22 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
 # ---------------------------------------------------------------------------------------
 
 
+def print_progress(m: Metrics, last_print: list[float]) -> None:
+    """One progress line at most once a second (and at the end), for the on-policy methods."""
+    now = time.perf_counter()
+    if now - last_print[0] >= 1.0 or m["progress"] >= 1.0:
+        last_print[0] = now
+        nan = float("nan")
+        print(
+            f"step {int(m['global_step']):>8}  episodes {int(m['charts/episodes']):>5}"
+            f"  mean100 {m.get('charts/episodic_return_mean100', nan):8.1f}"
+            f"  policy {m.get('losses/policy', nan):7.3f}  value {m.get('losses/value', nan):9.3g}"
+            f"  entropy {m.get('losses/entropy', nan):.3f}  kl {m.get('losses/approx_kl', nan):.4f}"
+            f"  {m['charts/steps_per_second']:7.0f} steps/s",
+            flush=True,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Two passes: the env id picks the preset, whose values become the other flags' defaults.
     first = argparse.ArgumentParser(add_help=False)
@@ -916,38 +933,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = PPOConfig(**args)
     print(f"PPO on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
     last_print = [0.0]
-
-    def progress(m: Metrics) -> None:
-        now = time.perf_counter()
-        if now - last_print[0] >= 1.0 or m["progress"] >= 1.0:
-            last_print[0] = now
-            nan = float("nan")
-            print(
-                f"step {int(m['global_step']):>8}  episodes {int(m['charts/episodes']):>5}"
-                f"  mean100 {m.get('charts/episodic_return_mean100', nan):8.1f}"
-                f"  policy {m.get('losses/policy', nan):7.3f}  value {m.get('losses/value', nan):9.3g}"
-                f"  entropy {m.get('losses/entropy', nan):.3f}  kl {m.get('losses/approx_kl', nan):.4f}"
-                f"  {m['charts/steps_per_second']:7.0f} steps/s",
-                flush=True,
-            )
-
-    result = train(config, on_update=progress)
-    r = result.metrics
-    to = r["seconds_to_threshold"]
-    summary = f"{int(r['total_steps'])} steps in {r['seconds']:.1f} s; "
-    if r["reward_threshold"] is None:
-        summary += "no reward threshold for this environment"
-    else:
-        summary += f"threshold {r['reward_threshold']:g} "
-        summary += "never reached" if to is None else f"reached after {to:.1f} s ({int(r['steps_to_threshold'])} steps)"
-    if r["eval_return_mean"] is not None:
-        summary += (
-            f"; deterministic evaluation over {config.eval_episodes} episodes: "
-            f"{r['eval_return_mean']:.1f} +- {r['eval_return_std']:.1f}"
-        )
-    print(summary, flush=True)
-    if as_json:
-        print(json.dumps({**r, "artifacts": result.artifacts}))
+    result = train(config, on_update=lambda m: print_progress(m, last_print))
+    print_summary(result, config.eval_episodes, as_json)
     return 0
 
 

@@ -53,6 +53,7 @@ from algorithms.contract import (
     check_finite,
     configure_cpu_threads,
     pick_device,
+    print_summary,
     save_animation,
 )
 from algorithms.returns import discounted_returns
@@ -554,18 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
     result = train(config, on_update=progress)
-    r = result.metrics
-    to = r["seconds_to_threshold"]
-    summary = f"{int(r['total_steps'])} steps in {r['seconds']:.1f} s; threshold "
-    summary += "never reached" if to is None else f"reached after {to:.1f} s"
-    if r["eval_return_mean"] is not None:
-        summary += (
-            f"; greedy evaluation over {config.eval_episodes} episodes: "
-            f"{r['eval_return_mean']:.1f} +- {r['eval_return_std']:.1f}"
-        )
-    print(summary, flush=True)
-    if as_json:
-        print(json.dumps({**r, "artifacts": result.artifacts}))
+    print_summary(result, config.eval_episodes, as_json)
     return 0
 
 

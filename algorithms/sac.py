@@ -68,6 +68,7 @@ from algorithms.contract import (
     check_finite,
     configure_cpu_threads,
     pick_device,
+    print_summary,
     save_animation,
 )
 from algorithms.dqn import update_target
@@ -704,16 +705,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line + f"  {m['charts/steps_per_second']:6.0f} steps/s", flush=True)
 
     result = train(config, on_update=progress)
-    r = result.metrics
-    summary = f"{int(r['total_steps'])} steps in {r['seconds']:.1f} s"
-    if r["eval_return_mean"] is not None:
-        summary += (
-            f"; deterministic evaluation over {config.eval_episodes} episodes: "
-            f"{r['eval_return_mean']:.1f} +- {r['eval_return_std']:.1f}"
-        )
-    print(summary, flush=True)
-    if as_json:
-        print(json.dumps({**r, "artifacts": result.artifacts}))
+    print_summary(result, config.eval_episodes, as_json)
     return 0
 
 

@@ -46,8 +46,6 @@ from algorithms.a2c import (
     finish_run,
     flatten_valid,
     make_agent,
-    print_progress,
-    print_summary,
 )
 from algorithms.contract import (
     Metrics,
@@ -58,6 +56,7 @@ from algorithms.contract import (
     check_finite,
     configure_cpu_threads,
     pick_device,
+    print_summary,
 )
 from algorithms.losses import clipped_value_loss
 from algorithms.ppo import (
@@ -67,6 +66,7 @@ from algorithms.ppo import (
     explained_variance,
     make_vector_env,
     normalize_advantages,
+    print_progress,
 )
 from algorithms.reinforce import add_config_arguments
 
