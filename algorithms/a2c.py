@@ -28,12 +28,11 @@ Command line (progress lines, then one JSON object on the last line with ``--jso
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,7 @@ from algorithms.contract import (
     configure_cpu_threads,
     pick_device,
     print_summary,
-    save_animation,
+    save_config_and_episode,
 )
 from algorithms.losses import entropy_bonus
 from algorithms.ppo import (
@@ -304,14 +303,9 @@ def finish_run(
         out.mkdir(parents=True, exist_ok=True)
         torch.save(agent.state_dict(), out / "agent.pt")
         artifacts["checkpoint"] = str(out / "agent.pt")
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-        artifacts["config"] = str(out / "config.json")
-        if not interrupted:
-            try:
-                frames = record_episode(agent, config.env_id, seed=config.seed + 10_000)
-                artifacts["episode"] = save_animation(frames, str(out / "episode.gif"))
-            except gym.error.DependencyNotInstalled as err:
-                print(f"no episode animation: {err}", flush=True)
+        artifacts |= save_config_and_episode(
+            out, config, lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000), interrupted
+        )
     to = state.to_threshold
     final: dict[str, Any] = {
         **metrics,

@@ -24,8 +24,9 @@ import textwrap
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 Metrics = dict[str, float]
@@ -183,3 +184,21 @@ def print_summary(result: TrainResult, eval_episodes: int, as_json: bool) -> Non
     print(summary, flush=True)
     if as_json:
         print(json.dumps({**r, "artifacts": result.artifacts}))
+
+
+def save_config_and_episode(out: Path, config: Any, record: Callable[[], list], interrupted: bool) -> dict[str, str]:
+    """Write config.json and, unless the run was interrupted, an animated episode of the final policy.
+
+    `record` plays the episode and returns its RGB frames; it is skipped when someone pressed Stop
+    (they are waiting). Returns the artifacts written, by name.
+    """
+    import gymnasium as gym
+
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    artifacts = {"config": str(out / "config.json")}
+    if not interrupted:
+        try:
+            artifacts["episode"] = save_animation(record(), str(out / "episode.gif"))
+        except gym.error.DependencyNotInstalled as err:
+            print(f"no episode animation: {err}", flush=True)
+    return artifacts

@@ -41,12 +41,11 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -67,7 +66,7 @@ from algorithms.contract import (
     configure_cpu_threads,
     pick_device,
     print_summary,
-    save_animation,
+    save_config_and_episode,
 )
 from algorithms.losses import dqn_loss, dqn_td_targets
 from algorithms.reinforce import evaluate, record_episode
@@ -488,14 +487,9 @@ def train(config: DQNConfig, on_update: OnUpdate | None = None, should_stop: Sho
         out.mkdir(parents=True, exist_ok=True)
         torch.save(q_network.state_dict(), out / "q_network.pt")
         artifacts["checkpoint"] = str(out / "q_network.pt")
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-        artifacts["config"] = str(out / "config.json")
-        if not interrupted:  # an episode of the final greedy policy, for the runs page
-            try:
-                frames = record_episode(q_network, config.env_id, seed=config.seed + 10_000)
-                artifacts["episode"] = save_animation(frames, str(out / "episode.gif"))
-            except gym.error.DependencyNotInstalled as err:
-                print(f"no episode animation: {err}", flush=True)
+        artifacts |= save_config_and_episode(
+            out, config, lambda: record_episode(q_network, config.env_id, seed=config.seed + 10_000), interrupted
+        )
 
     final: dict[str, Any] = {
         **metrics,

@@ -53,7 +53,6 @@ and nothing in this file depends on it.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -80,7 +79,7 @@ from algorithms.contract import (
     configure_cpu_threads,
     pick_device,
     print_summary,
-    save_animation,
+    save_config_and_episode,
 )
 from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, entropy_bonus, ppo_clip_loss
 
@@ -871,14 +870,9 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
         out.mkdir(parents=True, exist_ok=True)
         torch.save(agent.state_dict(), out / "agent.pt")
         artifacts["checkpoint"] = str(out / "agent.pt")
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-        artifacts["config"] = str(out / "config.json")
-        if not interrupted:  # an episode of the final policy, for the runs page
-            try:
-                frames = record_episode(agent, config.env_id, seed=config.seed + 10_000)
-                artifacts["episode"] = save_animation(frames, str(out / "episode.gif"))
-            except gym.error.DependencyNotInstalled as err:
-                print(f"no episode animation: {err}", flush=True)
+        artifacts |= save_config_and_episode(
+            out, config, lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000), interrupted
+        )
 
     final: dict[str, Any] = {
         **metrics,

@@ -29,12 +29,11 @@ Command line (progress lines, then one JSON object on the last line with ``--jso
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ from algorithms.contract import (
     configure_cpu_threads,
     pick_device,
     print_summary,
-    save_animation,
+    save_config_and_episode,
 )
 from algorithms.returns import discounted_returns
 
@@ -496,14 +495,9 @@ def train(
         if value is not None:
             torch.save(value.state_dict(), out / "value.pt")
             artifacts["value_checkpoint"] = str(out / "value.pt")
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-        artifacts["config"] = str(out / "config.json")
-        if not interrupted:  # an episode of the final policy, for the runs page
-            try:
-                frames = record_episode(policy, config.env_id, seed=config.seed + 10_000)
-                artifacts["episode"] = save_animation(frames, str(out / "episode.gif"))
-            except gym.error.DependencyNotInstalled as err:
-                print(f"no episode animation: {err}", flush=True)
+        artifacts |= save_config_and_episode(
+            out, config, lambda: record_episode(policy, config.env_id, seed=config.seed + 10_000), interrupted
+        )
 
     final: dict[str, Any] = {
         **metrics,

@@ -44,13 +44,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +68,7 @@ from algorithms.contract import (
     configure_cpu_threads,
     pick_device,
     print_summary,
-    save_animation,
+    save_config_and_episode,
 )
 from algorithms.dqn import update_target
 from algorithms.reinforce import add_config_arguments
@@ -648,16 +647,14 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
         }
         torch.save(state, out / "sac.pt")
         artifacts["checkpoint"] = str(out / "sac.pt")
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-        artifacts["config"] = str(out / "config.json")
-        if not interrupted:
-            try:
-                frames = record_episode(
-                    actor, config.env_id, config.seed + 10_000, max_episode_steps=config.max_episode_steps
-                )
-                artifacts["episode"] = save_animation(frames, str(out / "episode.gif"))
-            except gym.error.DependencyNotInstalled as err:
-                print(f"no episode animation: {err}", flush=True)
+        artifacts |= save_config_and_episode(
+            out,
+            config,
+            lambda: record_episode(
+                actor, config.env_id, config.seed + 10_000, max_episode_steps=config.max_episode_steps
+            ),
+            interrupted,
+        )
 
     final: dict[str, Any] = {
         **metrics,
