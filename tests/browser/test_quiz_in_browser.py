@@ -6,6 +6,7 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from app.grading import predict
 from app.grading.bank import load_questions
@@ -22,6 +23,25 @@ def open_question(page: Page, app_url: str, question_id: str) -> None:
 
 def check(page: Page, label: str = "Check") -> None:
     page.get_by_role("button", name=label, exact=True).click()
+
+
+def pick_option(page: Page, name: str, tries: int = 4) -> None:
+    """Pick `name` in the last multiselect on the page.
+
+    Each pick reruns the script; a click on the box while that rerun redraws it can close the
+    list instead of opening it, so open it again until the option shows, then wait for the pick
+    to leave the list (it becomes a chip)."""
+    option = page.get_by_role("option", name=name, exact=True)
+    for _ in range(tries):
+        if not option.is_visible():
+            page.get_by_role("combobox").last.click()
+        try:
+            option.click(timeout=5_000)
+        except PlaywrightTimeoutError:
+            continue
+        expect(option).to_have_count(0)
+        return
+    raise AssertionError(f"option {name!r} never showed in the multiselect")
 
 
 def test_filters_narrow_the_list(page: Page, app_url: str) -> None:
@@ -53,8 +73,7 @@ def test_order(page: Page, app_url: str) -> None:
     question = load_questions().get("rl-loop-order")
     open_question(page, app_url, "rl-loop-order")
     for step in question.steps:
-        page.get_by_role("combobox").last.click()
-        page.get_by_role("option", name=step, exact=True).click()
+        pick_option(page, step)
     page.keyboard.press("Escape")
     check(page)
     expect(page.get_by_text("Correct order.", exact=True)).to_be_visible()
