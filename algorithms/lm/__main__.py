@@ -1,0 +1,126 @@
+"""Command line of the RLHF pipeline.
+
+python -m algorithms.lm run --preset tiny --json       the whole chain; last line: one JSON object
+python -m algorithms.lm train --stage ppo --beta 0     one stage (as a live run does), SFT etc. cached
+python -m algorithms.lm sample --model PATH --prompt "the film"   sample from any saved causal LM
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from algorithms.contract import add_config_arguments
+
+
+def _printer():
+    last = [0.0]
+
+    def show(m: dict) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= 2.0 or m.get("progress", 0) >= 1.0:
+            last[0] = now
+            stage = next((k.split("/")[1] for k in m if k.startswith("stages/")), "")
+            shown = {k.split("/")[-1]: round(v, 3) for k, v in m.items() if "/" in k and not k.startswith("stages/")}
+            print(f"[{m.get('progress', 0):6.1%}] {stage:<13} {shown}", flush=True)
+
+    return show
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from algorithms.lm.pipeline import PRESETS, RLHFConfig, run_chain, train
+
+    parser = argparse.ArgumentParser(prog="python -m algorithms.lm", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="SFT, preferences, reward model, DPO, KTO, PPO and PPO without KL")
+    run.add_argument("--preset", default="auto", choices=["auto", *PRESETS])
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--device", default="auto")
+    run.add_argument("--cache-dir", default=None, help="keep the SFT model, data and reward model here for reuse")
+    run.add_argument("--json", action="store_true", help="print one JSON object of results, last")
+    stage = commands.add_parser("train", help="one stage, as the live-runs manager runs it")
+    add_config_arguments(stage, RLHFConfig)
+    stage.add_argument("--json", action="store_true")
+    sample = commands.add_parser("sample", help="sample completions from a saved model (a folder or hub id)")
+    sample.add_argument("--model", required=True)
+    sample.add_argument("--prompt", default="the film")
+    sample.add_argument("-n", type=int, default=5)
+    sample.add_argument("--max-new-tokens", type=int, default=28)
+    args = parser.parse_args(argv)
+
+    if args.command == "run":
+        cache = args.cache_dir
+        if cache is None:
+            import tempfile
+
+            cache = tempfile.mkdtemp(prefix="rldojo-lm-")  # a fresh chain: train everything, measure everything
+        result = run_chain(args.preset, args.seed, args.device, cache, on_update=_printer())
+        _summary(result)
+        if args.json:
+            print(json.dumps(_without_samples(result)))
+        return 0
+    if args.command == "train":
+        values = vars(args)
+        as_json = values.pop("json")
+        values.pop("command")
+        result = train(RLHFConfig(**values), on_update=_printer())
+        print(f"{values['stage']}: {result.metrics}")
+        if as_json:
+            print(json.dumps(result.metrics))
+        return 0
+    return _sample(args)
+
+
+def _sample(args) -> int:
+    import torch
+
+    from algorithms.lm import reviews
+    from algorithms.lm.model import load_policy
+
+    try:
+        model, tokenizer = load_policy(args.model)
+    except (OSError, ValueError) as exc:
+        print(f"could not load a causal LM from {args.model!r}: {exc}", file=sys.stderr)
+        return 2
+    ids = tokenizer([args.prompt] * args.n, return_tensors="pt").input_ids
+    if tokenizer.bos_token_id is not None and (ids[:, 0] != tokenizer.bos_token_id).all():
+        ids = torch.cat([torch.full((args.n, 1), tokenizer.bos_token_id), ids], dim=1)
+    with torch.no_grad():
+        out = model.generate(
+            ids, do_sample=True, max_new_tokens=args.max_new_tokens, pad_token_id=tokenizer.pad_token_id
+        )
+    for row in out:
+        text = tokenizer.decode(row, skip_special_tokens=False).replace(tokenizer.bos_token or "\0", "")
+        text = text.replace(tokenizer.pad_token, "").strip()
+        print(f"{reviews.hidden_score(text):+.0f}  {text}")
+    return 0
+
+
+def _without_samples(result: dict) -> dict:
+    return {
+        k: ({kk: vv for kk, vv in v.items() if kk != "samples"} if isinstance(v, dict) else v)
+        for k, v in result.items()
+    }
+
+
+def _summary(result: dict) -> None:
+    print(f"\npreset {result['preset']} on {result['device']}: {result['seconds']} s in all")
+    print(f"reward model held-out pair accuracy {result['reward_model']['test_accuracy']:.3f}")
+    print(f"{'':<10}{'RM score':>9}{'hidden':>8}{'win vs SFT':>11}{'KL':>8}{'formed':>8}{'ended':>7}{'s':>7}")
+    for name in ("sft", "dpo", "kto", "ppo", "ppo_no_kl"):
+        r = result.get(name)
+        if r:
+            print(
+                f"{name:<10}{r['reward_model_score']:>9.2f}{r['hidden_score']:>8.2f}{r['win_rate_vs_sft']:>11.2f}"
+                f"{r['kl']:>8.2f}{r['well_formed']:>8.2f}{r['ended']:>7.2f}{r.get('seconds', 0):>7.0f}"
+            )
+    for name in ("sft", "ppo", "ppo_no_kl"):
+        if name in result and result[name].get("samples"):
+            print(f"\n{name}: " + "\n      ".join(s["policy"] for s in result[name]["samples"][:3]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,517 @@
+"""The RLHF chain end to end: SFT, preference data, reward model, then PPO (with and without the KL
+penalty), DPO and KTO from the same SFT model, each evaluated the same way.
+
+`run_chain` runs everything and returns one dict (the command line prints it as JSON). `train` is
+the live-runs contract: one stage per run, reusing the SFT model, preference data and reward model
+cached in `cache_dir` (built, with progress, by the first run that needs them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from algorithms.contract import (
+    Metrics,
+    OnUpdate,
+    ShouldStop,
+    TrainResult,
+    configure_cpu_threads,
+    ignore_metrics,
+    never_stop,
+    pick_device,
+)
+from algorithms.lm import reviews
+from algorithms.lm.dpo import train_dpo, train_kto
+from algorithms.lm.evaluate import Baseline, evaluate, sft_baseline
+from algorithms.lm.model import (
+    ModelSize,
+    build_model,
+    build_tokenizer,
+    load_policy,
+    load_reward_model,
+    n_parameters,
+    save,
+)
+from algorithms.lm.ppo import LMPPOSettings, train_ppo
+from algorithms.lm.preferences import Labelled, Pairs, build_preferences
+from algorithms.lm.reward_model import Normaliser, fit_normaliser, train_reward_model
+from algorithms.lm.sft import train_sft
+
+SEQUENCE_LENGTH = 30  # <bos> + the longest review + <eos> fits
+MAX_NEW_TOKENS = 28
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    size: ModelSize
+    n_reviews: int
+    sft_epochs: int
+    sft_batch: int
+    sft_lr: float
+    n_preference_prompts: int
+    rm_epochs: int
+    rm_batch: int
+    rm_lr: float
+    dpo_beta: float
+    kto_beta: float
+    offline_epochs: int
+    offline_batch: int
+    offline_lr: float
+    ppo: LMPPOSettings = field(default_factory=LMPPOSettings)
+    n_eval: int = 256
+    dpo_nll_coef: float = 0.0  # weight of the chosen answers' NLL added to the DPO loss
+
+
+PRESETS: dict[str, Preset] = {
+    # A few seconds on a CPU: for tests and a first look. Too small to learn well.
+    "smoke": Preset(
+        name="smoke",
+        size=ModelSize(n_layer=2, n_embd=32, n_head=2),
+        n_reviews=2000,
+        sft_epochs=1,
+        sft_batch=64,
+        sft_lr=3e-3,
+        n_preference_prompts=300,
+        rm_epochs=1,
+        rm_batch=32,
+        rm_lr=1e-3,
+        dpo_beta=0.1,
+        kto_beta=0.1,
+        offline_epochs=1,
+        offline_batch=32,
+        offline_lr=1e-4,
+        ppo=LMPPOSettings(iterations=3, batch_size=16, minibatch_size=8, epochs=2),
+        n_eval=32,
+    ),
+    # About 0.8 M parameters: the whole chain in a few minutes on a 2-core CPU.
+    "tiny": Preset(
+        name="tiny",
+        size=ModelSize(n_layer=4, n_embd=128, n_head=4),
+        n_reviews=20_000,
+        sft_epochs=2,
+        sft_batch=64,
+        sft_lr=1e-3,
+        n_preference_prompts=5000,
+        rm_epochs=3,
+        rm_batch=64,
+        rm_lr=5e-4,
+        dpo_beta=0.1,
+        kto_beta=0.1,
+        offline_epochs=1,
+        offline_batch=64,
+        offline_lr=1e-4,
+        ppo=LMPPOSettings(iterations=60, batch_size=64, minibatch_size=32, epochs=4, lr=1e-4, beta=0.05),
+        n_eval=256,
+    ),
+    # About 25 M parameters, bf16 autocast: for a GPU.
+    "gpu": Preset(
+        name="gpu",
+        size=ModelSize(n_layer=8, n_embd=512, n_head=8),
+        n_reviews=200_000,
+        sft_epochs=1,
+        sft_batch=256,
+        sft_lr=5e-4,
+        n_preference_prompts=20_000,
+        rm_epochs=2,
+        rm_batch=128,
+        rm_lr=1e-4,
+        dpo_beta=0.1,
+        kto_beta=0.1,
+        offline_epochs=1,
+        offline_batch=128,
+        offline_lr=3e-5,
+        ppo=LMPPOSettings(iterations=100, batch_size=256, minibatch_size=64, epochs=4, lr=3e-5, beta=0.05),
+        n_eval=1024,
+    ),
+}
+
+
+def resolve_preset(name: str, device: str) -> Preset:
+    if name == "auto":
+        name = "gpu" if device.startswith("cuda") else "tiny"
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(['auto', *PRESETS])}")
+    return PRESETS[name]
+
+
+class Reporter:
+    """Maps each stage's progress in [0, 1] onto the run's overall progress, and keeps global_step rising."""
+
+    def __init__(self, on_update: OnUpdate, weights: dict[str, float]):
+        self.on_update, self.weights = on_update, weights
+        self.total = sum(weights.values())
+        self.done = 0.0
+        self.step_offset = 0
+
+    def stage(self, name: str) -> Callable[[dict], None]:
+        weight = self.weights.get(name, 0.0)
+        base, offset = self.done, self.step_offset
+        last = {"step": 0}
+
+        def log(metrics: dict) -> None:
+            out = dict(metrics)
+            out["progress"] = min(1.0, (base + weight * float(metrics.get("progress", 0.0))) / self.total)
+            step = int(metrics.get("global_step", last["step"]))
+            last["step"] = step
+            out["global_step"] = offset + step
+            out[f"stages/{name}"] = float(metrics.get("progress", 0.0))
+            self.on_update(out)
+
+        def finish() -> None:
+            self.done += weight
+            self.step_offset = offset + last["step"]
+
+        log.finish = finish  # type: ignore[attr-defined]
+        return log
+
+
+# --- the cached foundations: SFT model, preference data, reward model ----------------------------
+@dataclass
+class Foundations:
+    tokenizer: object
+    sft_dir: Path
+    reward_dir: Path
+    pairs_train: Pairs
+    pairs_test: Pairs
+    labelled: Labelled
+    baseline: Baseline
+    normaliser: Normaliser
+    report: dict
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("RLDOJO_DATA_DIR") or Path(__file__).resolve().parents[2] / ".rldojo") / "lm"
+
+
+def build_foundations(
+    preset: Preset, cache: Path, seed: int, device: str, reporter: Reporter, should_stop: ShouldStop
+) -> Foundations:
+    """SFT, preferences and the reward model for (preset, seed): loaded from `cache`, or trained and saved there."""
+    folder = cache / f"{preset.name}-seed{seed}"
+    if not (folder / "foundations.json").exists():
+        with _exclusive(cache / f"{folder.name}.lock", should_stop):  # one builder; the others wait, then load
+            if not (folder / "foundations.json").exists():
+                _train_foundations(preset, folder, seed, device, reporter, should_stop)
+    if reporter.done == 0:
+        for name in ("sft", "preferences", "reward_model"):
+            log = reporter.stage(name)
+            log({"progress": 1.0})
+            log.finish()  # type: ignore[attr-defined]
+    data = torch.load(folder / "preferences.pt", map_location=device)
+    report = json.loads((folder / "foundations.json").read_text())
+    _, tokenizer = load_policy(folder / "sft", device)
+    return Foundations(
+        tokenizer=tokenizer,
+        sft_dir=folder / "sft",
+        reward_dir=folder / "reward_model",
+        pairs_train=Pairs(**data["train"]),
+        pairs_test=Pairs(**data["test"]),
+        labelled=Labelled(**data["labelled"]),
+        baseline=Baseline(**report.pop("baseline")),
+        normaliser=Normaliser.load(folder / "reward_model"),
+        report=report,
+    )
+
+
+def _train_foundations(preset: Preset, folder: Path, seed: int, device: str, reporter: Reporter, should_stop) -> None:
+    work = folder.with_name(folder.name + f".partial-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer, preset.size).to(device)
+    log = reporter.stage("sft")
+    sft = train_sft(
+        model,
+        tokenizer,
+        reviews.corpus(preset.n_reviews, seed),
+        epochs=preset.sft_epochs,
+        batch_size=preset.sft_batch,
+        lr=preset.sft_lr,
+        device=device,
+        length=SEQUENCE_LENGTH,
+        log=log,
+        should_stop=should_stop,
+    )
+    log.finish()  # type: ignore[attr-defined]
+    _stop_check(should_stop, "supervised fine-tuning")
+    save(model, tokenizer, work / "sft")
+
+    log = reporter.stage("preferences")
+    pairs, labelled, pref_stats = build_preferences(
+        model, tokenizer, preset.n_preference_prompts, MAX_NEW_TOKENS, device, seed + 1, log
+    )
+    log.finish()  # type: ignore[attr-defined]
+    n_test = max(1, len(pairs) // 8)
+    perm = torch.randperm(len(pairs), device=pairs.prompt.device)
+    test, train = pairs.subset(perm[:n_test]), pairs.subset(perm[n_test:])
+
+    log = reporter.stage("reward_model")
+    reward_model = load_reward_model(work / "sft", device)
+    rm = train_reward_model(
+        reward_model,
+        train,
+        test,
+        epochs=preset.rm_epochs,
+        batch_size=preset.rm_batch,
+        lr=preset.rm_lr,
+        device=device,
+        log=log,
+        should_stop=should_stop,
+    )
+    normaliser = fit_normaliser(reward_model, labelled.prompt, labelled.completion)
+    _stop_check(should_stop, "reward-model training")
+    reward_model.save_pretrained(work / "reward_model")
+    normaliser.save(work / "reward_model")
+    baseline = sft_baseline(model, tokenizer, preset.n_eval, MAX_NEW_TOKENS, device)
+    sft_eval = evaluate(model, model, reward_model, normaliser, tokenizer, baseline, MAX_NEW_TOKENS, device)
+    log.finish()  # type: ignore[attr-defined]
+
+    torch.save(
+        {
+            "train": {k: v.cpu() for k, v in asdict(train).items()},
+            "test": {k: v.cpu() for k, v in asdict(test).items()},
+            "labelled": {k: v.cpu() for k, v in asdict(labelled).items()},
+        },
+        work / "preferences.pt",
+    )
+    report = {
+        "sft": {
+            **sft_eval,
+            "train_loss": round(sft["train_loss"], 4),
+            "valid_loss": round(sft["valid_loss"], 4),
+            "seconds": round(sft["seconds"], 1),
+            "parameters": n_parameters(model),
+        },
+        "preferences": pref_stats,
+        "reward_model": {k: round(v, 4) for k, v in rm.items()},
+        "baseline": asdict(baseline),
+    }
+    (work / "foundations.json").write_text(json.dumps(report, indent=1))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(work, folder)  # all or nothing: a stopped or crashed build leaves no half cache
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path, should_stop: ShouldStop):
+    """An advisory lock on a file (released by the OS if the process dies)."""
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        announced = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not announced:
+                    print("another run is training the shared SFT and reward models: waiting for it", flush=True)
+                    announced = True
+                _stop_check(should_stop, "the wait for another run's SFT and reward models")
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Stopped(Exception):
+    """Someone pressed Stop while the shared foundations were being built."""
+
+
+def _stop_check(should_stop: ShouldStop, what: str) -> None:
+    if should_stop():
+        raise Stopped(f"stopped during {what}; nothing was cached")
+
+
+# --- the stages that start from the SFT model ---------------------------------------------------
+def run_stage(
+    stage: str,
+    preset: Preset,
+    found: Foundations,
+    device: str,
+    seed: int,
+    log,
+    should_stop: ShouldStop,
+    beta: float | None = None,
+    on_samples=lambda _: None,
+) -> tuple[dict, object]:
+    """Train one of ppo / ppo_no_kl / dpo / kto from the SFT model and evaluate it. Returns (report, policy)."""
+    torch.manual_seed(seed)
+    policy, tokenizer = load_policy(found.sft_dir, device)
+    reference, _ = load_policy(found.sft_dir, device)
+    reference.requires_grad_(False)
+    reward_model = load_reward_model(found.reward_dir, device).requires_grad_(False).eval()
+    policy.eval()
+    if stage in ("ppo", "ppo_no_kl"):
+        settings = preset.ppo
+        if stage == "ppo_no_kl":
+            settings = replace(settings, beta=0.0, target_kl=None)
+        if beta is not None:
+            settings = replace(settings, beta=beta)
+        info = train_ppo(
+            policy,
+            reference,
+            reward_model,
+            found.normaliser,
+            tokenizer,
+            settings,
+            device=device,
+            seed=seed,
+            log=log,
+            should_stop=should_stop,
+            on_samples=on_samples,
+        )
+        info["beta"] = settings.beta
+    elif stage == "dpo":
+        b = preset.dpo_beta if beta is None else beta
+        info = train_dpo(
+            policy,
+            reference,
+            found.pairs_train.to(device),
+            beta=b,
+            epochs=preset.offline_epochs,
+            batch_size=preset.offline_batch,
+            lr=preset.offline_lr,
+            device=device,
+            nll_coef=preset.dpo_nll_coef,
+            log=log,
+            should_stop=should_stop,
+        )
+        info["beta"] = b
+    elif stage == "kto":
+        b = preset.kto_beta if beta is None else beta
+        info = train_kto(
+            policy,
+            reference,
+            found.labelled.to(device),
+            beta=b,
+            epochs=preset.offline_epochs,
+            batch_size=preset.offline_batch,
+            lr=preset.offline_lr,
+            device=device,
+            log=log,
+            should_stop=should_stop,
+        )
+        info["beta"] = b
+    else:
+        raise ValueError(f"unknown stage {stage!r}")
+    report = evaluate(
+        policy, reference, reward_model, found.normaliser, tokenizer, found.baseline, MAX_NEW_TOKENS, device
+    )
+    report["seconds"] = round(info.pop("seconds"), 1)
+    report.update({k: round(v, 4) if isinstance(v, float) else v for k, v in info.items()})
+    return report, policy
+
+
+CHAIN_WEIGHTS = {"sft": 30, "preferences": 3, "reward_model": 7, "dpo": 10, "kto": 10, "ppo": 25, "ppo_no_kl": 25}
+
+
+def run_chain(
+    preset_name: str = "auto",
+    seed: int = 0,
+    device: str = "auto",
+    cache_dir: str | Path | None = None,
+    on_update: OnUpdate = ignore_metrics,
+    should_stop: ShouldStop = never_stop,
+    stages: tuple[str, ...] = ("dpo", "kto", "ppo", "ppo_no_kl"),
+) -> dict:
+    """The whole chain; returns {sft, reward_model, dpo, kto, ppo, ppo_no_kl, ...} (see the module doc)."""
+    start = time.perf_counter()
+    device = pick_device(device)
+    if device == "cpu":
+        configure_cpu_threads()
+    preset = resolve_preset(preset_name, device)
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    reporter = Reporter(on_update, CHAIN_WEIGHTS)
+    found = build_foundations(preset, cache, seed, device, reporter, should_stop)
+    result: dict = {"preset": preset.name, "device": device, "seed": seed, **found.report}
+    for stage in stages:
+        if should_stop():
+            break
+        log = reporter.stage(stage)
+        result[stage], _ = run_stage(stage, preset, found, device, seed, log, should_stop)
+        log.finish()  # type: ignore[attr-defined]
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    return result
+
+
+# --- the live-runs contract ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class RLHFConfig:
+    stage: Literal["ppo", "ppo_no_kl", "dpo", "kto", "foundations"] = "ppo"
+    """What to train from the SFT model ('foundations' builds only the SFT model, preferences and reward model)."""
+    beta: float | None = None
+    """KL penalty coefficient for PPO, or the temperature beta of DPO / KTO (empty: the preset's)."""
+    iterations: int | None = None
+    """PPO iterations (empty: the preset's)."""
+    preset: Literal["auto", "smoke", "tiny", "gpu"] = "auto"
+    """Model and data sizes: 'auto' picks 'gpu' with CUDA, else 'tiny' (about 0.8 M parameters)."""
+    seed: int = 0
+    """Seed of the SFT model and data (stages with the same preset and seed share them)."""
+    device: str = "auto"
+    """'auto' (CUDA when present), 'cuda' or 'cpu'."""
+    cache_dir: str = ""
+    """Where the SFT model, preference data and reward model are kept between runs (empty: the data directory's lm/)."""
+    output_dir: str = ""
+    """Where this run writes its report, samples and final policy (set by the run manager)."""
+
+
+FOUNDATION_WEIGHTS = {"sft": 30.0, "preferences": 3.0, "reward_model": 7.0}
+
+
+def train(
+    config: RLHFConfig, on_update: OnUpdate = ignore_metrics, should_stop: ShouldStop = never_stop
+) -> TrainResult:
+    """One stage as a live run; the samples of each PPO iteration go to samples.json as they come."""
+    device = pick_device(config.device)
+    if device == "cpu":
+        configure_cpu_threads()
+    preset = resolve_preset(config.preset, device)
+    if config.iterations is not None:
+        preset = replace(preset, ppo=replace(preset.ppo, iterations=config.iterations))
+    out = Path(config.output_dir) if config.output_dir else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    reporter = Reporter(on_update, {**FOUNDATION_WEIGHTS, config.stage: 0.0 if config.stage == "foundations" else 60.0})
+    cache = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    found = build_foundations(preset, cache, config.seed, device, reporter, should_stop)
+    metrics: Metrics = {}
+    artifacts: dict[str, str] = {}
+    report: dict = {"foundations": found.report}
+    if config.stage != "foundations" and not should_stop():
+
+        def write_samples(texts: list[str]) -> None:
+            if out:
+                tmp = out / "samples.json.tmp"
+                tmp.write_text(json.dumps([{"text": t, **asdict(reviews.judge(t))} for t in texts]))
+                os.replace(tmp, out / "samples.json")
+
+        log = reporter.stage(config.stage)
+        stage_report, policy = run_stage(
+            config.stage, preset, found, device, config.seed, log, should_stop, config.beta, write_samples
+        )
+        log.finish()  # type: ignore[attr-defined]
+        report[config.stage] = stage_report
+        metrics = {k: v for k, v in stage_report.items() if isinstance(v, int | float)}
+        if out:
+            save(policy, found.tokenizer, out / "policy")
+            artifacts["policy"] = str(out / "policy")
+    else:
+        metrics = {"reward_model_test_accuracy": found.report["reward_model"]["test_accuracy"]}
+    if out:
+        (out / "report.json").write_text(json.dumps(report, indent=1))
+        artifacts["report"] = str(out / "report.json")
+    return TrainResult(metrics=metrics, artifacts=artifacts)

@@ -1,0 +1,203 @@
+"""Stage 4, PPO for a language model: the RLHF loop of Ziegler et al. 2019 / Ouyang et al. 2022.
+
+Each iteration:
+1. sample completions from the policy (the "rollout"); score each with the reward model;
+2. the per-token reward is the KL penalty -beta (ln pi - ln ref) at every token, plus the
+   reward model's score at the last token (`algorithms.losses.kl_shaped_reward`);
+3. a value head on the policy's hidden states estimates the return; GAE gives advantages;
+4. a few epochs of minibatch updates of the clipped surrogate plus the value loss.
+
+Every token is an action and the prompt plus the tokens so far is the state; an episode ends
+at <eos>. With beta near 0 nothing holds the policy near the reference, and it learns whatever the
+reward model over-rates: that is reward hacking, and `ppo_no_kl` in the pipeline shows it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from algorithms.lm import reviews
+from algorithms.lm.model import autocast, decode, encode_prompts, sample, token_logprobs
+from algorithms.lm.optim import make_optimizer
+from algorithms.lm.reward_model import Normaliser, reward_scores
+from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, kl_shaped_reward, ppo_clip_loss
+
+
+@dataclass(frozen=True)
+class LMPPOSettings:
+    iterations: int = 60
+    batch_size: int = 64  # rollouts per iteration
+    minibatch_size: int = 32
+    epochs: int = 4  # passes over each batch of rollouts
+    lr: float = 1e-4
+    beta: float = 0.05  # KL penalty coefficient (initial value if adaptive)
+    target_kl: float | None = None  # nats per sequence; set to use the adaptive controller
+    clip_eps: float = 0.2
+    vf_coef: float = 0.1
+    gamma: float = 1.0
+    lam: float = 0.95
+    missing_eos_penalty: float = 0.0  # added to the score of a completion that never ends (0: off)
+    max_new_tokens: int = 28
+
+
+class AdaptiveKL:
+    """Ziegler et al. 2019, section 2.2: nudge beta so the KL tracks a target.
+
+    beta <- beta (1 + K_beta e), e = clip(KL / target - 1, -0.2, 0.2), K_beta = 0.1 per batch here.
+    """
+
+    def __init__(self, beta: float, target: float | None, gain: float = 0.1):
+        self.beta, self.target, self.gain = beta, target, gain
+
+    def update(self, kl: float) -> float:
+        if self.target:
+            # lesson:start adaptive-kl
+            error = float(np.clip(kl / self.target - 1.0, -0.2, 0.2))
+            self.beta *= 1.0 + self.gain * error
+            # lesson:end adaptive-kl
+        return self.beta
+
+
+def masked_gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
+    """GAE over tokens, batched: (advantages, returns), each (B, T). The episode ends at the last real token."""
+    advantages = torch.zeros_like(rewards)
+    last = torch.zeros_like(rewards[:, 0])
+    T = rewards.shape[1]
+    for t in reversed(range(T)):
+        next_mask = mask[:, t + 1] if t + 1 < T else torch.zeros_like(last)
+        next_value = values[:, t + 1] * next_mask if t + 1 < T else torch.zeros_like(last)
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        last = delta + gamma * lam * next_mask * last
+        advantages[:, t] = last
+    advantages = advantages * mask
+    return advantages, (advantages + values) * mask
+
+
+def whiten(x: Tensor, mask: Tensor) -> Tensor:
+    mean = (x * mask).sum() / mask.sum()
+    var = (((x - mean) * mask) ** 2).sum() / mask.sum()
+    return (x - mean) * torch.rsqrt(var + 1e-8) * mask
+
+
+@dataclass
+class Rollout:
+    prompt: Tensor
+    tokens: Tensor
+    mask: Tensor
+    logp_old: Tensor
+    values_old: Tensor
+    advantages: Tensor
+    returns: Tensor
+
+
+def train_ppo(
+    policy,
+    reference,
+    reward_model,
+    normaliser: Normaliser,
+    tokenizer,
+    settings: LMPPOSettings,
+    *,
+    device: str,
+    seed: int,
+    log: Callable[[dict], None],
+    should_stop: Callable[[], bool] = lambda: False,
+    on_samples: Callable[[list[str]], None] = lambda _: None,
+) -> dict[str, float]:
+    """Train `policy` in place (reference and reward model stay frozen)."""
+    value_head = nn.Linear(policy.config.n_embd, 1).to(device)
+    nn.init.zeros_(value_head.weight)
+    nn.init.zeros_(value_head.bias)
+    params = list(policy.parameters()) + list(value_head.parameters())
+    optimizer, _ = make_optimizer(params, settings.lr, settings.iterations)
+    kl_control = AdaptiveKL(settings.beta, settings.target_kl)
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    history: dict[str, float] = {}
+    for iteration in range(settings.iterations):
+        if should_stop():
+            break
+        prompts = [str(rng.choice(reviews.SUBJECTS)) for _ in range(settings.batch_size)]
+        prompt_ids = encode_prompts(tokenizer, prompts, device)
+        policy.eval()
+        with torch.no_grad(), autocast(device):
+            tokens, mask = sample(
+                policy, prompt_ids, settings.max_new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id
+            )
+            logp_old, hidden = token_logprobs(policy, prompt_ids, tokens, mask, with_hidden=True)
+            values_old = value_head(hidden.float()).squeeze(-1) * mask
+            logp_ref = token_logprobs(reference, prompt_ids, tokens, mask)
+            score = normaliser(reward_scores(reward_model, prompt_ids, tokens))  # (B,)
+        ended = (tokens == tokenizer.eos_token_id).any(dim=1)
+        if settings.missing_eos_penalty:
+            score = score + settings.missing_eos_penalty * (~ended).float()
+        # lesson:start ppo-lm-rewards
+        rewards = kl_shaped_reward(score, logp_old, logp_ref, kl_control.beta, mask=mask)  # (B, T)
+        advantages, returns = masked_gae(rewards, values_old, mask, settings.gamma, settings.lam)
+        advantages = whiten(advantages, mask)
+        # lesson:end ppo-lm-rewards
+        kl_per_sequence = ((logp_old - logp_ref) * mask).sum(1).mean().item()
+        batch = Rollout(prompt_ids, tokens, mask, logp_old, values_old, advantages, returns)
+        stats = _update(policy, value_head, optimizer, params, batch, settings, device)
+        texts = [f"{p} {c}" for p, c in zip(prompts, decode(tokenizer, tokens, mask), strict=True)]
+        judged = [reviews.judge(t) for t in texts]
+        history = {
+            "progress": (iteration + 1) / settings.iterations,
+            "global_step": iteration + 1,
+            "charts/reward_model_score": score.mean().item(),
+            "charts/hidden_score": float(np.mean([j.score for j in judged])),
+            "charts/well_formed": float(np.mean([j.well_formed for j in judged])),
+            "charts/ended": ended.float().mean().item(),
+            "charts/kl": kl_per_sequence,
+            "charts/beta": kl_control.beta,
+            "charts/length": mask.sum(1).mean().item(),
+            **stats,
+        }
+        log(history)
+        on_samples(texts[:6])
+        kl_control.update(kl_per_sequence)
+    return {
+        "iterations": history.get("global_step", 0),
+        "final_beta": kl_control.beta,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _update(policy, value_head, optimizer, params, batch: Rollout, settings: LMPPOSettings, device: str) -> dict:
+    policy.train()
+    n = batch.prompt.shape[0]
+    losses, kls, clips = [], [], []
+    for _ in range(settings.epochs):
+        for index in torch.randperm(n, device=batch.prompt.device).split(settings.minibatch_size):
+            m = batch.mask[index].bool()
+            with autocast(device):
+                logp, hidden = token_logprobs(policy, batch.prompt[index], batch.tokens[index], batch.mask[index], True)
+                values = value_head(hidden.float()).squeeze(-1)
+            # lesson:start ppo-lm-loss
+            policy_loss = ppo_clip_loss(
+                logp[m], batch.logp_old[index][m], batch.advantages[index][m], settings.clip_eps
+            )
+            value_loss = clipped_value_loss(values[m], batch.values_old[index][m], batch.returns[index][m], 0.2)
+            loss = policy_loss + settings.vf_coef * value_loss
+            # lesson:end ppo-lm-loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            with torch.no_grad():
+                kls.append(approx_kl(logp[m], batch.logp_old[index][m]).item())
+                clips.append(clip_fraction(logp[m], batch.logp_old[index][m], settings.clip_eps).item())
+                losses.append((policy_loss.item(), value_loss.item()))
+    policy.eval()
+    return {
+        "losses/policy": float(np.mean([p for p, _ in losses])),
+        "losses/value": float(np.mean([v for _, v in losses])),
+        "losses/approx_kl": float(np.mean(kls)),
+        "losses/clip_fraction": float(np.mean(clips)),
+    }

@@ -1,0 +1,125 @@
+"""Stage 3, the reward model: the SFT backbone plus a scalar head, trained on comparisons.
+
+`AutoModelForSequenceClassification` with one label is exactly that: GPT-2's transformer, a linear
+"score" head, read at the last non-padding token (the <eos> of a finished review). It is trained
+with the Bradley-Terry loss on (chosen, rejected) pairs; only score differences are learned, so
+after training we shift and scale its scores to mean 0, std 1 under the SFT policy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from algorithms.lm.model import autocast
+from algorithms.lm.optim import make_optimizer
+from algorithms.lm.preferences import Pairs
+from algorithms.losses import bradley_terry_loss
+
+NORMALISER_FILE = "reward_normaliser.json"
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    mean: float = 0.0
+    std: float = 1.0
+
+    def __call__(self, scores: Tensor) -> Tensor:
+        return (scores - self.mean) / self.std
+
+    def save(self, folder: str | Path) -> None:
+        (Path(folder) / NORMALISER_FILE).write_text(json.dumps({"mean": self.mean, "std": self.std}))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Normaliser:
+        path = Path(folder) / NORMALISER_FILE
+        return cls(**json.loads(path.read_text())) if path.exists() else cls()
+
+
+def reward_scores(reward_model, prompt: Tensor, completion: Tensor, batch_size: int = 512) -> Tensor:
+    """r(x, y) for each row, (N,): the head's output at the last non-pad token of prompt + completion."""
+    out = []
+    pad = reward_model.config.pad_token_id
+    for start in range(0, prompt.shape[0], batch_size):
+        chunk = completion[start : start + batch_size]
+        width = max(1, int((chunk != pad).sum(1).max()))  # drop the padding columns every row shares
+        ids = torch.cat([prompt[start : start + batch_size], chunk[:, :width]], dim=1)
+        out.append(reward_model(input_ids=ids).logits.squeeze(-1).float())
+    return torch.cat(out)
+
+
+def pair_accuracy(reward_model, pairs: Pairs) -> float:
+    """Share of pairs where the model scores the chosen completion higher."""
+    with torch.no_grad():
+        chosen = reward_scores(reward_model, pairs.prompt, pairs.chosen)
+        rejected = reward_scores(reward_model, pairs.prompt, pairs.rejected)
+    return float((chosen > rejected).float().mean())
+
+
+def train_reward_model(
+    reward_model,
+    train: Pairs,
+    test: Pairs,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    device: str,
+    log: Callable[[dict], None],
+    should_stop: Callable[[], bool] = lambda: False,
+) -> dict[str, float]:
+    steps_per_epoch = max(1, len(train) // batch_size)
+    total = epochs * steps_per_epoch
+    optimizer, scheduler = make_optimizer(reward_model, lr, total)
+    reward_model.train()
+    start, step = time.perf_counter(), 0
+    for _ in range(epochs):
+        order = torch.randperm(len(train), device=train.prompt.device)
+        for index in range(steps_per_epoch):
+            batch = train.subset(order[index * batch_size : (index + 1) * batch_size])
+            # lesson:start reward-model-step
+            with autocast(device):
+                r_chosen = reward_scores(reward_model, batch.prompt, batch.chosen)  # (B,)
+                r_rejected = reward_scores(reward_model, batch.prompt, batch.rejected)  # (B,)
+            loss = bradley_terry_loss(r_chosen, r_rejected)  # -mean ln sigma(r_w - r_l)
+            # lesson:end reward-model-step
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(reward_model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            if step % 10 == 0 or step == total:
+                log(
+                    {
+                        "progress": step / total,
+                        "losses/reward_model": loss.item(),
+                        "charts/train_accuracy": float((r_chosen > r_rejected).float().mean()),
+                        "global_step": step,
+                    }
+                )
+            if should_stop():
+                break
+        if should_stop():
+            break
+    reward_model.eval()
+    return {
+        "train_loss": loss.item(),
+        "train_accuracy": pair_accuracy(reward_model, train.subset(torch.arange(min(len(train), 2000)))),
+        "test_accuracy": pair_accuracy(reward_model, test),
+        "steps": step,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+@torch.no_grad()
+def fit_normaliser(reward_model, prompt: Tensor, completion: Tensor) -> Normaliser:
+    """Mean 0, std 1 under the policy that made these samples (the SFT model)."""
+    scores = reward_scores(reward_model, prompt, completion)
+    return Normaliser(float(scores.mean()), float(scores.std().clamp(min=1e-6)))
