@@ -17,6 +17,10 @@ PAGES = [
     st.Page("views/lesson.py", title="Lessons", icon=":material/menu_book:", url_path="lesson"),
     st.Page("views/runs.py", title="Runs", icon=":material/monitoring:", url_path="runs"),
     st.Page("views/practice.py", title="Practice", icon=":material/quiz:", url_path="practice"),
+    st.Page("views/review.py", title="Review", icon=":material/event_repeat:", url_path="review"),
+    st.Page("views/drill.py", title="Drill", icon=":material/fitness_center:", url_path="drill"),
+    st.Page("views/progress.py", title="Progress", icon=":material/insights:", url_path="progress"),
+    st.Page("views/class_page.py", title="Class", icon=":material/groups:", url_path="class"),
 ]
 
 st.navigation(PAGES).run()

@@ -1,8 +1,9 @@
-"""Recording answers: one function, `record_attempt`, so its storage can change behind it.
+"""Recording answers: `record_attempt` and `read_attempts`, so their storage can change behind them.
 
-For now each attempt is one JSON line appended to `attempts.jsonl` in the data directory
-(`RLDOJO_DATA_DIR`, default `./.rldojo`). A later issue moves learner progress to SQLite; callers
-keep calling `record_attempt` and `read_attempts`.
+Attempts live in the learner database (`app.learners.store`: SQLite in the data directory,
+`RLDOJO_DATA_DIR`, default `./.rldojo`, or the database `DATABASE_URL` names), where each one also
+reschedules the learner's review card for that question. Each attempt is also appended as one JSON
+line to `attempts.jsonl` in the data directory: a plain journal to grep or back up, never read back.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from app.content.coderef import ROOT
 
 DATA_DIR_ENV = "RLDOJO_DATA_DIR"
 FILE_NAME = "attempts.jsonl"
+DEFAULT_LEARNER = "local"
 _lock = threading.Lock()
 
 
@@ -34,43 +35,43 @@ def record_attempt(
     *,
     seed: int | None = None,
     self_graded: bool = False,
-    learner: str = "local",
+    learner: str = DEFAULT_LEARNER,
     details: dict[str, Any] | None = None,
+    duration_s: float | None = None,
+    drill_id: str | None = None,
 ) -> dict[str, Any]:
-    """Store one answer to one question and return the stored record."""
-    record = {
-        "time": time.time(),
-        "learner": learner,
-        "question_id": question_id,
-        "kind": kind,
-        "correct": bool(correct),
-        "score": round(float(score), 4),
-        "self_graded": self_graded,
-        "seed": seed,
-        "response": response,
-        "details": details or {},
-    }
+    """Store one answer to one question (and reschedule its review card); return the stored record."""
+    from app.learners import store  # the store finds its data folder through this module
+
+    record = store.record_attempt(
+        learner,
+        question_id,
+        kind,
+        correct,
+        score,
+        response,
+        seed=seed,
+        self_graded=self_graded,
+        details=details,
+        duration_s=duration_s,
+        drill_id=drill_id,
+    )
+    _journal(record)
+    return record
+
+
+def _journal(record: dict[str, Any]) -> None:
     directory = data_dir()
     line = json.dumps(record, default=str)
     with _lock:
         directory.mkdir(parents=True, exist_ok=True)
         with (directory / FILE_NAME).open("a", encoding="utf-8") as f:
             f.write(line + "\n")
-    return record
 
 
 def read_attempts(question_id: str | None = None, learner: str | None = None) -> list[dict[str, Any]]:
-    path = data_dir() / FILE_NAME
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if (question_id is None or record.get("question_id") == question_id) and (
-            learner is None or record.get("learner") == learner
-        ):
-            out.append(record)
-    return out
+    """Stored attempts, oldest first; each a dict with `time`, `learner`, `question_id`, `kind`,
+    `correct`, `score`, `self_graded`, `seed`, `response`, `details`, `duration_s`, `drill_id`, `uuid`."""
+    from app.learners import store
+
+    return store.attempts(learner=learner, question_id=question_id)

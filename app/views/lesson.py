@@ -6,6 +6,7 @@ from app.content.loader import LessonEntry, load_catalogue
 from app.widgets.blocks import render_block
 from app.widgets.catalogue import lesson_link
 from app.widgets.problems import show_problems
+from app.widgets.progress import mark_lesson_done
 
 catalogue = load_catalogue()
 ids = catalogue.ordered_ids()
@@ -55,6 +56,7 @@ for s, section in enumerate(lesson.sections):
         render_block(block, key=f"{lesson.id}-{s}-{b}")
 
 st.divider()
+mark_lesson_done(lesson.id)
 previous_id, next_id = catalogue.neighbours(lesson.id)
 left, right = st.columns(2)
 with left:

@@ -5,6 +5,7 @@ import streamlit as st
 from app.content.quiz_models import DIFFICULTIES, KINDS
 from app.grading.attempts import read_attempts
 from app.grading.bank import load_questions, topic_title
+from app.widgets.progress_learner import learner_or_default
 from app.widgets.quiz import KIND_LABELS, question_label, render_question
 
 questions = load_questions()
@@ -70,9 +71,10 @@ with right:
         st.rerun()
 
 question = questions.by_id[selected]
-render_question(question, key=f"practice-{selected}")
+learner = learner_or_default()
+render_question(question, key=f"practice-{selected}", learner=learner)
 
-history = read_attempts(selected)
+history = read_attempts(selected, learner=learner)
 if history:
     right_answers = sum(1 for a in history if a.get("correct") and not a.get("self_graded"))
     st.caption(f"Your attempts at this question: {len(history)}, {right_answers} graded correct.")

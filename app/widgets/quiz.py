@@ -1,13 +1,19 @@
 """How a question is drawn and answered: one form per question, graded on submit, feedback below it.
 
-Used by lessons (`- quiz: [ids]`) and by the Practice page. Every answer is recorded through
-`app.grading.attempts.record_attempt`. Code runs in the sandbox (app/grading/sandbox.py), never here.
+Used by lessons (`- quiz: [ids]`), the Practice and Review pages and drills. Every answer is recorded
+through `app.grading.attempts.record_attempt`, for the learner on the page, with its seed and the time
+it took. Drills pass a seed (fresh parameters), `on_graded` (to hear the grade), `allow_retry=False`
+(one answer per question) and, in a mock interview, `show_explanation=False` (no grade, no model
+answer until the end). Code runs in the sandbox (app/grading/sandbox.py), never here.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -26,6 +32,7 @@ from app.grading.attempts import record_attempt
 from app.grading.bank import topic_title
 from app.grading.sandbox import isolation_note, reduced_protection, warm_up_in_background
 from app.widgets.code import render_code
+from app.widgets.progress_learner import learner_or_default
 
 KIND_LABELS = {
     "choice": ("Multiple choice", ":material/checklist:"),
@@ -56,15 +63,45 @@ def _set(key: str, name: str, value: Any) -> None:
     st.session_state[f"{key}::{name}"] = value
 
 
-def render_question(q: AnyQuestion, key: str, *, show_meta: bool = True) -> None:
-    """Draw question `q` with its answer form and, once answered, its grade."""
+OnGraded = Callable[[AnyQuestion, graders.Grade, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class _Options:
+    learner: str
+    reveal: bool
+    allow_retry: bool
+    on_graded: OnGraded | None
+    drill_id: str | None
+
+
+def render_question(
+    q: AnyQuestion,
+    key: str,
+    *,
+    show_meta: bool = True,
+    learner: str | None = None,
+    seed: int = 0,
+    show_explanation: bool = True,
+    allow_retry: bool = True,
+    on_graded: OnGraded | None = None,
+    drill_id: str | None = None,
+) -> None:
+    """Draw question `q` with its answer form and, once answered, its grade.
+
+    `seed` draws the first attempt's parameters (later attempts count up from it). `on_graded(q,
+    grade, record)` is called after each recorded answer, a self-grade included. With
+    `show_explanation=False` the learner sees "Answer recorded" and nothing of the key."""
     label, icon = KIND_LABELS[q.kind]
-    attempt = int(_state(key, "attempt", 0))
+    attempt = int(_state(key, "attempt", seed))
+    if _state(key, f"shown-{attempt}") is None:
+        _set(key, f"shown-{attempt}", time.time())  # for the time taken
+    opts = _Options(learner or learner_or_default(), show_explanation, allow_retry, on_graded, drill_id)
     with st.container(border=True, key=f"quiz-{key}"):
         if show_meta:
             st.caption(f"{icon} {label} · {topic_title(q.topic)} · {q.difficulty} · `{q.id}`")
         if isinstance(q, PredictQuestion):
-            _predict(q, key, attempt)
+            _predict(q, key, attempt, opts)
         else:
             st.markdown(q.prompt)
             if q.code:
@@ -75,15 +112,43 @@ def render_question(q: AnyQuestion, key: str, *, show_meta: bool = True) -> None
                 ExplainQuestion: _explain,
                 SpotTheBugQuestion: _spot_the_bug,
                 ImplementQuestion: _implement,
-            }[type(q)](q, key, attempt)
+            }[type(q)](q, key, attempt, opts)
 
 
-def _record(q: AnyQuestion, key: str, grade: graders.Grade, response: Any, seed: int | None = None) -> None:
-    _set(key, "grade", grade)
+def _record(
+    q: AnyQuestion,
+    key: str,
+    grade: graders.Grade,
+    response: Any,
+    seed: int | None,
+    opts: _Options,
+    *,
+    self_graded: bool = False,
+) -> None:
+    if not self_graded:
+        _set(key, "grade", grade)
+    shown = _state(key, f"shown-{seed}")
     try:
-        record_attempt(q.id, q.kind, grade.correct, grade.score, response, seed=seed, details=_small(grade.details))
-    except OSError as exc:  # a read-only data folder must not break the quiz
+        record = record_attempt(
+            q.id,
+            q.kind,
+            grade.correct,
+            grade.score,
+            response,
+            seed=seed,
+            self_graded=self_graded,
+            learner=opts.learner,
+            details=_small(grade.details),
+            duration_s=time.time() - shown if shown else None,
+            drill_id=opts.drill_id,
+        )
+    except Exception as exc:  # a read-only data folder or a database that is down must not break the quiz
         st.toast(f"Could not record this answer: {exc}", icon=":material/warning:")
+        return
+    if opts.on_graded is not None:
+        opts.on_graded(q, grade, record)
+    if not opts.allow_retry and not self_graded:
+        st.rerun()  # the form above was drawn before this answer: draw it again, locked
 
 
 def _small(details: dict[str, Any]) -> dict[str, Any]:
@@ -92,15 +157,24 @@ def _small(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _show_grade(q: AnyQuestion, key: str) -> graders.Grade | None:
+def _show_grade(q: AnyQuestion, key: str, opts: _Options) -> graders.Grade | None:
+    """The grade, drawn; None when there is none yet or when it is hidden (a mock interview)."""
     grade: graders.Grade | None = _state(key, "grade")
     if grade is None:
+        return None
+    if not opts.reveal:
+        st.info("Answer recorded.", icon=":material/done:")
         return None
     if grade.correct:
         st.success(grade.feedback, icon=":material/check_circle:")
     else:
         st.error(grade.feedback, icon=":material/cancel:")
     return grade
+
+
+def _locked(key: str, opts: _Options) -> bool:
+    """One answer per question when retries are off: the form's button is disabled once graded."""
+    return not opts.allow_retry and _state(key, "grade") is not None
 
 
 def _explanation(q: AnyQuestion) -> None:
@@ -112,25 +186,25 @@ def _explanation(q: AnyQuestion) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _choice(q: ChoiceQuestion, key: str, attempt: int) -> None:
+def _choice(q: ChoiceQuestion, key: str, attempt: int, opts: _Options) -> None:
     options = graders.choice_options(q, attempt)
     with st.form(f"{key}-form"):
         if q.multiple:
             picked: Any = st.multiselect("Pick every correct answer", options, key=f"{key}-pick-{attempt}")
         else:
             picked = st.radio("Pick one", options, index=None, key=f"{key}-pick-{attempt}")
-        submitted = st.form_submit_button("Check", type="primary")
+        submitted = st.form_submit_button("Check", type="primary", disabled=_locked(key, opts))
     if submitted:
-        _record(q, key, graders.grade_choice(q, picked), picked, attempt)
-    grade = _show_grade(q, key)
+        _record(q, key, graders.grade_choice(q, picked), picked, attempt, opts)
+    grade = _show_grade(q, key, opts)
     if grade is not None:
         if not grade.correct:
             st.markdown("**Answer:** " + "; ".join(q.answers))
         _explanation(q)
-        _again_button(key, attempt)
+        _again_button(key, attempt, opts)
 
 
-def _order(q: OrderQuestion, key: str, attempt: int) -> None:
+def _order(q: OrderQuestion, key: str, attempt: int, opts: _Options) -> None:
     options = graders.order_options(q, attempt)
     with st.form(f"{key}-form"):
         picked = st.multiselect(
@@ -138,10 +212,10 @@ def _order(q: OrderQuestion, key: str, attempt: int) -> None:
             options,
             key=f"{key}-order-{attempt}",
         )
-        submitted = st.form_submit_button("Check", type="primary")
+        submitted = st.form_submit_button("Check", type="primary", disabled=_locked(key, opts))
     if submitted:
-        _record(q, key, graders.grade_order(q, picked), picked, attempt)
-    grade = _show_grade(q, key)
+        _record(q, key, graders.grade_order(q, picked), picked, attempt, opts)
+    grade = _show_grade(q, key, opts)
     if grade is not None:
         marks = grade.details["in_place"]
         lines = [
@@ -150,10 +224,10 @@ def _order(q: OrderQuestion, key: str, attempt: int) -> None:
         ]
         st.markdown("**The order:**\n\n" + "\n".join(lines))
         _explanation(q)
-        _again_button(key, attempt)
+        _again_button(key, attempt, opts)
 
 
-def _predict(q: PredictQuestion, key: str, attempt: int) -> None:
+def _predict(q: PredictQuestion, key: str, attempt: int, opts: _Options) -> None:
     try:
         inst = predict.instance(q, attempt)
     except Exception as exc:
@@ -166,19 +240,21 @@ def _predict(q: PredictQuestion, key: str, attempt: int) -> None:
     hint = "numbers separated by commas" if inst.answer_kind == "array" else "a number"
     with st.form(f"{key}-form"):
         answer = st.text_input(f"Your answer ({hint})", key=f"{key}-answer-{attempt}")
-        submitted = st.form_submit_button("Check", type="primary")
+        submitted = st.form_submit_button("Check", type="primary", disabled=_locked(key, opts))
     if submitted:
-        _record(q, key, graders.grade_predict(q, attempt, answer), answer, attempt)
-    grade = _show_grade(q, key)
+        _record(q, key, graders.grade_predict(q, attempt, answer), answer, attempt, opts)
+    grade = _show_grade(q, key, opts)
     if grade is not None:
         st.caption(f"The key is computed by `{q.answer_from.call}` on this attempt's numbers.")
         _explanation(q)
-    _again_button(key, attempt, label="New numbers", always=True)
+    _again_button(key, attempt, opts, label="New numbers", always=True)
 
 
-def _again_button(key: str, attempt: int, label: str = "Try again", always: bool = False) -> None:
-    if (always or _state(key, "grade") is not None) and st.button(
-        label, key=f"{key}-again-{attempt}", icon=":material/refresh:"
+def _again_button(key: str, attempt: int, opts: _Options, label: str = "Try again", always: bool = False) -> None:
+    if (
+        opts.allow_retry
+        and (always or _state(key, "grade") is not None)
+        and st.button(label, key=f"{key}-again-{attempt}", icon=":material/refresh:")
     ):
         _set(key, "attempt", attempt + 1)
         _set(key, "grade", None)
@@ -197,13 +273,13 @@ def _rubric_lists(grade: graders.Grade) -> None:
         st.markdown("**Key points:**\n" + "\n".join(lines))
 
 
-def _explain(q: ExplainQuestion, key: str, attempt: int) -> None:
+def _explain(q: ExplainQuestion, key: str, attempt: int, opts: _Options) -> None:
     with st.form(f"{key}-form"):
         text = st.text_area("Your answer, as you would say it in an interview", key=f"{key}-text-{attempt}", height=160)
-        submitted = st.form_submit_button("Check", type="primary")
+        submitted = st.form_submit_button("Check", type="primary", disabled=_locked(key, opts))
     if submitted:
-        _record(q, key, graders.grade_explain(q, text), text, attempt)
-    grade = _show_grade(q, key)
+        _record(q, key, graders.grade_explain(q, text), text, attempt, opts)
+    grade = _show_grade(q, key, opts)
     if grade is None:
         return
     _rubric_lists(grade)
@@ -215,20 +291,22 @@ def _explain(q: ExplainQuestion, key: str, attempt: int) -> None:
         ticks = [st.checkbox(point.point, key=f"{key}-tick-{attempt}-{i}") for i, point in enumerate(q.rubric)]
         if st.form_submit_button("Record my self-grade"):
             made = sum(ticks)
-            record_attempt(
+            hit = [p.point for p, t in zip(q.rubric, ticks, strict=True) if t]
+            missed = [p.point for p, t in zip(q.rubric, ticks, strict=True) if not t]
+            self_grade = graders.Grade(
                 q.id,
                 q.kind,
                 made >= q.points_to_pass,
                 made / len(q.rubric),
-                {"points": [p.point for p, t in zip(q.rubric, ticks, strict=True) if t]},
-                seed=attempt,
-                self_graded=True,
+                "Self-graded.",
+                {"hit": hit, "missed": missed},
             )
+            _record(q, key, self_grade, {"points": hit}, attempt, opts, self_graded=True)
             st.success(f"Recorded: {made} of {len(q.rubric)} points.", icon=":material/how_to_reg:")
-    _again_button(key, attempt)
+    _again_button(key, attempt, opts)
 
 
-def _spot_the_bug(q: SpotTheBugQuestion, key: str, attempt: int) -> None:
+def _spot_the_bug(q: SpotTheBugQuestion, key: str, attempt: int, opts: _Options) -> None:
     st.code(q.snippet.rstrip("\n"), language="python", line_numbers=True)
     lines = len(q.snippet.rstrip("\n").split("\n"))
     with st.form(f"{key}-form"):
@@ -236,18 +314,18 @@ def _spot_the_bug(q: SpotTheBugQuestion, key: str, attempt: int) -> None:
             "Line with the bug", min_value=1, max_value=lines, value=None, step=1, key=f"{key}-line-{attempt}"
         )
         fix = st.text_area("The fix: what should that line do instead?", key=f"{key}-fix-{attempt}", height=90)
-        submitted = st.form_submit_button("Check", type="primary")
+        submitted = st.form_submit_button("Check", type="primary", disabled=_locked(key, opts))
     if submitted:
         line_no = int(line) if line is not None else None
-        _record(q, key, graders.grade_spot_the_bug(q, line_no, fix), {"line": line_no, "fix": fix}, attempt)
-    grade = _show_grade(q, key)
+        _record(q, key, graders.grade_spot_the_bug(q, line_no, fix), {"line": line_no, "fix": fix}, attempt, opts)
+    grade = _show_grade(q, key, opts)
     if grade is None:
         return
     _rubric_lists(grade)
     with st.expander(f"The bug is on line {q.bug_line}", expanded=not grade.correct):
         st.markdown(q.model_fix)
     _explanation(q)
-    _again_button(key, attempt)
+    _again_button(key, attempt, opts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +339,7 @@ _MONOSPACE = (
 )
 
 
-def _implement(q: ImplementQuestion, key: str, attempt: int) -> None:
+def _implement(q: ImplementQuestion, key: str, attempt: int, opts: _Options) -> None:
     if not _warmed.is_set():
         _warmed.set()
         warm_up_in_background()
@@ -277,16 +355,19 @@ def _implement(q: ImplementQuestion, key: str, attempt: int) -> None:
             height=300,
             key=f"{key}-code",
         )
-        submitted = st.form_submit_button("Run", type="primary", icon=":material/play_arrow:")
+        submitted = st.form_submit_button(
+            "Run", type="primary", icon=":material/play_arrow:", disabled=_locked(key, opts)
+        )
     note = isolation_note()
     st.caption(f":warning: {note}" if reduced_protection() else note)
     if submitted:
         with st.spinner("Running your code in the sandbox..."):
             grade = graders.grade_implement(q, code, seed=attempt)
         _set(key, "code", code)
-        _record(q, key, grade, code, attempt)
-        _set(key, "attempt", attempt + 1)  # the next run draws new random cases
-    grade = _show_grade(q, key)
+        _record(q, key, grade, code, attempt, opts)
+        if opts.allow_retry:
+            _set(key, "attempt", attempt + 1)  # the next run draws new random cases
+    grade = _show_grade(q, key, opts)
     if grade is None:
         return
     failure = grade.details.get("first_failure")

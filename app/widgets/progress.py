@@ -1,0 +1,97 @@
+"""How progress is drawn: the headline numbers, accuracy by topic over time, the weakest topics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from app.content.loader import load_catalogue
+from app.grading.bank import topic_title
+from app.learners import store
+from app.learners.progress import Summary, TopicStats, accuracy_over_time
+from app.learners.store import LESSON_DONE
+from app.widgets.catalogue import lesson_link
+from app.widgets.progress_learner import learner_or_default
+
+
+def headline(s: Summary) -> None:
+    cols = st.columns(5)
+    cols[0].metric("Lessons done", s.lessons_done)
+    cols[1].metric("Answers", s.answered, help=f"{s.questions_seen} different questions")
+    cols[2].metric("Accuracy", f"{round(100 * s.accuracy)}%" if s.answered else "–")
+    cols[3].metric("Streak", f"{s.streak} day{'s' if s.streak != 1 else ''}")
+    cols[4].metric("Cards due", s.due_now, help=f"{s.due_week} due within a week")
+
+
+def accuracy_chart(attempts: list[dict[str, Any]], topic_of: Mapping[str, str], key: str) -> None:
+    rows = accuracy_over_time(attempts, topic_of)
+    if not rows:
+        return
+    frame = pd.DataFrame(rows)
+    frame["topic"] = frame["topic"].map(lambda t: topic_title(t) or "Other")
+    figure = px.line(
+        frame,
+        x="day",
+        y="accuracy",
+        color="topic",
+        markers=True,
+        hover_data={"answered": True},
+        labels={"day": "", "accuracy": "accuracy so far", "topic": "topic"},
+    )
+    figure.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend_title_text="")
+    st.plotly_chart(figure, key=key)
+
+
+def topic_table(stats: list[TopicStats]) -> None:
+    frame = pd.DataFrame(
+        [{"topic": topic_title(s.topic) or "Other", "answers": s.answered, "accuracy": s.accuracy} for s in stats]
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={"accuracy": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
+    )
+
+
+def weakest(stats: list[TopicStats], lessons_of_topic: Mapping[str, list[str]], key: str) -> None:
+    """The weakest topics, each with a drill link and the lessons its questions point to."""
+    if not stats:
+        st.caption("No weak topic yet: answer a few more questions (two per topic at least).")
+        return
+    catalogue = load_catalogue()
+    for s in stats:
+        with st.container(border=True):
+            st.markdown(f"**{topic_title(s.topic)}**: {s.right} of {s.answered} right ({round(100 * s.accuracy)}%)")
+            with st.container(horizontal=True, gap="small"):
+                st.page_link(
+                    "views/drill.py",
+                    label="Drill this topic",
+                    icon=":material/fitness_center:",
+                    query_params={"topic": s.topic},
+                )
+                for lesson_id in lessons_of_topic.get(s.topic, [])[:3]:
+                    if lesson_id in catalogue.lessons:
+                        lesson_link(catalogue, lesson_id, icon=":material/menu_book:")
+
+
+def mark_lesson_done(lesson_id: str) -> None:
+    """The button at the end of a lesson: records a "lesson done" event for the learner on the page."""
+    learner = learner_or_default()
+    try:
+        done = [e for e in store.events(learner, LESSON_DONE) if e["subject"] == lesson_id]
+    except Exception as exc:  # a database that is down must not take the lesson with it
+        st.caption(f":material/warning: Progress is not available: {exc}")
+        return
+    if done:
+        when = datetime.fromtimestamp(done[-1]["time"]).strftime("%d %b %Y")
+        st.caption(f":green[:material/task_alt:] You marked this lesson done on {when}.")
+        return
+    if st.button("Mark lesson done", icon=":material/task_alt:", key=f"lesson-done-{lesson_id}"):
+        store.record_event(learner, LESSON_DONE, lesson_id)
+        st.rerun()

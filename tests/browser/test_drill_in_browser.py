@@ -1,0 +1,119 @@
+"""A learner runs a short retrieval drill to the end in a real browser: a miss comes back until it is right twice."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from app.grading.bank import load_questions
+from app.learners import db, store
+from app.learners.drills import Drill, Item
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+DRILL_ID = "browserdrill"
+QUESTIONS = ["markov-property", "epsilon-schedule"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def drill_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server of its own, on a data folder that already holds a drill of two choice questions."""
+    data = tmp_path_factory.mktemp("drill-data")
+    saved = {name: os.environ.get(name) for name in ("RLDOJO_DATA_DIR", db.DATABASE_URL_ENV)}
+    os.environ["RLDOJO_DATA_DIR"] = str(data)
+    os.environ.pop(db.DATABASE_URL_ENV, None)
+    try:
+        drill = Drill(DRILL_ID, "retrieval", "ada", [Item(q, i) for i, q in enumerate(QUESTIONS)], time.time())
+        store.save_drill(drill.id, drill.learner, drill.kind, drill.to_dict())
+    finally:
+        db.dispose_all()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    port = free_port()
+    log = data / "server.log"
+    env = {**os.environ, "RLDOJO_DATA_DIR": str(data)}
+    env.pop(db.DATABASE_URL_ENV, None)
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app/main.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield f"{url}/drill?drill={DRILL_ID}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def answer(page: Page, position: int, question_id: str, right: bool) -> None:
+    """Answer the drill's question number `position` (from 0). The same question can follow itself,
+    so wait for the count of answers to move on, then for a fresh, enabled form."""
+    expect(page.get_by_text(f"{position} answered ·", exact=False)).to_be_visible()
+    expect(page.get_by_text(f"`{question_id}`").or_(page.get_by_text(question_id, exact=True)).first).to_be_visible()
+    check = page.get_by_role("button", name="Check", exact=True)
+    expect(check).to_be_enabled()
+    q = load_questions().get(question_id)
+    page.get_by_text(q.answers[0] if right else q.distractors[0], exact=True).click()
+    check.click()
+    expect(page.get_by_text("Correct." if right else "Not this one.", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Next question").click()
+
+
+def test_a_retrieval_drill_runs_to_the_end(page: Page, drill_url: str) -> None:
+    page.goto(drill_url)
+    expect(page.get_by_role("heading", name="Retrieval drill")).to_be_visible()
+    answer(page, 0, "markov-property", right=False)
+    answer(page, 1, "epsilon-schedule", right=True)
+    expect(page.get_by_text("1 missed so far", exact=False)).to_be_visible()
+    answer(page, 2, "markov-property", right=True)  # back, with its options drawn again
+    answer(page, 3, "markov-property", right=True)  # right twice: cleared
+    expect(page.get_by_text("Drill done: 2 questions, 1 missed at first", exact=False)).to_be_visible()
+    expect(page.get_by_role("link", name="Start another drill")).to_be_visible()
