@@ -79,6 +79,20 @@ REGISTRY: dict[str, AlgorithmSpec] = {
             module="algorithms.tabular",
             config="TabularConfig",
         ),
+        AlgorithmSpec(
+            name="debug-lab",
+            title="Debugging lab (PPO with bug switches)",
+            description="A compact PPO on CartPole-v1 in which each classic bug (sign, ratio, masks, ...) is a switch.",
+            module="algorithms.debug_lab",
+            config="DebugLabConfig",
+        ),
+        AlgorithmSpec(
+            name="rlhf",
+            title="RLHF on a small language model",
+            description="SFT, a reward model, then PPO with a KL penalty, DPO or KTO on a GPT-2 writing movie reviews.",
+            module="algorithms.lm.pipeline",
+            config="RLHFConfig",
+        ),
     ]
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +27,8 @@ TINY = {
     },
     "ppo": {"total_timesteps": 512, "num_envs": 8, "num_steps": 32, "update_epochs": 2, "eval_episodes": 2},
     "dqn": {"total_timesteps": 600, "learning_starts": 100, "train_freq": 50, "gradient_steps": 4, "eval_episodes": 2},
+    "debug-lab": {"total_timesteps": 512, "num_envs": 4, "num_steps": 32, "update_epochs": 1, "eval_episodes": 2},
+    "rlhf": {"stage": "ppo", "preset": "smoke", "iterations": 1, "device": "cpu", "cache_dir": tempfile.mkdtemp()},
 }
 
 

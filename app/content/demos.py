@@ -109,6 +109,51 @@ class LiveRunParams(DemoParams):
         return self
 
 
+DEBUG_LAB_BUGS = Literal[
+    "bug_no_termination_mask",
+    "bug_truncation_as_termination",
+    "bug_log_prob_ratio",
+    "bug_wrong_sign",
+    "bug_no_adv_norm",
+    "bug_lr_too_high",
+]
+
+
+class DebugLabParams(DemoParams):
+    bugs: list[DEBUG_LAB_BUGS] = Field(default=["bug_wrong_sign"], max_length=6)
+    """The bug switches of algorithms.debug_lab ticked at first (the learner can change them)."""
+    total_timesteps: int = Field(default=20_480, ge=1024, le=50_000)
+    """Environment steps of each of the two runs (the correct one and the buggy one)."""
+    seed: int = Field(default=1, ge=0, le=1000)
+
+
+class RlhfRunSpec(DemoParams):
+    label: str = Field(min_length=1, max_length=40)
+    """How the run is named in the charts and the table."""
+    stage: Literal["ppo", "ppo_no_kl", "dpo", "kto"] = "ppo"
+    beta: float | None = Field(default=None, ge=0.0, le=10.0)
+    """KL penalty (PPO) or DPO / KTO temperature; empty for the preset's."""
+    iterations: int | None = Field(default=None, ge=1, le=1000)
+    """PPO iterations; empty for the preset's."""
+
+
+class RlhfCompareParams(DemoParams):
+    runs: list[RlhfRunSpec] = Field(
+        default=[
+            RlhfRunSpec(label="PPO with KL penalty", stage="ppo"),
+            RlhfRunSpec(label="PPO without it", stage="ppo_no_kl"),
+        ],
+        min_length=1,
+        max_length=3,
+    )
+    """The runs set side by side (all start from the same SFT model)."""
+    preset: Literal["auto", "smoke", "tiny", "gpu"] = "auto"
+    metrics: list[str] = Field(
+        default=["charts/reward_model_score", "charts/hidden_score", "charts/kl", "charts/well_formed"], min_length=1
+    )
+    """Metrics drawn, one chart each, every run overlaid."""
+
+
 @dataclass(frozen=True)
 class DemoSpec:
     name: str
@@ -173,6 +218,18 @@ DEMOS: dict[str, DemoSpec] = {
             title="Live run",
             description="Start a training run of a registered algorithm from the lesson, watch it learn, stop it.",
             params=LiveRunParams,
+        ),
+        DemoSpec(
+            name="debug-lab",
+            title="Debugging lab: a buggy PPO beside a correct one",
+            description="Tick classic bugs on or off and compare learning curves and diagnostics with the correct run.",
+            params=DebugLabParams,
+        ),
+        DemoSpec(
+            name="rlhf-compare",
+            title="RLHF runs side by side",
+            description="Two or three runs of the LM pipeline (PPO with or without KL, DPO, KTO) overlaid live.",
+            params=RlhfCompareParams,
         ),
     ]
 }

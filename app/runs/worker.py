@@ -110,8 +110,11 @@ def run(run_id: str, store: RunStore) -> int:
     try:
         module, config_class, spec = load(record.algorithm)
         values = dict(record.config)
-        if "output_dir" in {f.name for f in fields(config_class)}:
+        names = {f.name for f in fields(config_class)}
+        if "output_dir" in names:
             values["output_dir"] = str(store.run_dir(run_id))
+        if "cache_dir" in names and not values.get("cache_dir"):
+            values["cache_dir"] = str(store.data_dir / "cache" / record.algorithm)  # shared by this data dir's runs
         config = build_config(config_class, values)
         store.update(run_id, status=RUNNING, pid=os.getpid(), device=describe_device(config), heartbeat=time.time())
         train = getattr(module, spec.train)

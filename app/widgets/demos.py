@@ -12,9 +12,11 @@ from plotly.subplots import make_subplots
 from algorithms.returns import discount_weights, discounted_returns, effective_horizon
 from app.content.demos import DEMOS, DemoParams, ReturnsExplorerParams
 from app.widgets.bandit_demos import bandit_testbed, contextual_bandits
+from app.widgets.debug_demo import debug_lab_demo
 from app.widgets.gae_demo import gae_explorer
 from app.widgets.gridworld import gridworld_dp
 from app.widgets.ppo_demo import ppo_clip_explorer
+from app.widgets.rlhf_demo import rlhf_compare
 from app.widgets.runs import live_run
 from app.widgets.td_demos import cliff_walking, dosing_rewards
 
@@ -122,8 +124,10 @@ RENDERERS: dict[str, Callable[[DemoParams, str], None]] = {
     "bandit-testbed": bandit_testbed,  # type: ignore[dict-item]
     "contextual-bandits": contextual_bandits,  # type: ignore[dict-item]
     "live-run": live_run,  # type: ignore[dict-item]
+    "rlhf-compare": rlhf_compare,  # type: ignore[dict-item]
     "gae-explorer": gae_explorer,  # type: ignore[dict-item]
     "ppo-clip-explorer": ppo_clip_explorer,  # type: ignore[dict-item]
+    "debug-lab": debug_lab_demo,  # type: ignore[dict-item]
 }
 
 

@@ -33,3 +33,33 @@ def test_demo_renders_with_defaults(name: str, tmp_path, monkeypatch) -> None:
     at = AppTest.from_function(_render, args=(name, REQUIRED.get(name, {})), default_timeout=120).run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
+
+
+def test_debug_lab_trains_both_runs_on_a_click_and_draws_them(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path))
+    params = {"bugs": ["bug_wrong_sign"], "total_timesteps": 1024, "seed": 3}
+    at = AppTest.from_function(_render, args=("debug-lab", params), default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert not at.get("plotly_chart"), "nothing trains before the button is pressed"
+    at.button(key="t-go").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == 1
+    assert any("greedy evaluation" in m.label for m in at.metric)
+    at.multiselect(key="t-bugs").set_value([]).run()  # untick everything: a hint, not a crash
+    assert not at.exception, at.exception
+    assert any("at least one bug" in i.value for i in at.info)
+
+
+def test_debug_lab_reports_a_nan_loss_instead_of_raising(monkeypatch) -> None:
+    from algorithms.contract import NonFiniteLossError
+    from app.widgets import debug_demo
+
+    def exploding(config, on_update=None, should_stop=None):
+        on_update({"global_step": 512.0, "progress": 0.5, "charts/episodic_return": 12.0})
+        raise NonFiniteLossError("losses/policy became nan at step 1024: try a smaller learning rate")
+
+    monkeypatch.setattr(debug_demo, "train", exploding)
+    result = debug_demo.run_lab(("bug_log_prob_ratio",), 2048, 1, on_update=lambda m: None)
+    assert result["error"].startswith("losses/policy became nan")
+    assert len(result["history"]) == 1 and result["final"] == {}

@@ -1,0 +1,519 @@
+"""The debugging lab: a compact PPO on CartPole-v1 in which each classic bug is a switch.
+
+An agent that does not learn rarely crashes. It runs, the loss goes down, and the return stays
+where a random policy left it. This file is a small, readable PPO-clip (Schulman et al. 2017,
+eq. 7, with GAE from Schulman et al. 2016, eq. 16) whose ``DebugLabConfig`` has one ``bug_*``
+flag per mistake that people really make. Each flag switches on an explicit branch, marked in
+the code as a lesson region, with the correct line beside the wrong one:
+
+- ``bug_no_termination_mask``: the TD error and GAE ignore episode ends, so the value of the
+  state after a fall is bootstrapped as if the episode went on, and advantages leak backwards
+  from the next episode (region ``bug-termination-mask``);
+- ``bug_truncation_as_termination``: the old Gym API's single ``done`` flag, so a time limit is
+  treated like a fall and the last state of a good episode is valued at 0 (``bug-old-gym-api``);
+- ``bug_log_prob_ratio``: the PPO ratio as ``logp / logp_old`` instead of
+  ``exp(logp - logp_old)`` (``bug-ratio``). (Dividing probabilities, ``p / p_old``, is the same
+  number as the correct ratio; it only underflows when probabilities are tiny.);
+- ``bug_wrong_sign``: the loss is +L^CLIP instead of -L^CLIP, so the optimiser *minimises* the
+  objective (``bug-sign``);
+- ``bug_no_adv_norm``: the advantages go into the loss at their raw scale (``bug-adv-norm``);
+- ``bug_lr_too_high``: a learning rate 30 times too large (``bug-learning-rate``).
+
+Every update reports the diagnostics that tell these apart: the return, the policy's entropy,
+the approximate KL between the old and the new policy and the clip fraction (measured the right
+way, whatever the loss did), the critic's explained variance, value loss and mean value, the
+advantages' mean and standard deviation, the gradient norm before clipping, and the ratio as the
+loss computed it.
+
+The rollout steps N ordinary environments one by one (not a vector environment), so the
+``terminated`` / ``truncated`` flags and the reset are in plain sight: ``next_obs`` keeps the
+real s_{t+1} of every step, the final observation included, and the reset observation becomes
+the next step's s_t.
+
+Command line (progress lines, then one JSON object on the last line with ``--json``)::
+
+    python -m algorithms.debug_lab --json
+    python -m algorithms.debug_lab --bug-wrong-sign --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from algorithms.contract import (
+    Metrics,
+    NonFiniteLossError,
+    OnUpdate,
+    ShouldStop,
+    TrainResult,
+    add_config_arguments,
+    check_finite,
+    configure_cpu_threads,
+    pick_device,
+    print_summary,
+    save_config_and_episode,
+)
+from algorithms.losses import approx_kl, clip_fraction
+from algorithms.ppo import Agent, evaluate, explained_variance, normalize_advantages, print_progress, record_episode
+
+__all__ = [
+    "BUGS",
+    "DebugLabConfig",
+    "NonFiniteLossError",
+    "active_bugs",
+    "gae_advantages",
+    "policy_loss",
+    "train",
+]
+
+LR_TOO_HIGH_FACTOR = 30.0  # bug_lr_too_high multiplies the learning rate by this
+
+
+@dataclass(frozen=True)
+class DebugLabConfig:
+    env_id: str = "CartPole-v1"
+    """Gymnasium id of an environment with a vector observation and discrete actions."""
+    seed: int = 1
+    """Seeds the networks, the action sampling, the minibatch order and the environments."""
+    total_timesteps: int = 30_000
+    """Environment steps in all, summed over the N copies."""
+    num_envs: int = 8
+    """N, the copies of the environment stepped one after the other in each rollout step."""
+    num_steps: int = 64
+    """T, the steps each copy runs per iteration; a batch holds N x T steps."""
+    gamma: float = 0.99
+    """Discount factor gamma."""
+    gae_lambda: float = 0.9
+    """lambda of GAE (Schulman et al. 2016)."""
+    update_epochs: int = 6
+    """K, the passes over each batch."""
+    num_minibatches: int = 4
+    """Minibatches per epoch."""
+    clip_eps: float = 0.2
+    """epsilon in clip(r_t, 1 - epsilon, 1 + epsilon)."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    lr: float = 0.003
+    """Adam step size, annealed linearly to 0 over the budget."""
+    max_grad_norm: float = 1.0
+    """Rescale the gradient when its global L2 norm exceeds this."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Widths of the hidden tanh layers of the actor and of the critic (two separate networks)."""
+    max_episode_steps: int | None = 200
+    """Time limit per episode (truncation). 200 instead of CartPole-v1's 500, so that the time limit is
+    reached within a small budget and the truncation bug has something to act on."""
+    bug_no_termination_mask: bool = False
+    """BUG: bootstrap through real episode ends and let GAE run across them."""
+    bug_truncation_as_termination: bool = False
+    """BUG: the old Gym API's single done flag: a time limit is treated as a real end (no bootstrap)."""
+    bug_log_prob_ratio: bool = False
+    """BUG: the PPO ratio computed as logp / logp_old instead of exp(logp - logp_old)."""
+    bug_wrong_sign: bool = False
+    """BUG: minimise the clipped objective instead of maximising it (a missing minus sign)."""
+    bug_no_adv_norm: bool = False
+    """BUG: leave out the per-minibatch advantage normalisation."""
+    bug_lr_too_high: bool = False
+    """BUG: a learning rate 30 times too high."""
+    eval_episodes: int = 10
+    """Deterministic (argmax) episodes played after training to score the policy (0: none)."""
+    device: str = "cpu"
+    """auto, cpu or cuda. These small networks are fastest on a CPU."""
+    max_seconds: float | None = None
+    """Wall-clock cap on training in seconds; None trains for the whole budget."""
+    output_dir: str = ""
+    """Folder for the checkpoint (agent.pt), the config and an episode animation; empty saves nothing."""
+
+
+# The switches, in the order the lesson shows them: field name -> what it breaks.
+BUGS: dict[str, str] = {
+    "bug_no_termination_mask": "No termination mask: bootstraps through the end of an episode",
+    "bug_truncation_as_termination": "Old Gym API: a time limit treated as a real end",
+    "bug_log_prob_ratio": "Ratio of log-probabilities: logp / logp_old",
+    "bug_wrong_sign": "Wrong sign on the policy loss",
+    "bug_no_adv_norm": "No advantage normalisation",
+    "bug_lr_too_high": f"Learning rate {LR_TOO_HIGH_FACTOR:g} times too high",
+}
+
+
+def active_bugs(config: DebugLabConfig) -> list[str]:
+    """The names of the bug switches that are on."""
+    return [f.name for f in fields(config) if f.name.startswith("bug_") and getattr(config, f.name)]
+
+
+# ---------------------------------------------------------------------------------------
+# The equations, each with its bug
+# ---------------------------------------------------------------------------------------
+
+
+def gae_advantages(
+    rewards: Tensor,
+    values: Tensor,
+    next_values: Tensor,
+    terminated: Tensor,
+    truncated: Tensor,
+    gamma: float,
+    lam: float,
+    mask_terminations: bool = True,
+) -> Tensor:
+    """GAE advantages A_t of N rollouts of T steps (Schulman et al. 2016, eq. 16).
+
+    rewards, values, terminated, truncated: (T, N); next_values: (T, N), V of the real s_{t+1} of
+    each step (the final observation when step t ended an episode).
+
+        delta_t = r_t + gamma V(s_{t+1}) (1 - terminated_t) - V(s_t)
+        A_t     = delta_t + gamma lam (1 - done_t) A_{t+1},     done_t = terminated_t or truncated_t
+
+    With ``mask_terminations=False`` (the bug) neither mask is applied. Returns (T, N).
+    """
+    T = rewards.shape[0]
+    # lesson:start bug-termination-mask
+    if mask_terminations:
+        not_terminated = 1.0 - terminated.float()  # after a real end the future is worth 0
+        not_done = 1.0 - (terminated | truncated).float()  # the next row starts another episode
+    else:  # BUG: a fall is bootstrapped like any step, and A_t leaks back from the next episode
+        not_terminated = torch.ones_like(rewards)
+        not_done = torch.ones_like(rewards)
+    # lesson:end bug-termination-mask
+    delta = rewards + gamma * next_values * not_terminated - values  # TD errors, (T, N)
+    advantages = torch.zeros_like(rewards)  # (T, N)
+    running = torch.zeros_like(rewards[0])  # A_{t+1}, (N,)
+    for t in reversed(range(T)):
+        running = delta[t] + gamma * lam * not_done[t] * running
+        advantages[t] = running
+    return advantages
+
+
+def policy_loss(
+    logp: Tensor,
+    logp_old: Tensor,
+    adv: Tensor,
+    clip_eps: float,
+    log_prob_ratio: bool = False,
+    wrong_sign: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """Minus L^CLIP (Schulman et al. 2017, eq. 7), and the ratio it used. logp, logp_old, adv: (B,).
+
+    ``log_prob_ratio`` and ``wrong_sign`` switch on the two bugs of this function.
+    """
+    logp_old, adv = logp_old.detach(), adv.detach()  # theta_old and A_t are constants of the surrogate
+    # lesson:start bug-ratio
+    if log_prob_ratio:  # noqa: SIM108 (a branch per bug, so the lesson can show both lines)
+        # BUG: equals 1 at theta_old, but its gradient is grad(logp) / logp_old, and logp_old < 0
+        ratio = logp / logp_old
+    else:
+        ratio = (logp - logp_old).exp()  # r_t = pi_theta(a|s) / pi_theta_old(a|s)
+    # lesson:end bug-ratio
+    objective = torch.min(ratio * adv, ratio.clamp(1.0 - clip_eps, 1.0 + clip_eps) * adv).mean()
+    # lesson:start bug-sign
+    if wrong_sign:  # noqa: SIM108
+        # BUG: gradient descent on the objective makes good actions rarer
+        loss = objective
+    else:
+        loss = -objective  # optimisers minimise, so minimise minus the objective
+    # lesson:end bug-sign
+    return loss, ratio.detach()
+
+
+# ---------------------------------------------------------------------------------------
+# train(): the entry point of the run manager, the demo and the command line
+# ---------------------------------------------------------------------------------------
+
+
+def make_envs(config: DebugLabConfig) -> list[gym.Env]:
+    envs = [gym.make(config.env_id, max_episode_steps=config.max_episode_steps) for _ in range(config.num_envs)]
+    if not isinstance(envs[0].action_space, gym.spaces.Discrete):
+        for env in envs:
+            env.close()
+        raise ValueError(f"the debugging lab needs discrete actions; {config.env_id} has {envs[0].action_space}")
+    return envs
+
+
+def train(
+    config: DebugLabConfig, on_update: OnUpdate | None = None, should_stop: ShouldStop | None = None
+) -> TrainResult:
+    """PPO-clip with the bugs that ``config`` switches on. Reports once per iteration (N x T steps)."""
+    if min(config.total_timesteps, config.num_envs, config.num_steps, config.update_epochs) < 1:
+        raise ValueError("total_timesteps, num_envs, num_steps and update_epochs must be at least 1")
+    if not 1 <= config.num_minibatches <= config.num_envs * config.num_steps:
+        raise ValueError("num_minibatches must lie between 1 and num_envs * num_steps")
+    configure_cpu_threads()
+    started = time.perf_counter()
+    device = torch.device(pick_device(config.device))
+    torch.manual_seed(config.seed)
+    generator = torch.Generator(device).manual_seed(config.seed)
+
+    N, T = config.num_envs, config.num_steps
+    envs = make_envs(config)
+    obs_dim, n_actions = int(np.prod(envs[0].observation_space.shape)), int(envs[0].action_space.n)
+    spec = envs[0].spec
+    threshold = spec.reward_threshold if spec is not None and config.max_episode_steps is None else None
+    agent = Agent(obs_dim, n_actions, True, config.hidden_sizes).to(device)
+    params = list(agent.parameters())
+    # lesson:start bug-learning-rate
+    if config.bug_lr_too_high:  # noqa: SIM108
+        # BUG: each update moves the policy far from the one that collected the data
+        lr = LR_TOO_HIGH_FACTOR * config.lr
+    else:
+        lr = config.lr
+    # lesson:end bug-learning-rate
+    optimizer = torch.optim.Adam(params, lr=lr, eps=1e-5, fused=device.type in ("cpu", "cuda"))
+    num_iterations = max(1, config.total_timesteps // (N * T))
+
+    obs = np.stack([np.asarray(env.reset(seed=config.seed + i)[0], np.float32) for i, env in enumerate(envs)])
+    obs_buf = np.zeros((T, N, obs_dim), np.float32)  # s_t, (T, N, obs_dim)
+    next_obs_buf = np.zeros((T, N, obs_dim), np.float32)  # the real s_{t+1}, final observations included
+    actions_buf = np.zeros((T, N), np.int64)
+    rewards = np.zeros((T, N), np.float32)
+    terminated_buf = np.zeros((T, N), bool)
+    truncated_buf = np.zeros((T, N), bool)
+    episode_return, episode_length = np.zeros(N), np.zeros(N, dtype=np.int64)
+    recent: deque[float] = deque(maxlen=100)
+    finished: list[tuple[float, int]] = []
+    episodes = global_step = iteration = 0
+    to_threshold: dict[str, float] | None = None
+    metrics: Metrics = {}
+    stopped_early = interrupted = False
+    training_started = time.perf_counter()
+
+    for iteration in range(1, num_iterations + 1):
+        iteration_started = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = lr * (1.0 - (iteration - 1.0) / num_iterations)  # linear annealing
+
+        # Rollout: T steps of each of the N environments with the current policy.
+        for t in range(T):
+            action = agent.act(torch.as_tensor(obs, device=device), generator).tolist()  # a_t ~ pi_theta_old
+            obs_buf[t], actions_buf[t] = obs, action
+            for i, env in enumerate(envs):
+                next_obs, reward, terminated, truncated, _ = env.step(action[i])
+                # lesson:start bug-old-gym-api
+                if config.bug_truncation_as_termination:
+                    # BUG: gym < 0.26 returned one `done`; storing it as the end of the task makes a
+                    # time limit look like a fall, and the state it cut is valued at 0
+                    terminated, truncated = terminated or truncated, False
+                # lesson:end bug-old-gym-api
+                next_obs_buf[t, i] = next_obs
+                rewards[t, i], terminated_buf[t, i], truncated_buf[t, i] = reward, terminated, truncated
+                episode_return[i] += reward
+                episode_length[i] += 1
+                if terminated or truncated:
+                    finished.append((float(episode_return[i]), int(episode_length[i])))
+                    recent.append(float(episode_return[i]))
+                    episodes += 1
+                    episode_return[i], episode_length[i] = 0.0, 0
+                    next_obs, _ = env.reset()
+                    reached = threshold is not None and len(recent) == 100 and np.mean(recent) >= threshold
+                    if reached and to_threshold is None:
+                        seconds = time.perf_counter() - training_started
+                        to_threshold = {"seconds": seconds, "steps": global_step + t * N + i + 1}
+                obs[i] = next_obs
+        global_step += T * N
+
+        with torch.no_grad():  # theta_old's log-probabilities and values of the whole batch
+            flat_obs = torch.as_tensor(obs_buf.reshape(T * N, obs_dim), device=device)  # (T N, obs_dim)
+            flat_actions = torch.as_tensor(actions_buf.reshape(-1), device=device)  # (T N,)
+            b_logp = agent.log_prob_entropy(flat_obs, flat_actions, with_entropy=False)[0]  # (T N,)
+            b_values = agent.value(flat_obs)  # V(s_t), (T N,)
+            flat_next_obs = torch.as_tensor(next_obs_buf.reshape(T * N, obs_dim), device=device)
+            next_values = agent.value(flat_next_obs).view(T, N)  # V(s_{t+1}), (T, N)
+            advantages = gae_advantages(
+                torch.as_tensor(rewards, device=device),
+                b_values.view(T, N),
+                next_values,
+                torch.as_tensor(terminated_buf, device=device),
+                torch.as_tensor(truncated_buf, device=device),
+                config.gamma,
+                config.gae_lambda,
+                mask_terminations=not config.bug_no_termination_mask,
+            )
+            b_adv = advantages.flatten()  # (T N,)
+            b_returns = b_adv + b_values  # value targets R_t = A_t + V(s_t)
+
+        B = T * N
+        sums = {
+            "policy": 0.0,
+            "value": 0.0,
+            "grad_norm": 0.0,
+            "adv_std_in_loss": 0.0,
+            "ratio_mean": 0.0,
+            "ratio_max": 0.0,
+        }
+        steps = 0
+        for _epoch in range(config.update_epochs):
+            order = torch.randperm(B, generator=generator, device=device)
+            for mb in order.tensor_split(config.num_minibatches):
+                logp, _ = agent.log_prob_entropy(flat_obs[mb], flat_actions[mb], with_entropy=False)
+                # lesson:start bug-adv-norm
+                if config.bug_no_adv_norm:  # noqa: SIM108
+                    # BUG: the advantages keep their scale and their mean (a biased critic shifts them all)
+                    adv = b_adv[mb]
+                else:
+                    adv = normalize_advantages(b_adv[mb])  # mean 0, std 1 in every minibatch
+                # lesson:end bug-adv-norm
+                pg_loss, ratio = policy_loss(
+                    logp, b_logp[mb], adv, config.clip_eps, config.bug_log_prob_ratio, config.bug_wrong_sign
+                )
+                v_loss = 0.5 * (agent.value(flat_obs[mb]) - b_returns[mb]).pow(2).mean()
+                loss = pg_loss + config.vf_coef * v_loss
+                optimizer.zero_grad()
+                loss.backward()
+                grad_norm = nn.utils.clip_grad_norm_(params, config.max_grad_norm)  # the norm before clipping
+                optimizer.step()
+                sums["policy"] += pg_loss.item()
+                sums["value"] += v_loss.item()
+                sums["grad_norm"] += float(grad_norm)
+                sums["adv_std_in_loss"] += adv.std().item()
+                sums["ratio_mean"] += ratio.mean().item()
+                sums["ratio_max"] = max(sums["ratio_max"], ratio.max().item())
+                steps += 1
+
+        means = {k: (v if k == "ratio_max" else v / max(steps, 1)) for k, v in sums.items()}
+        # lesson:start diagnostics
+        with torch.no_grad():  # how far the whole update moved the policy, measured the right way
+            logp_new, entropy_new = agent.log_prob_entropy(flat_obs, flat_actions)
+            assert entropy_new is not None
+        diagnostics: Metrics = {
+            "losses/policy": means["policy"],
+            "losses/value": means["value"],  # 0.5 (V - R)^2: grows with the scale of the returns
+            "losses/entropy": entropy_new.mean().item(),  # ln 2 = 0.69 for two equally likely actions
+            "losses/approx_kl": approx_kl(logp_new, b_logp).item(),  # KL(pi_old || pi_new); ~0.01 is calm
+            "losses/clip_fraction": clip_fraction(logp_new, b_logp, config.clip_eps).item(),  # ratio outside 1 +- eps
+            "diagnostics/grad_norm": means["grad_norm"],  # before clipping
+            "diagnostics/advantage_mean": b_adv.mean().item(),  # as GAE computed them
+            "diagnostics/advantage_std": b_adv.std().item(),
+            "diagnostics/advantage_std_in_loss": means["adv_std_in_loss"],  # 1 when normalised
+            "diagnostics/value_mean": b_values.mean().item(),  # can never exceed 1 / (1 - gamma) here
+            "diagnostics/ratio_mean": means["ratio_mean"],  # the ratio as the loss computed it
+            "diagnostics/ratio_max": means["ratio_max"],
+        }
+        ev = explained_variance(b_values, b_returns)  # 1 - Var(R - V) / Var(R): 1 is a perfect critic
+        # lesson:end diagnostics
+        for name, number in list(diagnostics.items()):
+            if name.startswith("losses/"):
+                check_finite(name, number, global_step)  # a NaN loss stops the run, with this message
+            elif not math.isfinite(number):
+                del diagnostics[name]  # e.g. a standard deviation of a single sample
+        if math.isfinite(ev):
+            diagnostics["losses/explained_variance"] = ev
+
+        now = time.perf_counter()
+        elapsed = now - started
+        progress = iteration / num_iterations
+        if config.max_seconds is not None:
+            progress = max(progress, elapsed / config.max_seconds if config.max_seconds > 0 else 1.0)
+        metrics = {
+            "global_step": float(global_step),
+            "progress": min(1.0, progress),
+            "charts/iteration": float(iteration),
+            "charts/episodes": float(episodes),
+            "charts/learning_rate": optimizer.param_groups[0]["lr"],
+            "charts/steps_per_second": B / max(now - iteration_started, 1e-9),
+            **diagnostics,
+        }
+        if recent:
+            metrics["charts/episodic_return_mean100"] = float(np.mean(recent))
+        if finished:
+            metrics["charts/episodic_return"] = float(np.mean([r for r, _ in finished]))
+            metrics["charts/episodic_length"] = float(np.mean([n for _, n in finished]))
+        finished.clear()
+        if on_update is not None:
+            on_update(metrics)
+        if config.max_seconds is not None and elapsed >= config.max_seconds:
+            stopped_early = iteration < num_iterations
+            break
+        if should_stop is not None and should_stop():
+            stopped_early = iteration < num_iterations
+            interrupted = True
+            break
+
+    for env in envs:
+        env.close()
+    train_seconds = time.perf_counter() - started
+    agent.eval()
+    eval_mean = eval_std = None
+    if config.eval_episodes > 0 and not interrupted:
+        eval_mean, eval_std = _evaluate(agent, config)
+
+    artifacts: dict[str, str] = {}
+    if config.output_dir:
+        out = Path(config.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save(agent.state_dict(), out / "agent.pt")
+        artifacts["checkpoint"] = str(out / "agent.pt")
+        artifacts |= save_config_and_episode(
+            out, config, lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000), interrupted
+        )
+
+    final: dict[str, Any] = {
+        **metrics,
+        "total_steps": float(global_step),
+        "episodes": float(episodes),
+        "updates": float(iteration),
+        "seconds": time.perf_counter() - started,
+        "train_seconds": train_seconds,
+        "setup_seconds": training_started - started,
+        "seconds_to_threshold": None if to_threshold is None else to_threshold["seconds"],
+        "steps_to_threshold": None if to_threshold is None else to_threshold["steps"],
+        "reward_threshold": threshold,
+        "eval_return_mean": eval_mean,
+        "eval_return_std": eval_std,
+        "stopped_early": float(stopped_early),
+    }
+    return TrainResult(metrics=final, artifacts=artifacts)
+
+
+def _evaluate(agent: Agent, config: DebugLabConfig) -> tuple[float, float]:
+    """Deterministic episodes under the training time limit, from start states far from training's."""
+    if config.max_episode_steps is None:
+        return evaluate(agent, config.env_id, config.eval_episodes, config.seed + 1_000_000)
+    totals = []
+    for k in range(config.eval_episodes):
+        env = gym.make(config.env_id, max_episode_steps=config.max_episode_steps)
+        obs, _ = env.reset(seed=config.seed + 1_000_000 + k)
+        total, done = 0.0, False
+        while not done:
+            with torch.inference_mode():
+                x = torch.as_tensor(np.asarray(obs, np.float32)[None], device=next(agent.parameters()).device)
+                obs, reward, terminated, truncated, _ = env.step(int(agent.deterministic(x)[0]))
+            total += float(reward)
+            done = terminated or truncated
+        env.close()
+        totals.append(total)
+    return float(np.mean(totals)), float(np.std(totals))
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m algorithms.debug_lab", description=__doc__.splitlines()[0])
+    add_config_arguments(parser, DebugLabConfig)
+    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
+    args = vars(parser.parse_args(argv))
+    as_json = args.pop("json")
+    config = DebugLabConfig(**args)
+    bugs = ", ".join(active_bugs(config)) or "none"
+    print(f"Debugging lab (PPO) on {config.env_id}, seed {config.seed}, bugs: {bugs}", flush=True)
+    last_print = [0.0]
+    result = train(config, on_update=lambda m: print_progress(m, last_print))
+    print_summary(result, config.eval_episodes, as_json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
