@@ -126,6 +126,7 @@ def train_ppo(
         prompts = [str(rng.choice(reviews.SUBJECTS)) for _ in range(settings.batch_size)]
         prompt_ids = encode_prompts(tokenizer, prompts, device)
         policy.eval()
+        # lesson:start ppo-lm-rollout
         with torch.no_grad(), autocast(device):
             tokens, mask = sample(
                 policy, prompt_ids, settings.max_new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id
@@ -134,9 +135,12 @@ def train_ppo(
             values_old = value_head(hidden.float()).squeeze(-1) * mask
             logp_ref = token_logprobs(reference, prompt_ids, tokens, mask)
             score = normaliser(reward_scores(reward_model, prompt_ids, tokens))  # (B,)
+        # lesson:end ppo-lm-rollout
+        # lesson:start missing-eos
         ended = (tokens == tokenizer.eos_token_id).any(dim=1)
-        if settings.missing_eos_penalty:
+        if settings.missing_eos_penalty:  # a review that never ends is scored down, whatever the reward model says
             score = score + settings.missing_eos_penalty * (~ended).float()
+        # lesson:end missing-eos
         # lesson:start ppo-lm-rewards
         rewards = kl_shaped_reward(score, logp_old, logp_ref, kl_control.beta, mask=mask)  # (B, T)
         advantages, returns = masked_gae(rewards, values_old, mask, settings.gamma, settings.lam)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -57,6 +58,22 @@ class QuizBlock(_Strict):
     quiz: list[Slug] = Field(min_length=1)
 
 
+_DOT_GRAPH = re.compile(r"^\s*(?:strict\s+)?(?:di)?graph\b[^{]*\{.*\}\s*$", re.DOTALL | re.IGNORECASE)
+
+
+class DiagramBlock(_Strict):
+    diagram: Text
+    """Graphviz DOT source ('digraph { a -> b }'), drawn in the browser by st.graphviz_chart."""
+    caption: str | None = None
+
+    @field_validator("diagram")
+    @classmethod
+    def _looks_like_dot(cls, value: str) -> str:
+        if not _DOT_GRAPH.match(value):
+            raise ValueError("a diagram is Graphviz DOT source: 'digraph { a -> b }' or 'graph { a -- b }'")
+        return value
+
+
 class InterviewBlock(_Strict):
     interview: Text
     """The question, as an interviewer would ask it."""
@@ -72,6 +89,7 @@ BLOCK_KINDS: dict[str, type[_Strict]] = {
     "demo": DemoBlock,
     "quiz": QuizBlock,
     "interview": InterviewBlock,
+    "diagram": DiagramBlock,
 }
 
 
@@ -91,7 +109,8 @@ Block = Annotated[
     | Annotated[CalloutBlock, Tag("callout")]
     | Annotated[DemoBlock, Tag("demo")]
     | Annotated[QuizBlock, Tag("quiz")]
-    | Annotated[InterviewBlock, Tag("interview")],
+    | Annotated[InterviewBlock, Tag("interview")]
+    | Annotated[DiagramBlock, Tag("diagram")],
     Discriminator(
         _block_kind,
         custom_error_type="block_kind",

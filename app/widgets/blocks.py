@@ -11,6 +11,7 @@ from app.content.models import (
     CalloutBlock,
     CodeBlock,
     DemoBlock,
+    DiagramBlock,
     InterviewBlock,
     MarkdownBlock,
     MathBlock,
@@ -68,6 +69,13 @@ def _interview(block: InterviewBlock, key: str) -> None:
             st.markdown(block.answer)
 
 
+def _diagram(block: DiagramBlock, key: str) -> None:
+    # A DOT string needs no Python graphviz package: Streamlit lays it out in the browser (Graphviz WASM).
+    st.graphviz_chart(block.diagram, width="content", alt=block.caption)
+    if block.caption:
+        st.caption(block.caption)
+
+
 RENDERERS: dict[type, Callable[[Any, str], None]] = {
     MarkdownBlock: _markdown,
     MathBlock: _math,
@@ -76,6 +84,7 @@ RENDERERS: dict[type, Callable[[Any, str], None]] = {
     DemoBlock: _demo,
     QuizBlock: _quiz,
     InterviewBlock: _interview,
+    DiagramBlock: _diagram,
 }
 
 

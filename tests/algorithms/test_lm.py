@@ -301,6 +301,19 @@ def test_command_line_prints_json_last(smoke_chain, capsys) -> None:
         assert {"hidden_score", "win_rate_vs_sft", "kl", "well_formed", "seconds"} <= set(result[stage])
 
 
+def test_train_command_runs_one_stage_with_literal_flags(smoke_chain, capsys) -> None:
+    from algorithms.lm.__main__ import main
+
+    cache = str(smoke_chain[2])
+    args = ["train", "--stage", "kto", "--preset", "smoke", "--beta", "0.5", "--device", "cpu", "--cache-dir", cache]
+    assert main([*args, "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["beta"] == 0.5 and "win_rate_vs_sft" in metrics
+    with pytest.raises(SystemExit):
+        main(["train", "--stage", "reinforce"])  # not a stage: argparse lists the choices
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_sample_command_loads_a_saved_folder(tiny, tmp_path, capsys) -> None:
     from algorithms.lm.__main__ import main
 
