@@ -151,6 +151,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) ->
             kind = next(a for a in typing.get_args(kind) if a is not type(None))
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=helptext)
+        elif typing.get_origin(kind) is typing.Literal:
+            parser.add_argument(flag, choices=typing.get_args(kind), default=default, help=helptext)
         elif typing.get_origin(kind) is tuple:
             item = typing.get_args(kind)[0]
             parser.add_argument(
@@ -201,4 +203,41 @@ def save_config_and_episode(out: Path, config: Any, record: Callable[[], list], 
             artifacts["episode"] = save_animation(record(), str(out / "episode.gif"))
         except gym.error.DependencyNotInstalled as err:
             print(f"no episode animation: {err}", flush=True)
+            (out / NO_EPISODE_FILE).write_text(f"No episode animation: {err}\n")
+            artifacts["no_episode"] = str(out / NO_EPISODE_FILE)
     return artifacts
+
+
+NO_EPISODE_FILE = "no-episode.txt"
+"""Written instead of episode.gif when the environment cannot render here; says why (the runs page shows it)."""
+LATEST_FILE = "latest.json"
+"""What a long run saved last (step, time, episode return): the runs page captions its latest episode with it."""
+
+
+def replace_file(path: Path, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(temporary path)``, then move the result over ``path`` in one step, so a page
+    reading ``path`` while a run rewrites it never sees half a file. Keeps ``path``'s suffix, which
+    picks the format of PIL and of some savers."""
+    partial = path.with_name(f"{path.stem}.partial{path.suffix}")
+    write(partial)
+    os.replace(partial, path)
+    return path
+
+
+def save_progress(out: Path, record: Callable[[], list] | None, info: dict[str, Any]) -> None:
+    """A long run's periodic artifacts, beside the final ones: ``episode.gif`` of the current policy
+    (when ``record`` is given and the environment can render) and ``latest.json`` with ``info``
+    (global_step and the like) and the time. Both are replaced atomically; a page can watch them."""
+    import time
+
+    import gymnasium as gym
+
+    info = dict(info)
+    if record is not None:
+        try:
+            replace_file(out / "episode.gif", lambda p: save_animation(record(), str(p)))
+            info["episode"] = "episode.gif"
+        except gym.error.DependencyNotInstalled as err:
+            info["no_episode"] = str(err)
+    info["time"] = time.time()
+    replace_file(out / LATEST_FILE, lambda p: p.write_text(json.dumps(info)))

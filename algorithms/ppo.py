@@ -45,9 +45,14 @@ Command line (progress lines, then one JSON object on the last line with ``--jso
 The command line starts from ``preset(env_id)``; flags override single fields. CartPole-v1's
 defaults are tuned for wall-clock time on a small CPU (docs/benchmarks.md); Pendulum-v1's are a
 continuous-control default that needs no physics engine. The MuJoCo presets (Hopper-v5,
-Humanoid-v5: CleanRL's recipe, observation and reward normalisation, value clipping) are starting
-points that were not run here: MuJoCo is an optional install (``pip install "gymnasium[mujoco]"``),
-and nothing in this file depends on it.
+Humanoid-v5: CleanRL's recipe, observation and reward normalisation, value clipping) need MuJoCo
+(``mujoco`` in requirements.txt); docs/benchmarks.md has their speed and returns on a 2-core CPU.
+A long run (Humanoid: hours on a CPU) saves its checkpoint and an episode of the current policy every
+``checkpoint_every`` iterations, and ``resume_from`` continues a stopped run::
+
+    python -m algorithms.ppo --env-id Hopper-v5 --max-seconds 300 --json
+    python -m algorithms.ppo --env-id Humanoid-v5 --checkpoint-every 10 --output-dir runs/humanoid
+    python -m algorithms.ppo --env-id Humanoid-v5 --resume-from runs/humanoid --output-dir runs/humanoid-2
 """
 
 from __future__ import annotations
@@ -80,7 +85,9 @@ from algorithms.contract import (
     pick_device,
     print_summary,
     save_config_and_episode,
+    save_progress,
 )
+from algorithms.envs.mujoco_setup import prepare, render_errors, render_kwargs
 from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, entropy_bonus, ppo_clip_loss
 
 __all__ = [
@@ -102,12 +109,14 @@ __all__ = [
     "gaussian_log_prob",
     "gaussian_sample",
     "load_agent",
+    "load_training_state",
     "make_mlp",
     "make_vector_env",
     "normalize_advantages",
     "normalize_observation",
     "preset",
     "record_episode",
+    "save_training_state",
     "scale_rewards",
     "train",
     "update_moments",
@@ -170,6 +179,12 @@ class PPOConfig:
     """Deterministic episodes (argmax or Gaussian mean) played after training to score the policy (0: none)."""
     output_dir: str = ""
     """Folder for the checkpoint (agent.pt), the config and an episode animation; empty saves nothing."""
+    checkpoint_every: int = 0
+    """Every this many iterations, save the checkpoint (and training_state.pt, to resume from) and an episode of
+    the current policy to output_dir, so a long run can be watched while it learns; 0: only at the end."""
+    resume_from: str = ""
+    """A run folder (or its training_state.pt) to continue, such as .rldojo/runs/RUN_ID: networks, optimizer,
+    normalisation statistics and step count carry over, the rest of this config applies. Empty starts afresh."""
 
 
 # Tuned settings per environment; ``preset`` fills in the rest from PPOConfig's defaults.
@@ -190,8 +205,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "norm_obs": True,
         "norm_reward": True,
     },
-    # CleanRL's ppo_continuous_action settings (Huang et al. 2022). Not measured here: MuJoCo is an
-    # optional install (pip install "gymnasium[mujoco]").
+    # CleanRL's ppo_continuous_action settings (Huang et al. 2022); measured in docs/benchmarks.md.
     "Hopper-v5": {
         "total_timesteps": 1_000_000,
         "num_envs": 1,
@@ -206,7 +220,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "norm_obs": True,
         "norm_reward": True,
     },
-    # The same recipe, longer and wider; a starting point, not measured here.
+    # The same recipe, longer and wider: the seed's "teach a humanoid to walk", hours on a CPU.
     "Humanoid-v5": {
         "total_timesteps": 10_000_000,
         "num_envs": 8,
@@ -628,34 +642,72 @@ def record_episode(agent: Agent, env_id: str, seed: int, max_steps: int = 500) -
     """RGB frames (H, W, 3) of one deterministic episode, the first before any action.
 
     Raises ``gymnasium.error.DependencyNotInstalled`` when the renderer is missing (classic control
-    draws with pygame: ``pip install "gymnasium[classic-control]"``).
+    draws with pygame: ``pip install "gymnasium[classic-control]"``; MuJoCo with EGL or OSMesa).
     """
-    env = gym.make(env_id, render_mode="rgb_array")
     device = next(agent.parameters()).device
-    try:
-        obs, _ = env.reset(seed=seed)
-        frames = [np.asarray(env.render())]
-        for _ in range(max_steps):
-            with torch.inference_mode():
-                x = agent.normalize(torch.as_tensor(np.asarray(obs, np.float32).reshape(1, -1), device=device))
-                a = env_action(agent, agent.deterministic(x), env.action_space)[0]
-            obs, _, terminated, truncated, _ = env.step(a)
-            frames.append(np.asarray(env.render()))
-            if terminated or truncated:
-                break
-        return frames
-    finally:
-        env.close()
+    with render_errors(env_id):  # MuJoCo: a missing GL back end says why, like a missing pygame
+        env = gym.make(env_id, render_mode="rgb_array", **render_kwargs(env_id))
+        try:
+            obs, _ = env.reset(seed=seed)
+            frames = [np.asarray(env.render())]
+            for _ in range(max_steps):
+                with torch.inference_mode():
+                    x = agent.normalize(torch.as_tensor(np.asarray(obs, np.float32).reshape(1, -1), device=device))
+                    a = env_action(agent, agent.deterministic(x), env.action_space)[0]
+                obs, _, terminated, truncated, _ = env.step(a)
+                frames.append(np.asarray(env.render()))
+                if terminated or truncated:
+                    break
+            return frames
+        finally:
+            env.close()
 
 
 def load_agent(path: str | Path, config: PPOConfig) -> Agent:
     """Rebuild the agent of ``config`` and load a checkpoint that ``train`` saved."""
+    prepare(config.env_id)
     env = gym.make(config.env_id)
     obs_dim, action_dim, discrete = env_dims(env.observation_space, env.action_space, config.env_id)
     env.close()
     agent = Agent(obs_dim, action_dim, discrete, config.hidden_sizes, config.log_std_init, config.norm_obs)
     agent.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return agent
+
+
+TRAINING_STATE_FILE = "training_state.pt"
+
+
+def save_training_state(
+    path: Path,
+    agent: Agent,
+    optimizer: torch.optim.Optimizer,
+    scaler: RewardScaler | None,
+    generator: torch.Generator,
+    counters: dict[str, int],
+) -> None:
+    """What ``resume_from`` needs to go on where a run stopped: the agent (with its observation
+    statistics), Adam's moments, the reward scaler's statistics, the sampling generator and the
+    counters (iteration, global_step, episodes, gradient_steps). Written atomically."""
+    state = {
+        "agent": agent.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scaler": None if scaler is None else [float(scaler.mean), float(scaler.var), float(scaler.count)],
+        "generator": generator.get_state(),
+        "counters": dict(counters),
+    }
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    partial.replace(path)
+
+
+def load_training_state(resume_from: str | Path) -> dict[str, Any]:
+    """The state ``save_training_state`` wrote, from the file or from the run folder that holds it."""
+    path = Path(resume_from)
+    if path.is_dir():
+        path = path / TRAINING_STATE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"resume_from: no {TRAINING_STATE_FILE} at {path}")
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -670,7 +722,11 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
         raise ValueError("total_timesteps, num_envs, num_steps and update_epochs must be at least 1")
     if config.num_minibatches < 1 or config.num_minibatches > config.num_envs * config.num_steps:
         raise ValueError("num_minibatches must lie between 1 and num_envs * num_steps")
+    if config.checkpoint_every < 0:
+        raise ValueError("checkpoint_every must be 0 (never) or a number of iterations")
+    resumed = load_training_state(config.resume_from) if config.resume_from else None
     configure_cpu_threads()
+    prepare(config.env_id)  # MuJoCo: pick the offscreen GL back end before the engine is imported
     started = time.perf_counter()
     device = torch.device(pick_device(config.device))
     torch.manual_seed(config.seed)
@@ -702,12 +758,23 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
     truncated_buf = np.zeros((T, N), dtype=bool)
     valid = np.zeros((T, N), dtype=bool)
 
-    obs, _ = envs.reset(seed=config.seed)
-    prev_terminated = np.zeros(N, dtype=bool)
-    prev_truncated = np.zeros(N, dtype=bool)
     log = EpisodeLog(N)
     scaler = RewardScaler(N, config.gamma) if config.norm_reward else None
-    global_step = gradient_steps = 0
+    global_step = gradient_steps = start_iteration = 0
+    if resumed is not None:  # a long run goes on: same networks and statistics, fresh episodes
+        agent.load_state_dict(resumed["agent"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        if resumed["generator"].numel() == generator.get_state().numel():  # not when cuda and cpu differ
+            generator.set_state(resumed["generator"])
+        if scaler is not None and resumed["scaler"] is not None:
+            mean, var, count = resumed["scaler"]
+            scaler.mean, scaler.var, scaler.count = np.asarray(mean), np.asarray(var), count
+        counters = resumed["counters"]
+        start_iteration, global_step = counters["iteration"], counters["global_step"]
+        gradient_steps, log.episodes = counters["gradient_steps"], counters["episodes"]
+    obs, _ = envs.reset(seed=config.seed + start_iteration)
+    prev_terminated = np.zeros(N, dtype=bool)
+    prev_truncated = np.zeros(N, dtype=bool)
     to_threshold: dict[str, float] | None = None
     metrics: Metrics = {}
     iteration = 0
@@ -717,7 +784,20 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
     # when the first optimizer is made, about a second) is setup, reported as setup_seconds.
     training_started = time.perf_counter()
 
-    for iteration in range(1, num_iterations + 1):
+    out = Path(config.output_dir) if config.output_dir else None
+
+    def save_state(iteration: int) -> None:
+        assert out is not None
+        out.mkdir(parents=True, exist_ok=True)
+        counters = {"iteration": iteration, "global_step": global_step, "episodes": log.episodes}
+        counters["gradient_steps"] = gradient_steps
+        save_training_state(out / TRAINING_STATE_FILE, agent, optimizer, scaler, generator, counters)
+        partial = out / "agent.pt.partial"
+        torch.save(agent.state_dict(), partial)
+        partial.replace(out / "agent.pt")
+
+    iteration = start_iteration
+    for iteration in range(start_iteration + 1, num_iterations + 1):
         iteration_started = time.perf_counter()
         # lesson:start lr-anneal
         lr_now = annealed_lr(config.lr, iteration, num_iterations) if config.anneal_lr else config.lr
@@ -847,6 +927,14 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
             metrics["charts/episodic_return"] = float(np.mean(log.returns))
             metrics["charts/episodic_length"] = float(np.mean(log.lengths))
         log.clear()
+        if out is not None and config.checkpoint_every and iteration % config.checkpoint_every == 0:
+            save_state(iteration)  # a long run: the latest policy, to watch now and resume later
+            if iteration < num_iterations:
+                save_progress(
+                    out,
+                    lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000, max_steps=300),
+                    {"global_step": global_step, "iteration": iteration, **_returns(metrics)},
+                )
         if on_update is not None:
             on_update(metrics)
         if config.max_seconds is not None and elapsed >= config.max_seconds:
@@ -865,11 +953,10 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
         eval_mean, eval_std = evaluate(agent, config.env_id, config.eval_episodes, config.seed + 1_000_000)
 
     artifacts: dict[str, str] = {}
-    if config.output_dir:
-        out = Path(config.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        torch.save(agent.state_dict(), out / "agent.pt")
+    if out is not None:
+        save_state(iteration)
         artifacts["checkpoint"] = str(out / "agent.pt")
+        artifacts["training_state"] = str(out / TRAINING_STATE_FILE)
         artifacts |= save_config_and_episode(
             out, config, lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000), interrupted
         )
@@ -890,6 +977,10 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
         "stopped_early": float(stopped_early),
     }
     return TrainResult(metrics=final, artifacts=artifacts)
+
+
+def _returns(metrics: Metrics) -> Metrics:
+    return {k: metrics[k] for k in ("charts/episodic_return", "charts/episodic_return_mean100") if k in metrics}
 
 
 # ---------------------------------------------------------------------------------------

@@ -38,6 +38,9 @@ MuJoCo is installed; ``preset(env_id)`` builds a config from them.
 Command line (progress lines, then one JSON object on the last line with ``--json``)::
 
     python -m algorithms.sac --env-id Pendulum-v1 --seed 1 --json
+    python -m algorithms.sac --env-id Hopper-v5 --max-seconds 300 --json
+
+The command line starts from ``preset(env_id)``; flags override single fields.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +72,10 @@ from algorithms.contract import (
     pick_device,
     print_summary,
     save_config_and_episode,
+    save_progress,
 )
 from algorithms.dqn import update_target
+from algorithms.envs.mujoco_setup import prepare, render_errors, render_kwargs
 from algorithms.reinforce import add_config_arguments
 
 __all__ = [
@@ -143,17 +148,21 @@ class SACConfig:
     """Wall-clock cap on training in seconds; None trains for the whole step budget."""
     output_dir: str = ""
     """Folder for the checkpoint (sac.pt) and an animation of one episode; empty saves nothing."""
+    checkpoint_every: int = 0
+    """Every this many environment steps, save the checkpoint and an episode of the current policy to output_dir,
+    so a long run can be watched while it learns; 0: only at the end."""
 
 
 # The defaults already are the paper's MuJoCo hyperparameters (Appendix D, Table 1: two layers of 256,
 # lr 3e-4, batch 256, buffer 10^6, gamma 0.99, tau 0.005, target entropy -|A|); the MuJoCo presets add
 # the budget of 10^6 steps and rl-zoo's 10,000 random warm-up steps (the paper gives no warm-up).
-# Pendulum-v1 takes rl-zoo's budget of 20,000 steps. Hopper and HalfCheetah need
-# `pip install "gymnasium[mujoco]"`.
+# Pendulum-v1 takes rl-zoo's budget of 20,000 steps. Hopper, HalfCheetah and Humanoid need MuJoCo
+# (`mujoco` and `imageio` in requirements.txt); docs/benchmarks.md has their speed on a small CPU.
 PRESETS: dict[str, dict[str, Any]] = {
     "Pendulum-v1": {"total_timesteps": 20_000, "learning_starts": 1000},
     "Hopper-v5": {"total_timesteps": 1_000_000, "learning_starts": 10_000},
     "HalfCheetah-v5": {"total_timesteps": 1_000_000, "learning_starts": 10_000},
+    "Humanoid-v5": {"total_timesteps": 1_000_000, "learning_starts": 10_000},
 }
 
 
@@ -423,29 +432,32 @@ def record_episode(
     """RGB frames (H, W, 3) of one deterministic episode, the first before any action.
 
     Raises ``gymnasium.error.DependencyNotInstalled`` when the renderer is missing (classic control
-    draws with pygame: ``pip install "gymnasium[classic-control]"``).
+    draws with pygame: ``pip install "gymnasium[classic-control]"``; MuJoCo with EGL or OSMesa).
     """
-    env = make_env(env_id, max_episode_steps, render_mode="rgb_array")
     device = next(actor.parameters()).device
-    low, high = _bounds(env)
-    try:
-        obs, _ = env.reset(seed=seed)
-        frames = [np.asarray(env.render())]
-        for _ in range(max_steps):
-            with torch.inference_mode():
-                x = torch.as_tensor(np.asarray(obs, np.float32).reshape(1, -1), device=device)
-                a = actor.deterministic(x)[0].cpu().numpy()
-            obs, _, terminated, truncated, _ = env.step(to_env_action(a, low, high).reshape(env.action_space.shape))
-            frames.append(np.asarray(env.render()))
-            if terminated or truncated:
-                break
-        return frames
-    finally:
-        env.close()
+    with render_errors(env_id):  # MuJoCo: a missing GL back end says why, like a missing pygame
+        env = make_env(env_id, max_episode_steps, render_mode="rgb_array", **render_kwargs(env_id))
+        low, high = _bounds(env)
+        try:
+            obs, _ = env.reset(seed=seed)
+            frames = [np.asarray(env.render())]
+            for _ in range(max_steps):
+                with torch.inference_mode():
+                    x = torch.as_tensor(np.asarray(obs, np.float32).reshape(1, -1), device=device)
+                    a = actor.deterministic(x)[0].cpu().numpy()
+                action = to_env_action(a, low, high).reshape(env.action_space.shape)
+                obs, _, terminated, truncated, _ = env.step(action)
+                frames.append(np.asarray(env.render()))
+                if terminated or truncated:
+                    break
+            return frames
+        finally:
+            env.close()
 
 
 def load_actor(path: str | Path, config: SACConfig) -> Actor:
     """Rebuild the policy of ``config`` and load it from a checkpoint (sac.pt) that ``train`` saved."""
+    prepare(config.env_id)
     env = make_env(config.env_id)
     obs_dim, action_dim = env_sizes(env)
     env.close()
@@ -470,7 +482,10 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
         raise ValueError("total_timesteps, batch_size and log_interval must be at least 1, gradient_steps >= 0")
     if not 0.0 < config.tau <= 1.0 or config.init_alpha <= 0:
         raise ValueError("tau must lie in (0, 1] and init_alpha be positive")
+    if config.checkpoint_every < 0:
+        raise ValueError("checkpoint_every must be 0 (never) or a number of environment steps")
     configure_cpu_threads()
+    prepare(config.env_id)  # MuJoCo: pick the offscreen GL back end before the engine is imported
     started = time.perf_counter()
     device = torch.device(pick_device(config.device))
     torch.manual_seed(config.seed)
@@ -505,6 +520,20 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
     metrics: Metrics = {}
     stopped_early = interrupted = False
     report_started, report_step = time.perf_counter(), 0
+
+    out = Path(config.output_dir) if config.output_dir else None
+
+    def save_checkpoint() -> None:
+        assert out is not None
+        out.mkdir(parents=True, exist_ok=True)
+        state = {
+            "actor": actor.state_dict(),
+            "critic": critic.state_dict(),
+            "critic_target": critic_target.state_dict(),
+            "log_alpha": log_alpha.detach(),
+        }
+        torch.save(state, out / "sac.pt.partial")
+        (out / "sac.pt.partial").replace(out / "sac.pt")
 
     obs, _ = env.reset(seed=config.seed)
     obs = np.asarray(obs, np.float32).ravel()
@@ -583,6 +612,16 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
                     log[name].append(value)
 
         last = global_step >= config.total_timesteps
+        if out is not None and config.checkpoint_every and global_step % config.checkpoint_every == 0 and not last:
+            save_checkpoint()  # a long run: the latest policy, to watch while it learns
+            info = {"global_step": global_step}
+            if recent:
+                info["charts/episodic_return_mean100"] = float(np.mean(recent))
+            save_progress(
+                out,
+                lambda: record_episode(actor, config.env_id, config.seed + 10_000, 300, config.max_episode_steps),
+                info,
+            )
         if global_step % config.log_interval == 0 or last:
             now = time.perf_counter()
             elapsed = now - started
@@ -636,16 +675,8 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
         )
 
     artifacts: dict[str, str] = {}
-    if config.output_dir:
-        out = Path(config.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        state = {
-            "actor": actor.state_dict(),
-            "critic": critic.state_dict(),
-            "critic_target": critic_target.state_dict(),
-            "log_alpha": log_alpha.detach(),
-        }
-        torch.save(state, out / "sac.pt")
+    if out is not None:
+        save_checkpoint()
         artifacts["checkpoint"] = str(out / "sac.pt")
         artifacts |= save_config_and_episode(
             out,
@@ -679,8 +710,13 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Two passes: the env id picks the preset, whose values become the other flags' defaults.
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--env-id", default=SACConfig.env_id)
+    env_id = first.parse_known_args(argv)[0].env_id
     parser = argparse.ArgumentParser(prog="python -m algorithms.sac", description=__doc__.splitlines()[0])
     add_config_arguments(parser, SACConfig)
+    parser.set_defaults(**asdict(preset(env_id)))
     parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
     args = vars(parser.parse_args(argv))
     as_json = args.pop("json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 from algorithms.contract import config_fields
@@ -71,3 +71,94 @@ def build_config(config_class: type, values: dict[str, Any]) -> Any:
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     return {f.name: v for f, v in zip(fields(config), asdict(config).values(), strict=True)}
+
+
+# --- named starting points for the start form ---------------------------------------------------
+@dataclass(frozen=True)
+class RunPreset:
+    """A named starting point of the start form: an environment and settings on top of the
+    algorithm's own ``preset(env_id)``, with other values where a GPU is present."""
+
+    name: str
+    algorithm: str
+    env_id: str
+    title: str
+    note: str
+    values: dict[str, Any] = field(default_factory=dict)
+    gpu_values: dict[str, Any] = field(default_factory=dict)
+    main: tuple[str, ...] = ("env_id", "total_timesteps", "max_seconds", "checkpoint_every")
+    """The fields shown first in the form; the rest go under 'More settings'."""
+
+
+_HUMANOID_NOTE = (
+    "Humanoid (348 observations, 17 joints) learns to stand and then walk over millions of steps: **hours on a "
+    "CPU** (PPO's 10 million steps take 6 hours or more at about 500 steps a second on a 2-core machine, see "
+    "docs/benchmarks.md), less with a GPU. The run saves a checkpoint and a rendered episode of the latest "
+    "policy every `checkpoint every` updates (PPO iterations, SAC environment steps): leave the page and come "
+    "back to watch it learn. PPO can continue a stopped run: put its folder in `resume from`."
+)
+_HOPPER_NOTE = (
+    "Hopper (a one-legged robot, 11 observations, 3 joints) is MuJoCo's quick demo: it learns to hop forward in "
+    "minutes on a CPU. The episode animation is rendered offscreen when the run ends."
+)
+
+RUN_PRESETS: tuple[RunPreset, ...] = (
+    RunPreset(
+        name="hopper-quick",
+        algorithm="ppo",
+        env_id="Hopper-v5",
+        title="Hopper-v5, quick demo (MuJoCo, about 10 minutes)",
+        note=_HOPPER_NOTE,
+        values={"total_timesteps": 300_000, "max_seconds": 600.0, "eval_episodes": 5},
+    ),
+    RunPreset(
+        name="humanoid-long",
+        algorithm="ppo",
+        env_id="Humanoid-v5",
+        title="Humanoid-v5, teach a humanoid to walk (MuJoCo, long run)",
+        note=_HUMANOID_NOTE,
+        # Every 20 iterations of 8 x 2048 steps: about every 11 minutes on a 2-core CPU; recording the
+        # episode (up to 300 frames, drawn in software) adds under a minute each time.
+        values={"total_timesteps": 10_000_000, "checkpoint_every": 20, "eval_episodes": 5},
+        gpu_values={"num_envs": 16, "total_timesteps": 20_000_000, "checkpoint_every": 10},
+        main=("env_id", "total_timesteps", "num_envs", "checkpoint_every", "max_seconds", "resume_from"),
+    ),
+    RunPreset(
+        name="hopper-quick",
+        algorithm="sac",
+        env_id="Hopper-v5",
+        title="Hopper-v5, quick demo (MuJoCo, about 15 minutes)",
+        note=_HOPPER_NOTE
+        + " SAC takes a gradient step per environment step: about 55 steps a second on a 2-core CPU, so its 50,000"
+        " steps take 15 minutes, and one seed's policy was still learning to hop by then (PPO is the faster demo).",
+        values={"total_timesteps": 50_000, "learning_starts": 5_000, "max_seconds": 900.0, "eval_episodes": 5},
+    ),
+    RunPreset(
+        name="humanoid-long",
+        algorithm="sac",
+        env_id="Humanoid-v5",
+        title="Humanoid-v5, teach a humanoid to walk (MuJoCo, long run)",
+        note=_HUMANOID_NOTE,
+        values={"total_timesteps": 1_000_000, "checkpoint_every": 25_000, "eval_episodes": 5},
+    ),
+)
+
+
+def run_presets(algorithm: str) -> list[RunPreset]:
+    """The named presets of ``algorithm``, in the order the form lists them."""
+    return [p for p in RUN_PRESETS if p.algorithm == algorithm]
+
+
+def preset_values(run_preset: RunPreset, module: Any, cuda: bool) -> dict[str, Any]:
+    """The form's starting values: the algorithm's ``preset(env_id)`` when its module has one,
+    then the preset's values, then its GPU values when ``cuda``."""
+    make = getattr(module, "preset", None)
+    values = config_to_dict(make(run_preset.env_id)) if callable(make) else {"env_id": run_preset.env_id}
+    return {**values, **run_preset.values, **(run_preset.gpu_values if cuda else {})}
+
+
+def environment_problem(env_id: str) -> str | None:
+    """Why ``env_id`` cannot run on this machine (MuJoCo not installed), or None."""
+    from algorithms.envs.mujoco_setup import mujoco_missing
+
+    return mujoco_missing(env_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import types
 import typing
@@ -15,8 +16,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from algorithms import load
-from algorithms.contract import config_fields
-from app.runs.configs import ConfigError
+from algorithms.contract import LATEST_FILE, config_fields
+from app.runs.configs import ConfigError, environment_problem, preset_values, run_presets
 from app.runs.manager import RunManager
 from app.runs.store import ACTIVE, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunRecord
 
@@ -97,9 +98,30 @@ def run_launcher(
     label: str | None = None,
 ) -> str | None:
     """A start form for `algorithm`; `main` fields are shown first, the rest under 'More settings'.
+    Without a `preset` (the Runs page), a selectbox above the form offers the algorithm's named
+    presets (app/runs/configs.py: Hopper, Humanoid) and fills the form from the one chosen.
 
     Returns the new run's id when the learner pressed Start."""
-    _, config_class, spec = load(algorithm)
+    module, config_class, spec = load(algorithm)
+    named = run_presets(algorithm) if preset is None else []
+    if named:
+        by_title = {p.name: p for p in named}
+        choice = st.selectbox(
+            "Preset",
+            ["", *by_title],
+            format_func=lambda name: by_title[name].title if name else "Defaults (edit any field below)",
+            key=f"{key}-preset",
+        )
+        if choice:
+            chosen = by_title[choice]
+            problem = environment_problem(chosen.env_id)
+            if problem:
+                st.warning(f"This preset cannot run here. {problem}", icon=":material/block:")
+                return None
+            st.info(chosen.note, icon=":material/info:")
+            preset = preset_values(chosen, module, cuda=_cuda())
+            main = main or list(chosen.main)
+            key = f"{key}-{choice}"  # fresh widgets, so they take the preset's values
     # Fields a form cannot edit (mappings, say) keep their defaults.
     fields = [f for f in config_fields(config_class) if _editable(f["type"])]
     preset = preset or {}
@@ -124,11 +146,21 @@ def run_launcher(
         submitted = st.form_submit_button("Start run", icon=":material/play_arrow:", type="primary")
     if not submitted:
         return None
+    problem = environment_problem(str(values.get("env_id", "")))
+    if problem:
+        st.error(f"Could not start the run: {problem}", icon=":material/error:")
+        return None
     try:
         return run_manager().start(algorithm, values, session=session_id(), label=label)
     except (ConfigError, KeyError) as exc:
         st.error(f"Could not start the run: {exc}", icon=":material/error:")
         return None
+
+
+def _cuda() -> bool:
+    from algorithms.contract import pick_device
+
+    return pick_device("auto") == "cuda"
 
 
 # --- watching a run ---------------------------------------------------------------------------
@@ -218,12 +250,35 @@ def run_monitor(run_id: str, key: str = "monitor") -> None:
         elif current.status == STOPPED:
             st.warning("Stopped" + (f": {current.error}" if current.error else "."), icon=":material/stop_circle:")
         metric_charts(metric_frame(run_id), key=f"{key}-{run_id}")
+        if current.status in ACTIVE:
+            latest_episode(manager.store.data_dir / "runs" / run_id)
         if current.status not in ACTIVE:
             final_results(current)
             if record.status in ACTIVE:
                 st.rerun()  # the run just ended: redraw the page without the poll
 
     live()
+
+
+def latest_episode(run_dir: Path) -> None:
+    """A long run's periodic episode (``checkpoint_every``): the latest policy, while it trains."""
+    latest = run_dir / LATEST_FILE
+    if not latest.is_file():
+        return
+    try:
+        info = json.loads(latest.read_text())
+    except (OSError, ValueError):
+        return  # being replaced right now: the next poll shows it
+    when = time.strftime("%H:%M", time.localtime(info.get("time", 0)))
+    caption = f"The latest policy, saved at step {int(info.get('global_step', 0)):,} ({when})"
+    mean100 = info.get("charts/episodic_return_mean100")
+    if mean100 is not None:
+        caption += f"; mean return of the last 100 training episodes {mean100:,.1f}"
+    episode = run_dir / "episode.gif"
+    if info.get("episode") and episode.is_file():
+        st.image(str(episode), caption=caption)
+    elif info.get("no_episode"):
+        st.caption(f"{caption}. No animation: {info['no_episode']}")
 
 
 def final_results(record: RunRecord) -> None:
@@ -235,6 +290,9 @@ def final_results(record: RunRecord) -> None:
     episode = record.artifacts.get("episode")
     if episode and Path(episode).exists():
         st.image(episode, caption="An episode of the final policy")
+    no_episode = record.artifacts.get("no_episode")
+    if not episode and no_episode and Path(no_episode).exists():
+        st.info(Path(no_episode).read_text().strip(), icon=":material/videocam_off:")
     if record.artifacts:
         st.caption(
             "Artifacts: " + ", ".join(f"{name} (`{Path(path).name}`)" for name, path in record.artifacts.items())

@@ -7,7 +7,7 @@ import json
 import math
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import gymnasium as gym
@@ -346,6 +346,27 @@ def test_train_reports_every_iteration_and_returns_final_metrics(tmp_path: Path)
     assert evaluate(agent, "CartPole-v1", 2, seed=1_000_001) == pytest.approx(
         (final["eval_return_mean"], final["eval_return_std"])
     )
+
+
+def test_a_long_run_saves_periodically_and_resumes_where_it_stopped(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    config = PPOConfig(**{**TINY, "total_timesteps": 1024, "norm_obs": True, "norm_reward": True})
+    calls: list[dict[str, float]] = []
+    # Stopped after iteration 2 of 4, as a learner pressing Stop would: the state is saved all the same.
+    stop_after_two = lambda: len(calls) == 2  # noqa: E731
+    train(replace(config, output_dir=str(first), checkpoint_every=1), calls.append, stop_after_two)
+    assert json.loads((first / "latest.json").read_text())["global_step"] == 512  # rewritten every iteration
+    saved = ppo.load_training_state(first)
+    assert saved["counters"]["iteration"] == 2 and saved["counters"]["global_step"] == 512
+    assert saved["scaler"][2] > 0  # the reward scaler's statistics travel too
+
+    resumed: list[dict[str, float]] = []
+    result = train(replace(config, output_dir=str(second), resume_from=str(first)), resumed.append)
+    assert [m["global_step"] for m in resumed] == [768, 1024] and [m["charts/iteration"] for m in resumed] == [3, 4]
+    assert resumed[0]["charts/learning_rate"] == pytest.approx(annealed_lr(config.lr, 3, 4))
+    assert result.metrics["total_steps"] == 1024
+    with pytest.raises(FileNotFoundError, match=r"no training_state\.pt"):
+        train(replace(config, resume_from=str(tmp_path / "nowhere")))
 
 
 def test_should_stop_ends_training_after_the_current_iteration() -> None:
