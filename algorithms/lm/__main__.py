@@ -39,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--preset", default="auto", choices=["auto", *PRESETS])
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--device", default="auto")
+    run.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores if the machine is idle, else 1)")
     run.add_argument("--cache-dir", default=None, help="keep the SFT model, data and reward model here for reuse")
     run.add_argument("--json", action="store_true", help="print one JSON object of results, last")
     stage = commands.add_parser("train", help="one stage, as the live-runs manager runs it")
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import tempfile
 
             cache = tempfile.mkdtemp(prefix="rldojo-lm-")  # a fresh chain: train everything, measure everything
-        result = run_chain(args.preset, args.seed, args.device, cache, on_update=_printer())
+        result = run_chain(args.preset, args.seed, args.device, cache, on_update=_printer(), threads=args.threads)
         _summary(result)
         if args.json:
             print(json.dumps(_without_samples(result)))
@@ -107,7 +108,8 @@ def _without_samples(result: dict) -> dict:
 
 
 def _summary(result: dict) -> None:
-    print(f"\npreset {result['preset']} on {result['device']}: {result['seconds']} s in all")
+    where = f"{result['device']}, {result['threads']} thread(s)"
+    print(f"\npreset {result['preset']} on {where}: {result['seconds']} s in all")
     print(f"reward model held-out pair accuracy {result['reward_model']['test_accuracy']:.3f}")
     print(f"{'':<10}{'RM score':>9}{'hidden':>8}{'win vs SFT':>11}{'KL':>8}{'formed':>8}{'ended':>7}{'s':>7}")
     for name in ("sft", "dpo", "kto", "ppo", "ppo_no_kl"):

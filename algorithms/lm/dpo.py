@@ -109,6 +109,10 @@ def train_kto(
 ) -> dict[str, float]:
     """KTO on unpaired good / bad completions, with lambda_d / lambda_u balancing the two classes."""
     ref_logps = _reference_logprobs(reference, data.prompt, data.completion, data.mask)
+    # Mismatched pairs for the reference point: each prompt with the next example's completion. As
+    # in trl, they are fixed once, so the reference model's log-probs on them are computed once too.
+    other = torch.roll(torch.arange(len(data), device=data.prompt.device), 1)
+    ref_mismatch_all = _reference_logprobs(reference, data.prompt, data.completion[other], data.mask[other])
     n_good = int(data.desirable.sum())
     n_bad = len(data) - n_good
     lambda_d, lambda_u = 1.0, n_good / max(1, n_bad)  # so that lambda_d n_d = lambda_u n_u
@@ -124,12 +128,11 @@ def train_kto(
             with autocast(device):
                 pi = sequence_logprobs(policy, b.prompt, b.completion, b.mask)
                 # lesson:start kto-reference-point
-                # z0 ~ KL(pi || ref), estimated on mismatched pairs: each completion under another prompt
-                shifted = torch.roll(torch.arange(len(index), device=index.device), 1)
+                # z0 ~ KL(pi || ref), estimated on mismatched pairs: each prompt with another completion
                 with torch.no_grad():
-                    pi_mismatch = sequence_logprobs(policy, b.prompt, b.completion[shifted], b.mask[shifted])
-                    ref_mismatch = sequence_logprobs(reference, b.prompt, b.completion[shifted], b.mask[shifted])
-                kl_ref = (pi_mismatch - ref_mismatch).mean().clamp(min=0)
+                    theirs = other[index]
+                    pi_mismatch = sequence_logprobs(policy, b.prompt, data.completion[theirs], data.mask[theirs])
+                kl_ref = (pi_mismatch - ref_mismatch_all[index]).mean().clamp(min=0)  # detached, never below 0
                 # lesson:end kto-reference-point
                 loss = kto_loss(pi, ref_logps[index], b.desirable, kl_ref, beta, lambda_d, lambda_u)
             optimizer.zero_grad(set_to_none=True)

@@ -94,7 +94,7 @@ PRESETS: dict[str, Preset] = {
         ppo=LMPPOSettings(iterations=3, batch_size=16, minibatch_size=8, epochs=2),
         n_eval=32,
     ),
-    # About 0.8 M parameters: the whole chain in a few minutes on a 2-core CPU.
+    # About 0.8 M parameters: the whole chain in about 5 minutes on an idle 2-core CPU (docs/benchmarks.md).
     "tiny": Preset(
         name="tiny",
         size=ModelSize(n_layer=4, n_embd=128, n_head=4),
@@ -106,12 +106,12 @@ PRESETS: dict[str, Preset] = {
         rm_epochs=3,
         rm_batch=64,
         rm_lr=5e-4,
-        dpo_beta=0.1,
-        kto_beta=0.1,
-        offline_epochs=1,
+        dpo_beta=0.5,
+        kto_beta=0.5,
+        offline_epochs=2,
         offline_batch=64,
-        offline_lr=1e-4,
-        ppo=LMPPOSettings(iterations=60, batch_size=64, minibatch_size=32, epochs=4, lr=1e-4, beta=0.05),
+        offline_lr=2e-4,
+        ppo=LMPPOSettings(iterations=80, batch_size=64, minibatch_size=32, epochs=4, lr=1e-4, beta=0.05),
         n_eval=256,
     ),
     # About 25 M parameters, bf16 autocast: for a GPU.
@@ -126,8 +126,8 @@ PRESETS: dict[str, Preset] = {
         rm_epochs=2,
         rm_batch=128,
         rm_lr=1e-4,
-        dpo_beta=0.1,
-        kto_beta=0.1,
+        dpo_beta=0.5,
+        kto_beta=0.5,
         offline_epochs=1,
         offline_batch=128,
         offline_lr=3e-5,
@@ -135,6 +135,25 @@ PRESETS: dict[str, Preset] = {
         n_eval=1024,
     ),
 }
+
+
+def configure_threads(device: str, threads: int, preset: Preset) -> int:
+    """Torch's CPU threads for this run; returns the number chosen.
+
+    RL loops on small networks here run best on one thread: with two, a busy second process once made
+    torch 17 times slower. The LM's matrices are bigger, and on an idle 2-core machine two threads
+    train it 1.9 times faster (14k against 7.2k tokens a second). So threads=0 means: every core if
+    the machine looks idle now (1-minute load average under 0.5), else one.
+    """
+    if device != "cpu":
+        return torch.get_num_threads()
+    configure_cpu_threads()
+    cores = os.cpu_count() or 1
+    if threads <= 0:
+        idle = hasattr(os, "getloadavg") and os.getloadavg()[0] < 0.5
+        threads = cores if (idle and preset.name != "smoke") else 1
+    torch.set_num_threads(max(1, min(threads, cores)))
+    return torch.get_num_threads()
 
 
 def resolve_preset(name: str, device: str) -> Preset:
@@ -427,17 +446,17 @@ def run_chain(
     on_update: OnUpdate = ignore_metrics,
     should_stop: ShouldStop = never_stop,
     stages: tuple[str, ...] = ("dpo", "kto", "ppo", "ppo_no_kl"),
+    threads: int = 0,
 ) -> dict:
     """The whole chain; returns {sft, reward_model, dpo, kto, ppo, ppo_no_kl, ...} (see the module doc)."""
     start = time.perf_counter()
     device = pick_device(device)
-    if device == "cpu":
-        configure_cpu_threads()
     preset = resolve_preset(preset_name, device)
+    used = configure_threads(device, threads, preset)
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     reporter = Reporter(on_update, CHAIN_WEIGHTS)
     found = build_foundations(preset, cache, seed, device, reporter, should_stop)
-    result: dict = {"preset": preset.name, "device": device, "seed": seed, **found.report}
+    result: dict = {"preset": preset.name, "device": device, "threads": used, "seed": seed, **found.report}
     for stage in stages:
         if should_stop():
             break
@@ -463,6 +482,8 @@ class RLHFConfig:
     """Seed of the SFT model and data (stages with the same preset and seed share them)."""
     device: str = "auto"
     """'auto' (CUDA when present), 'cuda' or 'cpu'."""
+    threads: int = 0
+    """CPU threads for torch (0: every core if the machine is idle when the run starts, else 1)."""
     cache_dir: str = ""
     """Where the SFT model, preference data and reward model are kept between runs (empty: the data directory's lm/)."""
     output_dir: str = ""
@@ -477,9 +498,8 @@ def train(
 ) -> TrainResult:
     """One stage as a live run; the samples of each PPO iteration go to samples.json as they come."""
     device = pick_device(config.device)
-    if device == "cpu":
-        configure_cpu_threads()
     preset = resolve_preset(config.preset, device)
+    print(f"device {device}, {configure_threads(device, config.threads, preset)} CPU thread(s)", flush=True)
     if config.iterations is not None:
         preset = replace(preset, ppo=replace(preset.ppo, iterations=config.iterations))
     out = Path(config.output_dir) if config.output_dir else None

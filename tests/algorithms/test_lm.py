@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -279,6 +280,21 @@ def test_stopping_while_building_foundations_caches_nothing(tmp_path) -> None:
     with pytest.raises(Stopped):
         train(RLHFConfig(stage="dpo", preset="smoke", device="cpu", cache_dir=str(tmp_path)), should_stop=stop_soon)
     assert not (tmp_path / "smoke-seed0").exists()
+
+
+def test_threads_one_for_smoke_and_as_asked_otherwise(monkeypatch) -> None:
+    from algorithms.lm.pipeline import PRESETS, configure_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr("os.getloadavg", lambda: (0.0, 0.0, 0.0))  # an idle machine
+        assert configure_threads("cpu", 0, PRESETS["smoke"]) == 1  # tests share the machine: one thread
+        assert configure_threads("cpu", 0, PRESETS["tiny"]) == (os.cpu_count() or 1)  # every core
+        monkeypatch.setattr("os.getloadavg", lambda: (3.0, 3.0, 3.0))  # a busy one
+        assert configure_threads("cpu", 0, PRESETS["tiny"]) == 1
+        assert configure_threads("cpu", 1, PRESETS["tiny"]) == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_unknown_preset_is_a_clear_error() -> None:
