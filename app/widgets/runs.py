@@ -344,20 +344,25 @@ def compare_chart(run_ids: list[str], metric: str) -> go.Figure:
 def live_run(params: Any, key: str) -> None:
     """A lesson's embedded run: a start form, then the monitor of the run it started.
 
-    The run id goes into the URL next to the lesson id, so the run survives a page reload."""
+    The run id goes into the URL next to the lesson id, so the run survives a page reload; so does
+    the block that started it (`run_block`), so that two blocks of one lesson that offer the same
+    algorithm (PPO on CartPole and on Hopper, say) do not both show it."""
     manager = run_manager()
     run_id = st.query_params.get("run")
     record = manager.get(run_id) if run_id else None
-    if record is not None and record.algorithm == params.algorithm:
+    block = st.query_params.get("run_block")
+    if record is not None and record.algorithm == params.algorithm and block in (None, key):
         run_monitor(run_id, key=f"{key}-monitor")
         if record.status not in ACTIVE and st.button(
             "Start another run", key=f"{key}-again", icon=":material/restart_alt:"
         ):
             del st.query_params["run"]
+            st.query_params.pop("run_block", None)
             st.rerun()
         return
     started = run_launcher(params.algorithm, key=key, preset=params.preset, main=params.fields or None)
     if started:
         st.query_params["run"] = started
+        st.query_params["run_block"] = key
         st.rerun()
     st.caption("The run trains in its own process: leave the page and come back, or find it on the Runs page.")

@@ -102,3 +102,30 @@ def test_a_lesson_starts_a_live_run_and_keeps_it_in_the_url(data_dir: Path) -> N
     again.run()
     assert not again.exception
     assert any(run_id in m.value and "finished" in m.value for m in again.markdown)
+
+
+def _two_live_blocks() -> None:
+    import sys
+    from pathlib import Path
+
+    root = str(Path.cwd())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from app.widgets.demos import render_demo
+
+    render_demo("live-run", {"algorithm": "fake-count", "preset": {"steps": 5, "sleep": 0}}, key="first")
+    render_demo("live-run", {"algorithm": "fake-count", "preset": {"steps": 9, "sleep": 0}}, key="second")
+
+
+def test_two_blocks_of_one_algorithm_show_only_the_run_they_started(data_dir: Path) -> None:
+    at = AppTest.from_function(_two_live_blocks, default_timeout=60).run()
+    assert not at.exception
+    assert [b.label for b in at.button].count("Start run") == 2
+    second_start = [b for b in at.button if b.label == "Start run"][1]
+    second_start.click().run()
+    assert not at.exception
+    run_id = at.query_params["run"]
+    assert at.query_params["run_block"] == "second"
+    at.run()
+    assert [b.label for b in at.button].count("Start run") == 1  # the first block still offers its form
+    assert sum(run_id in m.value for m in at.markdown) == 1  # and only the second shows the run
