@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -184,8 +185,10 @@ def test_progress_shows_numbers_chart_and_weakest_topics() -> None:
     empty = open_page("views/progress.py")
     assert not empty.exception and "Nothing here yet" in texts(empty)
     now = time.time()
+    midnight = datetime.combine(date.today(), datetime.min.time()).timestamp()
     for i, (qid, ok) in enumerate([("markov-property", False), ("discount-factor", False), ("markov-property", True)]):
-        store.record_attempt("ada", qid, "choice", ok, float(ok), at=now - 3600 * (3 - i))
+        # all three today, in order, whatever the hour (hours apart would cross midnight at 1 a.m.)
+        store.record_attempt("ada", qid, "choice", ok, float(ok), at=midnight + (now - midnight) * (i + 1) / 4)
     store.record_event("ada", store.LESSON_DONE, "returns-and-discounting")
     store.record_attempt("bob", "markov-property", "choice", True, 1.0)
     at = open_page("views/progress.py")
