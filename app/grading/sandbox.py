@@ -9,27 +9,36 @@ never enter the sandbox.
 Layers of protection, outermost first:
 
 - bubblewrap, when installed (`bwrap`): no network (own network namespace), own PID, IPC and UTS
-  namespaces, a read-only view of the system, the repository, home directories, /run and the data
-  directory hidden under empty tmpfs mounts (only the Python installation and its packages are
-  bound back, read-only), a 64 MiB tmpfs as the only writable place, a new session, and the
-  capabilities cut down to the few the zygote needs to switch uids.
+  namespaces, and a file system built from nothing: the system's programs and libraries (/usr),
+  the Python installation and its packages, all read-only, /dev, /proc, and a 64 MiB tmpfs as
+  the only writable place. The repository, other checkouts beside it, home directories, /run,
+  /etc and the data directory are not there at all. A new session, and the capabilities cut
+  down to the few the zygote needs to switch uids.
+- a seccomp filter (libseccomp), loaded in the zygote and inherited by every fork: no new
+  namespaces, mounts, ptrace, keyrings, bpf, perf events, io_uring or kernel modules.
 - per submission: a uid of its own when the zygote runs as root (so it can signal no other
   process, and every process it leaves behind can be found and killed), rlimits on CPU time,
   address space, file size, processes and open files, no-new-privileges, a private directory,
   an empty environment, a wall-clock limit after which every descendant is killed.
+- nothing of one submission reaches the next: the zygote, whose memory every submission inherits
+  by fork, never decodes a request or an answer, and zeroes the buffers it copies them through.
 - the zygote's environment is scrubbed before it starts, so no secret of the app reaches it.
+- what comes back is checked here (`Answer`): a malformed or forged report is a failed attempt
+  with a message, never an exception in the grader.
 
-Without bwrap (`Sandbox.isolation == "rlimits"`) the per-submission layer still applies, but the
-code can read what the server can read (the repository included) and can open network connections.
-The app says so on the page.
+Without bwrap (`Sandbox.isolation == "rlimits"`) the per-submission layer and the filter still
+apply, but the code can read what the server can read (the repository included) and can open
+network connections. Without libseccomp the filter is missing. The app says so on the page.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import inspect
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -42,7 +51,9 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.grading import sandbox_runner
 
@@ -65,12 +76,33 @@ ZYGOTE_ENV = {
 # CAP_KILL to kill what it leaves, CAP_CHOWN/FOWNER/DAC_OVERRIDE for its private directory.
 ZYGOTE_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE")
 
+# The system's programs and libraries, read-only inside bubblewrap; with the Python installation,
+# /dev, /proc and a private /tmp, this is all a submission sees.
+SYSTEM_PATHS = (
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/localtime",
+)
+
 ISOLATION_NOTES = {
     "bwrap": "Your code runs in a bubblewrap sandbox: no network, no view of the server's files, "
     "limits on time, memory, files and processes.",
     "rlimits": "Reduced protection: bubblewrap is not installed on this server, so your code runs with "
     "limits on time, memory, files and processes, but could read the server's files and use the network.",
 }
+NO_FILTER_NOTE = (
+    "Reduced protection: libseccomp is not installed on this server, so no system-call filter stops "
+    "your code from creating namespaces or tracing processes."
+)
 
 
 def bwrap_path() -> str | None:
@@ -92,9 +124,74 @@ class SandboxResult:
     wall_ms: float = 0.0
 
     @classmethod
-    def from_answer(cls, answer: dict[str, Any]) -> SandboxResult:
+    def from_answer(cls, answer: Any, cases: int | None = None) -> SandboxResult:
+        """A result from the zygote's answer, checked: anything malformed becomes a failed attempt."""
+        try:
+            checked = Answer.model_validate(answer)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the answer"
+            stdout = answer.get("stdout") if isinstance(answer, dict) else None
+            return cls(
+                status="error",
+                stage="report",
+                error=f"the report of the run was malformed ({where}: {first['msg']})"[:300],
+                stdout=stdout[: sandbox_runner.MAX_STDOUT_CHARS] if isinstance(stdout, str) else "",
+            )
+        if checked.status == "ok" and cases is not None and len(checked.results) != cases:
+            return cls(
+                status="error",
+                stage="report",
+                error=f"the report of the run has {len(checked.results)} results for {cases} cases",
+                stdout=checked.stdout,
+            )
         known = {name for name in inspect.signature(cls).parameters}
-        return cls(**{k: v for k, v in answer.items() if k in known})
+        return cls(**{k: v for k, v in checked.model_dump().items() if k in known})
+
+
+class _Checked(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class EncodedValue(_Checked):
+    """A number, array or tensor as the runner encodes it (`sandbox_runner.encode_output`)."""
+
+    type: Literal["int", "float", "array", "tensor"]
+    shape: list[Annotated[int, Field(ge=0, le=10**9)]] = Field(max_length=32)
+    values: list[float | Literal["nan", "inf", "-inf"]]
+
+    @model_validator(mode="after")
+    def _shape_holds_the_values(self) -> EncodedValue:
+        if math.prod(self.shape) != len(self.values):
+            raise ValueError(f"shape {self.shape} does not hold {len(self.values)} values")
+        return self
+
+
+class CaseResult(_Checked):
+    ok: bool
+    output: EncodedValue | None = None
+    grads: dict[str, EncodedValue | None] | None = None
+    error: str = Field("", max_length=2000)
+    line: int | None = Field(None, ge=0, le=10**7)
+
+    @model_validator(mode="after")
+    def _a_passing_case_has_an_output(self) -> CaseResult:
+        if self.ok and self.output is None:
+            raise ValueError("a case that ran has no output")
+        return self
+
+
+class Answer(_Checked):
+    """What the sandbox may say about one submission; anything else in it is a forgery or a bug."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+    status: Literal["ok", "error", "timeout", "cpu", "killed", "crashed"]
+    results: list[CaseResult] = Field(default_factory=list)
+    error: str = Field("", max_length=2000)
+    stage: str = Field("", max_length=100)
+    line: int | None = Field(None, ge=0, le=10**7)
+    stdout: str = Field("", max_length=4 * sandbox_runner.MAX_STDOUT_CHARS)
+    wall_ms: float = 0.0
 
 
 class Sandbox:
@@ -131,7 +228,7 @@ class Sandbox:
         self._close_locked()
         config: dict[str, Any] = {"uid_base": UID_BASE if os.geteuid() == 0 else None}
         source = inspect.getsource(sandbox_runner)
-        python = sys.executable
+        python = interpreter()
         if self.isolation == "bwrap":
             config["tmp_root"] = "/tmp"
             cmd = [*self._bwrap_args(), "--", python, "-I", "-c", source, json.dumps(config)]
@@ -181,9 +278,6 @@ class Sandbox:
             "--unshare-ipc",
             "--unshare-uts",
             "--unshare-cgroup-try",
-            "--ro-bind",
-            "/",
-            "/",
             "--dev",
             "/dev",
             "--proc",
@@ -195,15 +289,34 @@ class Sandbox:
             "--tmpfs",
             "/tmp",
         ]
-        for path in hidden_paths():
-            args += ["--size", str(1024 * 1024), "--tmpfs", path]
-        hidden = [Path(h) for h in hidden_paths()] + [Path("/tmp")]
+        # Nothing is there but what is bound: the root is bubblewrap's own empty tmpfs.
+        system = [path for path in SYSTEM_PATHS if os.path.lexists(path)]
         made: set[Path] = set()
+        for path in system:
+            if os.path.islink(path) and Path(path).parent == Path("/"):  # /lib -> usr/lib (merged /usr)
+                args += ["--symlink", os.readlink(path), path]
+                continue
+            for parent in reversed(Path(path).parents[:-1]):  # /etc for /etc/ld.so.cache, readable by all
+                if parent not in made:
+                    made.add(parent)
+                    args += ["--perms", "0755", "--dir", str(parent)]
+            args += ["--ro-bind", path, path]
+        bound = [Path(os.path.realpath(path)) for path in system]
+        hidden = [p for p in private_paths() if any(p.is_relative_to(b) for b in bound)]
+        for path in hidden:  # the repository inside a system folder (/usr/src/app, say): hide it again
+            args += ["--size", str(1024 * 1024), "--tmpfs", str(path)]
+        empty = [*hidden, Path("/tmp")]  # places that exist inside, but empty
+
+        def exists_inside(path: Path) -> bool:
+            covered = any(path.is_relative_to(b) for b in bound)
+            return covered and not any(path.is_relative_to(e) for e in empty)
+
         for path in python_paths():
+            if exists_inside(Path(path)):
+                continue
             # bwrap makes missing parent folders 0700; a submission's own uid must walk through them.
-            top = next(h for h in hidden if Path(path).is_relative_to(h))
             for parent in reversed(Path(path).parents):
-                if parent.is_relative_to(top) and parent != top and parent not in made:
+                if parent != Path("/") and parent not in made and not exists_inside(parent) and parent not in empty:
                     made.add(parent)
                     args += ["--perms", "0755", "--dir", str(parent)]
             args += ["--ro-bind", path, path]
@@ -245,19 +358,31 @@ class Sandbox:
     # -- I/O threads ------------------------------------------------------------------------
 
     def _read_answers(self, proc: subprocess.Popen[bytes], ready: Future[dict[str, Any]]) -> None:
+        """Answers come framed (`sandbox_runner.frame`): a header with the request's id and a length."""
         assert proc.stdout is not None
-        for raw in proc.stdout:
+        while True:
+            header = proc.stdout.read(sandbox_runner.HEADER_BYTES)
             try:
-                answer = json.loads(raw)
+                ident, length = sandbox_runner.unframe(header)
             except ValueError:
-                continue
+                break  # the end, or a stream out of step: either way this zygote is done
+            payload = proc.stdout.read(length)
+            if len(payload) < length:
+                break
+            try:
+                answer = json.loads(payload)
+            except (ValueError, RecursionError):
+                answer = {"status": "error", "stage": "report", "error": "the answer could not be read"}
             if not ready.done():
-                ready.set_result(answer)
+                ready.set_result(answer if isinstance(answer, dict) else {})
                 continue
             with self._lock:
-                future = self._pending.pop(answer.get("id"), None)
+                future = self._pending.pop(ident, None)
             if future is not None and not future.done():
                 future.set_result(answer)
+        if proc.poll() is None:  # out of step: end it, the next run starts a fresh one
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, 9)
         if not ready.done():
             ready.set_exception(RuntimeError(f"the zygote exited with status {proc.wait()}"))
         with self._lock:
@@ -288,6 +413,7 @@ class Sandbox:
             ],
             "limits": limits,
         }
+        payload = json.dumps(request).encode()
         future: Future[dict[str, Any]] = Future()
         with self._lock:
             try:
@@ -295,12 +421,11 @@ class Sandbox:
             except RuntimeError as exc:
                 return SandboxResult(status="unavailable", error=str(exc))
             self._next_id += 1
-            request["id"] = self._next_id
             self._pending[self._next_id] = future
             proc = self._proc
             assert proc is not None and proc.stdin is not None
             try:
-                proc.stdin.write((json.dumps(request) + "\n").encode())
+                proc.stdin.write(sandbox_runner.frame(self._next_id, len(payload)) + payload)
                 proc.stdin.flush()
             except OSError:
                 self._pending.pop(self._next_id, None)
@@ -313,7 +438,7 @@ class Sandbox:
                 if self._proc is proc:
                     self._close_locked()
             return SandboxResult(status="timeout", error="the sandbox did not answer in time; it has been restarted")
-        return SandboxResult.from_answer(answer)
+        return SandboxResult.from_answer(answer, len(cases))
 
     def stderr_tail(self) -> str:
         return "\n".join(self._stderr)
@@ -334,46 +459,62 @@ def _extra(case: dict[str, Any]) -> dict[str, Any]:
     return {"grad": list(case["grad"])} if case.get("grad") else {}
 
 
-def hidden_paths() -> list[str]:
-    """Folders that get an empty tmpfs inside bubblewrap: the repository and anything personal."""
-    root = ROOT.resolve()
-    candidates = [root.parent if root.parent != Path("/") else root, root]
+def interpreter() -> str:
+    """This Python, by a path that holds inside the sandbox: folder links resolved (a worktree's `.venv`
+    may be a link to another checkout's), the last link kept (a virtual environment is found by it)."""
+    folder, name = os.path.split(sys.executable)
+    return os.path.join(os.path.realpath(folder), name)
+
+
+def private_paths() -> list[Path]:
+    """What must never be visible inside: the repository and the data directory."""
+    out = [ROOT.resolve()]
     data_dir = os.environ.get("RLDOJO_DATA_DIR")
     if data_dir:
-        candidates.append(Path(data_dir).resolve())
-    candidates += [Path(p) for p in ("/home", "/root", "/var/tmp", "/run", "/mnt", "/media", "/srv")]
-    out: list[str] = []
-    for path in candidates:
-        if path.is_dir() and str(path) not in out and path != Path("/") and str(path) != "/tmp":
-            if any(path.is_relative_to(Path(o)) for o in out):
-                continue
-            out.append(str(path))
+        out.append(Path(data_dir).resolve())
     return out
 
 
 def python_paths() -> list[str]:
-    """The Python installation and its packages, bound back read-only where a hidden folder covers them."""
-    hidden = [Path(p) for p in hidden_paths()] + [Path("/tmp")]  # /tmp is a fresh tmpfs inside
-    root = ROOT.resolve()
-    wanted = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.executable).resolve().parent}
+    """The Python installation and its packages, bound read-only inside bubblewrap; nothing else of ours.
+
+    Only the installation's own folders (its prefixes) and the entries of `sys.path` inside them:
+    never the repository, a folder beside it, or source put on the path from elsewhere.
+    """
+    prefixes = {Path(os.path.realpath(p)) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    prefixes.add(Path(os.path.realpath(interpreter())).parent)
+    wanted = set(prefixes)
     for entry in sys.path:
-        if entry and Path(entry).exists():
-            wanted.add(Path(entry).resolve())
+        real = Path(os.path.realpath(entry)) if entry else None
+        if real is not None and real.exists() and any(real.is_relative_to(prefix) for prefix in prefixes):
+            wanted.add(real)
+    private = private_paths()
     keep: list[Path] = []
     for path in sorted(wanted, key=lambda p: len(p.parts)):
-        path = path.resolve() if path.exists() else path
-        if not path.exists() or path == root or root.is_relative_to(path):
+        if not path.exists() or path == Path("/") or any(path.is_relative_to(k) for k in keep):
             continue
-        if path.is_relative_to(root) and not any(
-            part in (".venv", "venv") or part.startswith(".venv") for part in path.relative_to(root).parts
-        ):
+        if any(r.is_relative_to(path) for r in private):  # the installation is the repository, or holds it
+            continue
+        if any(path.is_relative_to(r) for r in private) and not _is_virtualenv_part(path, private):
             continue  # never the repository's own code
-        if not any(path.is_relative_to(h) for h in hidden):
-            continue
-        if any(path.is_relative_to(k) for k in keep):
-            continue
         keep.append(path)
     return [str(p) for p in keep]
+
+
+def _is_virtualenv_part(path: Path, private: list[Path]) -> bool:
+    for root in private:
+        if path.is_relative_to(root):
+            return any(part in (".venv", "venv") or part.startswith(".venv") for part in path.relative_to(root).parts)
+    return False
+
+
+def seccomp_installed() -> bool:
+    """Is libseccomp here for the zygote's system-call filter?"""
+    try:
+        ctypes.CDLL("libseccomp.so.2")
+    except OSError:
+        return False
+    return True
 
 
 _shared: Sandbox | None = None
@@ -390,14 +531,23 @@ def shared_sandbox() -> Sandbox:
         return _shared
 
 
+def _mode_and_filter() -> tuple[str, bool]:
+    """The shared sandbox's mode and whether its system-call filter is on; before it starts, what it will have."""
+    if _shared is not None and _shared.info:
+        return _shared.isolation, bool(_shared.info.get("syscall_filter"))
+    mode = _shared.isolation if _shared is not None else ("bwrap" if bwrap_path() else "rlimits")
+    return mode, seccomp_installed()
+
+
 def isolation_note() -> str:
     """What the page says about the sandbox: the shared one's mode once it runs, else what it will use."""
-    mode = _shared.isolation if _shared is not None else ("bwrap" if bwrap_path() else "rlimits")
-    return ISOLATION_NOTES[mode]
+    mode, filtered = _mode_and_filter()
+    return ISOLATION_NOTES[mode] + ("" if filtered else " " + NO_FILTER_NOTE)
 
 
 def reduced_protection() -> bool:
-    return (_shared.isolation if _shared is not None else ("bwrap" if bwrap_path() else "rlimits")) != "bwrap"
+    mode, filtered = _mode_and_filter()
+    return mode != "bwrap" or not filtered
 
 
 def warm_up_in_background() -> None:

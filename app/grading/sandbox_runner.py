@@ -20,12 +20,23 @@ descendant of the runner (also those that called setsid, and, with a uid of its 
 process of that uid) and deletes the private directory. Only plain JSON crosses: inputs come in
 tagged (`{"__ndarray__": ...}`), outputs go out as numbers and lists, and the expected answers
 never enter this process.
+
+Nothing of one submission may reach the next, which is forked from the zygote's memory. So the
+zygote never decodes a request or an answer: each comes framed (a fixed header with an id and a
+length, see `frame`), and the zygote copies the bytes through fixed buffers that it zeroes after
+each use (and that a new fork zeroes again, should another answer be half-read at that moment).
+Only the supervisor, forked before the request exists, and its runner ever see the request.
+
+A seccomp filter (libseccomp, loaded once in the zygote and inherited by every fork) refuses the
+system calls a submission has no use for and that could widen its reach: new namespaces, mounts,
+ptrace and reading other processes' memory, keyrings, bpf, perf, io_uring, modules and the like.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import gc
 import json
@@ -48,11 +59,49 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_SET_DUMPABLE = 4
 DEFAULT_LIMITS = {"cpu_s": 3, "wall_s": 5.0, "memory_mb": 512, "fsize_mb": 4, "nproc": 16, "nofile": 64}
 SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent", "OMP_NUM_THREADS": "1"}
+HEADER_BYTES = 32  # b"<id, 15 digits> <length, 15 digits>\n"
+ANSWER_CAPACITY = MAX_RESULT_BYTES + 256 * 1024  # one answer: the report, the printed text, the timing
+RELAY_BYTES = 64 * 1024
+
+# System calls no submission needs, refused with EPERM by the filter the zygote loads (names this
+# libseccomp does not know are skipped). clone() is refused only with a namespace flag; clone3()
+# gets ENOSYS, as its flags cannot be inspected, and glibc then falls back to clone().
+REFUSED_SYSCALLS = (
+    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen",
+    "fsconfig", "fsmount", "fspick", "mount_setattr", "ptrace", "process_vm_readv", "process_vm_writev",
+    "process_madvise", "kcmp", "pidfd_getfd", "keyctl", "add_key", "request_key", "bpf", "perf_event_open",
+    "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",
+    "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct", "quotactl",
+    "quotactl_fd", "lookup_dcookie", "open_by_handle_at", "name_to_handle_at", "syslog", "sethostname",
+    "setdomainname", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "iopl", "ioperm",
+    "vhangup", "uselib", "fanotify_init", "nfsservctl",
+)  # fmt: skip
+CLONE_NAMESPACE_FLAGS = {
+    "CLONE_NEWNS": 0x00020000,
+    "CLONE_NEWCGROUP": 0x02000000,
+    "CLONE_NEWUTS": 0x04000000,
+    "CLONE_NEWIPC": 0x08000000,
+    "CLONE_NEWUSER": 0x10000000,
+    "CLONE_NEWPID": 0x20000000,
+    "CLONE_NEWNET": 0x40000000,
+}
 
 
 # ---------------------------------------------------------------------------------------------
 # The wire format (used on both sides)
 # ---------------------------------------------------------------------------------------------
+
+
+def frame(ident: int, length: int) -> bytes:
+    """The header before every request to the zygote and every answer from it: id and payload length."""
+    return f"{ident:>15} {length:>15}\n".encode()
+
+
+def unframe(header: bytes | bytearray) -> tuple[int, int]:
+    """(id, length) from a header; ValueError when it is not one."""
+    if len(header) != HEADER_BYTES or header[-1:] != b"\n":
+        raise ValueError("not a frame header")
+    return int(header[:15]), int(header[16:31])
 
 
 def encode_input(value: Any) -> Any:
@@ -140,6 +189,70 @@ def encode_output(value: Any) -> dict[str, Any]:
 
 def _libc() -> Any:
     return ctypes.CDLL(None, use_errno=True)
+
+
+class _ArgCmp(ctypes.Structure):  # libseccomp's struct scmp_arg_cmp
+    _fields_ = (
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    )
+
+
+SCMP_ACT_ALLOW = 0x7FFF0000
+SCMP_CMP_MASKED_EQ = 7
+
+
+def _scmp_errno(code: int) -> int:
+    return 0x00050000 | (code & 0xFFFF)
+
+
+def load_syscall_filter() -> str:
+    """Refuse REFUSED_SYSCALLS (and namespace flags to clone) in this process and all it forks from now on.
+
+    Returns "" when the filter is loaded, else why not (libseccomp missing, say): the zygote says
+    so in its first message and the page says the protection is reduced.
+    """
+    try:
+        lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+    except OSError as exc:
+        return f"libseccomp is not installed ({exc})"
+    lib.seccomp_init.restype = ctypes.c_void_p
+    lib.seccomp_init.argtypes = [ctypes.c_uint32]
+    lib.seccomp_syscall_resolve_name.restype = ctypes.c_int
+    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    lib.seccomp_rule_add_array.restype = ctypes.c_int
+    lib.seccomp_rule_add_array.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_uint32,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.POINTER(_ArgCmp),
+    ]
+    lib.seccomp_load.argtypes = [ctypes.c_void_p]
+    lib.seccomp_release.argtypes = [ctypes.c_void_p]
+    ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
+    if not ctx:
+        return "seccomp_init failed"
+    try:
+        deny = _scmp_errno(errno.EPERM)
+        rules: list[tuple[str, int, _ArgCmp | None]] = [(name, deny, None) for name in REFUSED_SYSCALLS]
+        rules += [("clone", deny, _ArgCmp(0, SCMP_CMP_MASKED_EQ, f, f)) for f in CLONE_NAMESPACE_FLAGS.values()]
+        rules.append(("clone3", _scmp_errno(errno.ENOSYS), None))
+        for name, action, cmp in rules:
+            number = lib.seccomp_syscall_resolve_name(name.encode())
+            if number < 0:  # not a system call on this architecture, or newer than this libseccomp
+                continue
+            rc = lib.seccomp_rule_add_array(ctx, action, number, int(cmp is not None), cmp)
+            if rc < 0:
+                return f"seccomp_rule_add({name}) failed: {os.strerror(-rc)}"
+        rc = lib.seccomp_load(ctx)
+        if rc < 0:
+            return f"seccomp_load failed: {os.strerror(-rc)}"
+        return ""
+    finally:
+        lib.seccomp_release(ctx)
 
 
 def _apply_limits(limits: dict[str, Any], nproc: int) -> None:
@@ -248,7 +361,7 @@ def _runner(go_fd: int, workdir: str, uid: int | None, write_fd: int) -> None:
             os.setuid(uid)
         _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         os.environ.clear()
-        os.environ.update(SAFE_ENV)
+        os.environ.update(SAFE_ENV, TMPDIR=workdir)  # temporary files go where the clean-up looks
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the runner's whole life
         sys.stderr = sys.stdout
     except BaseException as exc:
@@ -352,7 +465,7 @@ def _spare(config: dict[str, Any], uid: int | None, request_fd: int, answer_fd: 
     started = time.monotonic()
     try:
         request = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         request = None
     if not isinstance(request, dict):  # the zygote is shutting down, or sent nothing
         os.close(go_write)
@@ -403,9 +516,10 @@ def _spare(config: dict[str, Any], uid: int | None, request_fd: int, answer_fd: 
     answer["stdout"] = _read_stdout(workdir)
     answer["wall_ms"] = round((time.monotonic() - started) * 1000, 2)
     data = (json.dumps(answer) + "\n").encode()
-    view = memoryview(data)
-    while view:
-        view = view[os.write(answer_fd, view) :]
+    if len(data) > ANSWER_CAPACITY:
+        data = (json.dumps({"status": "error", "stage": "report", "error": "the answer was too large"}) + "\n").encode()
+    with contextlib.suppress(OSError):  # the zygote is gone: nobody to answer
+        _write_all(answer_fd, data)
     os.close(answer_fd)
     _kill_everything(runner, uid)  # after answering: the learner does not wait for the clean-up
     shutil.rmtree(workdir, ignore_errors=True)
@@ -427,7 +541,7 @@ def _verdict(data: bytes, size: int, status: int | None, timed_out: bool, limits
     if data:
         try:
             report = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a forged report, nested too deep
             return {"status": "error", "stage": "report", "error": "the result could not be read back"}
         if isinstance(report, dict):
             return report
@@ -488,6 +602,42 @@ def _uid_can_run_python(uid: int) -> bool:
     return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _wipe(buffer: bytearray | memoryview) -> None:
+    """Zero a buffer in place (no copy of it is made on the way)."""
+    size = len(buffer)
+    if size:
+        ctypes.memset((ctypes.c_char * size).from_buffer(buffer), 0, size)
+
+
+def _read_exactly(fd: int, buffer: bytearray) -> bool:
+    """Fill `buffer` from `fd`; False at the end of input."""
+    view, got = memoryview(buffer), 0
+    while got < len(buffer):
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            return False
+        got += n
+    return True
+
+
+KILLED_ANSWER = (
+    json.dumps(
+        {
+            "status": "killed",
+            "stage": "sandbox",
+            "error": "the process supervising your code was killed before it could answer",
+        }
+    )
+    + "\n"
+).encode()
+
+
 def zygote(config: dict[str, Any]) -> None:
     versions = _warm_up()
     uid_base = config.get("uid_base")
@@ -499,17 +649,24 @@ def zygote(config: dict[str, Any]) -> None:
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no ptrace of the zygote, no reading its memory
     # A runner whose supervisor was killed is re-parented here, not to init, and killed below.
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    filter_problem = load_syscall_filter()
     ready = {
         "ready": True,
         "pid": os.getpid(),
         "uid": os.getuid(),
         "uid_switch": uid_base is not None,
         "python_readable": readable,
+        "syscall_filter": not filter_problem,
+        "syscall_filter_problem": filter_problem,
         **versions,
     }
-    sys.stdout.write(json.dumps(ready) + "\n")
-    sys.stdout.flush()
-    pending: dict[int, tuple[int, Any, bytearray]] = {}  # answer fd -> (supervisor pid, request id, bytes)
+    message = json.dumps(ready).encode() + b"\n"
+    _write_all(1, frame(0, len(message)) + message)
+    # The only memory that ever holds a request or an answer here: fixed buffers, zeroed after use.
+    header = bytearray(HEADER_BYTES)
+    relay = bytearray(RELAY_BYTES)
+    free: list[bytearray] = []  # answer buffers, zeroed, ready for reuse
+    pending: dict[int, list[Any]] = {}  # answer fd -> [supervisor pid, request id, buffer, bytes filled]
     supervisors: set[int] = set()  # alive until reaped, clean-up included
     counter = 0
 
@@ -523,6 +680,9 @@ def zygote(config: dict[str, Any]) -> None:
         pid = os.fork()
         if pid == 0:
             try:
+                for entry in pending.values():  # another submission's answer, half-read: not ours to keep
+                    _wipe(entry[2])
+                _wipe(relay)
                 os.close(request_write)
                 os.close(answer_read)
                 for other in pending:
@@ -541,53 +701,58 @@ def zygote(config: dict[str, Any]) -> None:
         supervisors.add(pid)
         return pid, request_write, answer_read
 
+    def relay_request(length: int, request_write: int) -> bool:
+        """Copy `length` bytes from stdin to the supervisor through `relay`; False if stdin ended."""
+        view, broken = memoryview(relay), False
+        while length:
+            n = os.readv(0, [view[: min(length, RELAY_BYTES)]])
+            if not n:
+                return False
+            length -= n
+            if not broken:
+                try:
+                    _write_all(request_write, view[:n])
+                except OSError:
+                    broken = True  # the spare died: its answer pipe closes and the request fails below
+            _wipe(view[:n])
+        return True
+
+    def answer(fd: int) -> None:
+        entry = pending[fd]
+        buffer, filled = entry[2], entry[3]
+        n = os.readv(fd, [memoryview(buffer)[filled:]]) if filled < len(buffer) else 0
+        entry[3] = filled = filled + n
+        if n and buffer[filled - 1] != 0x0A:  # one answer is one line: no need to wait for EOF
+            return
+        os.close(fd)
+        del pending[fd]
+        whole = filled and buffer[filled - 1] == 0x0A
+        payload = memoryview(buffer)[:filled] if whole else KILLED_ANSWER
+        _write_all(1, frame(entry[1], len(payload)))
+        _write_all(1, payload)
+        _wipe(memoryview(buffer)[:filled])
+        free.append(buffer)
+
     spare: tuple[int, int, int] | None = None
     spare = fork_spare()
-    buffer = b""
     while True:
         ready_fds, _, _ = select.select([0, *pending], [], [], 1.0)
         for fd in ready_fds:
-            if fd == 0:
-                chunk = os.read(0, 1 << 20)
-                if not chunk:
-                    return
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if not line.strip():
-                        continue
-                    request_id = json.loads(line).get("id")
-                    if spare is None:
-                        spare = fork_spare()
-                    pid, request_write, answer_read = spare
-                    spare = None
-                    pending[answer_read] = (pid, request_id, bytearray())
-                    try:
-                        view = memoryview(line)
-                        while view:
-                            view = view[os.write(request_write, view) :]
-                    except OSError:
-                        pass  # the spare died: its answer pipe closes and the request fails below
-                    os.close(request_write)
-            else:
-                pid, request_id, data = pending[fd]
-                chunk = os.read(fd, 65536)
-                data += chunk
-                if chunk and not data.endswith(b"\n"):  # one answer is one line: no need to wait for EOF
-                    continue
-                os.close(fd)
-                del pending[fd]
-                try:
-                    answer = json.loads(bytes(data))
-                except ValueError:
-                    answer = {
-                        "status": "killed",
-                        "stage": "sandbox",
-                        "error": "the process supervising your code was killed before it could answer",
-                    }
-                answer["id"] = request_id
-                sys.stdout.write(json.dumps(answer) + "\n")
-                sys.stdout.flush()
+            if fd != 0:
+                answer(fd)
+                continue
+            if not _read_exactly(0, header):
+                return
+            request_id, length = unframe(header)
+            if spare is None:
+                spare = fork_spare()
+            pid, request_write, answer_read = spare
+            spare = None
+            pending[answer_read] = [pid, request_id, free.pop() if free else bytearray(ANSWER_CAPACITY), 0]
+            complete = relay_request(length, request_write)
+            os.close(request_write)
+            if not complete:
+                return
         for pid in _children():  # orphans of a killed supervisor come here (we are a subreaper)
             if pid not in supervisors:
                 with contextlib.suppress(ProcessLookupError):
