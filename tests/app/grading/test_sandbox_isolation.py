@@ -10,10 +10,12 @@ of its own, which the same search must find: a search that finds nothing at all 
 
 from __future__ import annotations
 
+import errno
 import json
 import secrets
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +184,269 @@ def test_a_spy_finds_nothing_of_the_previous_submission(sandbox: Sandbox) -> Non
     assert mine and {"frames", "gc", "memory"} <= set(mine[0]), found
     assert any(place.startswith("file ") for place in mine[0]), found
     assert report["objects"] > 10_000 and report["memory_mb"] > 50
+
+
+# ---------------------------------------------------------------------------------------------
+# The system-call filter
+# ---------------------------------------------------------------------------------------------
+
+SYSCALL_PROBE = textwrap.dedent(
+    """\
+    import ctypes, errno, os, threading
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    NR = {"clone": 56, "process_vm_readv": 310, "keyctl": 250, "add_key": 248, "bpf": 321,
+          "perf_event_open": 298, "io_uring_setup": 425, "userfaultfd": 323, "clone3": 435, "pidfd_getfd": 438}
+
+
+    def outcome(rc):
+        return 0 if rc >= 0 else ctypes.get_errno()
+
+
+    def clone_new(flag):
+        rc = libc.syscall(NR["clone"], flag | 17, 0, 0, 0, 0)  # 17: SIGCHLD
+        if rc == 0:
+            os._exit(0)  # a child in a new namespace: the filter let it through
+        return outcome(rc)
+
+
+    def in_own_namespace(call):
+        libc.unshare(0x10000000 | 0x00020000)  # where unshare works, mount and chroot would follow
+        return outcome(call())
+
+
+    def attempts():
+        iov = (ctypes.c_char * 8)()
+        local = (ctypes.c_void_p * 2)(ctypes.cast(iov, ctypes.c_void_p), 8)
+        return {
+            "unshare-user": lambda: outcome(libc.unshare(0x10000000)),
+            "unshare-mount": lambda: outcome(libc.unshare(0x00020000)),
+            "unshare-net": lambda: outcome(libc.unshare(0x40000000)),
+            "clone-newuser": lambda: clone_new(0x10000000),
+            "clone-newpid": lambda: clone_new(0x20000000),
+            "clone3": lambda: outcome(libc.syscall(NR["clone3"], None, 0)),
+            "setns": lambda: outcome(libc.setns(0, 0)),  # not a namespace: EINVAL, unless refused first
+            "mount-tmpfs": lambda: in_own_namespace(lambda: libc.mount(b"none", b".", b"tmpfs", 0, None)),
+            "chroot": lambda: in_own_namespace(lambda: libc.chroot(b".")),
+            "ptrace-traceme": lambda: outcome(libc.ptrace(0, 0, None, None)),
+            "ptrace-attach-parent": lambda: outcome(libc.ptrace(16, os.getppid(), None, None)),
+            "process_vm_readv": lambda: outcome(
+                libc.syscall(NR["process_vm_readv"], os.getpid(), local, 1, local, 1, 0)
+            ),
+            "pidfd_getfd": lambda: outcome(libc.syscall(NR["pidfd_getfd"], 0, 0, 0)),
+            "keyctl-join": lambda: outcome(libc.syscall(NR["keyctl"], 1, None, 0, 0, 0)),
+            "add_key": lambda: outcome(libc.syscall(NR["add_key"], b"user", b"k", b"v", 1, -3)),
+            "bpf": lambda: outcome(libc.syscall(NR["bpf"], 0, None, 0)),
+            "perf_event_open": lambda: outcome(libc.syscall(NR["perf_event_open"], None, 0, -1, -1, 0)),
+            "io_uring_setup": lambda: outcome(libc.syscall(NR["io_uring_setup"], 1, None)),
+            "userfaultfd": lambda: outcome(libc.syscall(NR["userfaultfd"], 0)),
+        }
+
+
+    def probe(name):
+        return float(attempts()[name]())
+
+
+    def ordinary():
+        # What the filter must leave alone: fork, threads (glibc falls back from clone3 to clone).
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        forked = os.WEXITSTATUS(os.waitpid(pid, 0)[1]) == 7
+        box = []
+        thread = threading.Thread(target=lambda: box.append(1))
+        thread.start()
+        thread.join()
+        status = open("/proc/self/status").read()
+        filtered = "Seccomp:\\t2" in status
+        return [float(forked), float(box == [1]), float(filtered)]
+    """
+)
+REFUSED = [
+    "unshare-user",
+    "unshare-mount",
+    "unshare-net",
+    "clone-newuser",
+    "clone-newpid",
+    "setns",
+    "mount-tmpfs",
+    "chroot",
+    "ptrace-traceme",
+    "ptrace-attach-parent",
+    "process_vm_readv",
+    "pidfd_getfd",
+    "keyctl-join",
+    "add_key",
+    "bpf",
+    "perf_event_open",
+    "io_uring_setup",
+    "userfaultfd",
+]
+
+
+@pytest.fixture(scope="module")
+def filtered(sandbox: Sandbox) -> Sandbox:
+    if not sandbox.info.get("syscall_filter"):
+        pytest.skip(f"no system-call filter here: {sandbox.info.get('syscall_filter_problem')}")
+    return sandbox
+
+
+@pytest.mark.parametrize("call", REFUSED)
+def test_a_submission_cannot_make_namespaces_mount_trace_or_reach_the_kernel(filtered: Sandbox, call: str) -> None:
+    result = filtered.run(SYSCALL_PROBE, "probe", [{"args": {"name": call}}])
+    assert result.status == "ok" and result.results[0]["ok"], result
+    assert result.results[0]["output"]["values"] == [errno.EPERM], f"{call}: {result.results[0]['output']}"
+
+
+def test_clone3_says_not_implemented_so_threads_fall_back_to_clone(filtered: Sandbox) -> None:
+    result = filtered.run(SYSCALL_PROBE, "probe", [{"args": {"name": "clone3"}}])
+    assert result.results[0]["output"]["values"] == [errno.ENOSYS]
+
+
+def test_the_filter_leaves_fork_and_threads_working(filtered: Sandbox) -> None:
+    result = filtered.run(SYSCALL_PROBE, "ordinary", [{"args": {}}])
+    assert result.status == "ok" and result.results[0]["output"]["values"] == [1.0, 1.0, 1.0], result
+
+
+def test_without_libseccomp_the_filter_says_why_and_the_page_says_protection_is_reduced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.grading import sandbox as sandbox_module
+    from app.grading import sandbox_runner
+
+    def missing(name: str, *args: object, **kwargs: object) -> None:
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(sandbox_runner.ctypes, "CDLL", missing)  # also what the app checks before a start
+    assert "libseccomp is not installed" in sandbox_runner.load_syscall_filter()
+    monkeypatch.setattr(sandbox_module, "_shared", None)
+    assert sandbox_module.reduced_protection()
+    assert "no system-call filter" in sandbox_module.isolation_note()
+    started = Sandbox.__new__(Sandbox)  # a running sandbox whose zygote reported no filter
+    started.isolation, started.info = "bwrap", {"syscall_filter": False}
+    monkeypatch.setattr(sandbox_module, "_shared", started)
+    assert sandbox_module.reduced_protection() and "libseccomp" in sandbox_module.isolation_note()
+
+
+# ---------------------------------------------------------------------------------------------
+# Forged reports
+# ---------------------------------------------------------------------------------------------
+
+GOOD = {"ok": True, "output": {"type": "array", "shape": [2], "values": [1.0, 2.0]}}
+FORGED_REPORTS: dict[str, str] = {
+    "output-not-encoded": json.dumps({"status": "ok", "results": [{"ok": True, "output": "x"}] * 6}),
+    "results-not-a-list": json.dumps({"status": "ok", "results": "nope"}),
+    "no-results": json.dumps({"status": "ok"}),
+    "too-many-results": json.dumps({"status": "ok", "results": [GOOD] * 100}),
+    "shape-without-its-values": json.dumps(
+        {"status": "ok", "results": [{"ok": True, "output": {"type": "array", "shape": [3], "values": [1]}}] * 6}
+    ),
+    "negative-shape": json.dumps(
+        {"status": "ok", "results": [{"ok": True, "output": {"type": "array", "shape": [-1], "values": []}}] * 6}
+    ),
+    "values-not-numbers": json.dumps(
+        {"status": "ok", "results": [{"ok": True, "output": {"type": "float", "shape": [], "values": ["x"]}}] * 6}
+    ),
+    "values-as-booleans": json.dumps(
+        {"status": "ok", "results": [{"ok": True, "output": {"type": "int", "shape": [], "values": [True]}}] * 6}
+    ),
+    "unknown-output-type": json.dumps(
+        {"status": "ok", "results": [{"ok": True, "output": {"type": "dict", "shape": [], "values": [1]}}] * 6}
+    ),
+    "ok-as-text": json.dumps({"status": "ok", "results": [{**GOOD, "ok": "true"}] * 6}),
+    "ok-without-output": json.dumps({"status": "ok", "results": [{"ok": True}] * 6}),
+    "grads-not-encoded": json.dumps({"status": "ok", "results": [{**GOOD, "grads": {"x": "y"}}] * 6}),
+    "a-case-with-extra-keys": json.dumps({"status": "ok", "results": [{**GOOD, "__class__": "x"}] * 6}),
+    "unknown-status": json.dumps({"status": "passed", "results": []}),
+    "unavailable-status": json.dumps({"status": "unavailable"}),
+    "error-not-text": json.dumps({"status": "error", "error": {"x": 1}, "line": "abc"}),
+    "line-out-of-range": json.dumps({"status": "error", "error": "boom", "line": 10**30}),
+    "not-json": "\udcff\udcfe{",
+    "not-an-object": "[1, 2, 3]",
+    "nan-everywhere": '{"status": NaN, "results": NaN}',
+}
+FORGED_EXPRESSIONS = {name: repr(text) for name, text in FORGED_REPORTS.items()}
+FORGED_EXPRESSIONS["nested-too-deep"] = "'[' * 100_000"  # built inside: the code itself has a size limit
+FORGER = textwrap.dedent(
+    """\
+    import os, stat
+
+    def discounted_returns(rewards, gamma):
+        for fd in range(3, 64):
+            try:
+                is_pipe = stat.S_ISFIFO(os.fstat(fd).st_mode)
+            except OSError:
+                continue
+            if is_pipe:  # the runner's write_fd: where its report goes
+                os.write(fd, FORGED.encode("utf-8", "surrogateescape") + b"\\n")
+        os._exit(0)
+    """
+)
+
+
+@pytest.mark.parametrize("forgery", list(FORGED_EXPRESSIONS))
+def test_a_forged_report_is_a_failed_attempt_with_a_message(sandbox: Sandbox, forgery: str) -> None:
+    from app.grading.bank import load_questions
+    from app.grading.graders import grade_implement
+    from app.grading.solutions import reference_solution
+
+    question = load_questions().get("discounted-returns")
+    code = FORGER.replace("FORGED", f"({FORGED_EXPRESSIONS[forgery]})")
+
+    grade = grade_implement(question, code, sandbox=sandbox)  # must not raise
+
+    assert not grade.correct and grade.score == 0.0
+    assert "report" in grade.feedback or "result" in grade.feedback or "without reporting" in grade.feedback, (
+        grade.feedback
+    )
+    assert grade_implement(question, reference_solution(question), sandbox=sandbox).correct
+
+
+# ---------------------------------------------------------------------------------------------
+# What is visible inside
+# ---------------------------------------------------------------------------------------------
+
+VIEW_PROBE = textwrap.dedent(
+    """\
+    import json, os
+
+    def look(paths):
+        seen = {}
+        for path in paths:
+            try:
+                seen[path] = sorted(os.listdir(path)) if os.path.isdir(path) else open(path).read()
+            except OSError as exc:
+                seen[path] = type(exc).__name__
+        print(json.dumps(seen))
+        return 0.0
+    """
+)
+
+
+def test_only_the_installation_is_visible_not_the_repository_nor_anything_beside_it(sandbox: Sandbox) -> None:
+    if sandbox.isolation != "bwrap":
+        pytest.skip("bubblewrap only: without it the page says the server's files are readable")
+    from app.grading.sandbox import ROOT, SYSTEM_PATHS, python_paths
+
+    sibling = ROOT.parent / f".rldojo-sibling-{secrets.token_hex(4)}"  # another checkout beside the repository
+    sibling.mkdir()
+    try:
+        (sibling / "notes.txt").write_text("another learner's checkout")
+        ancestors = [str(p) for p in ROOT.parents if p != Path("/")]
+        looked = [str(sibling), str(sibling / "notes.txt"), str(ROOT), "/", "/etc", *ancestors]
+        result = sandbox.run(VIEW_PROBE, "look", [{"args": {"paths": looked}}])
+    finally:
+        (sibling / "notes.txt").unlink()
+        sibling.rmdir()
+    assert result.status == "ok" and result.results[0]["ok"], result
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen[str(sibling)] == "FileNotFoundError" and seen[str(sibling / "notes.txt")] == "FileNotFoundError"
+    assert seen[str(ROOT)] in ("FileNotFoundError", [".venv"])  # at most the virtual environment
+    allowed_top = {Path(p).parts[1] for p in [*SYSTEM_PATHS, *python_paths()]} | {"dev", "proc", "tmp"}
+    assert set(seen["/"]) <= allowed_top, seen["/"]
+    assert set(seen["/etc"]) <= {Path(p).name for p in SYSTEM_PATHS if p.startswith("/etc/")}, seen["/etc"]
+    for folder in ancestors:  # each folder above the repository shows only the way to the installation
+        on_the_way = {Path(p).relative_to(folder).parts[0] for p in python_paths() if Path(p).is_relative_to(folder)}
+        if str(ROOT.relative_to(folder)).startswith(".venv") or seen[folder] == "FileNotFoundError":
+            continue
+        assert set(seen[folder]) <= on_the_way, (folder, seen[folder])
