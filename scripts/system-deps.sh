@@ -3,11 +3,14 @@
 # OpenGL libraries MuJoCo renders episodes with when there is no display: EGL with Mesa's software
 # rasteriser (libegl1, libegl-mesa0, libgl1-mesa-dri), and OSMesa (libosmesa6) as the fallback.
 # Never downloads a browser of its own: the browser tests drive /usr/bin/chromium.
+# libseccomp2 gives the sandbox its system-call filter (loaded through ctypes); without it the
+# page says the protection is reduced.
 set -u
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+have_lib 'libseccomp\.so\.2 ' || missing+=(libseccomp2)
 have_lib 'libEGL\.so\.1 ' || missing+=(libegl1)
 have_lib 'libEGL_mesa\.so\.0 ' || missing+=(libegl-mesa0)
 compgen -G '/usr/lib/*/dri/swrast_dri.so' >/dev/null || missing+=(libgl1-mesa-dri)
