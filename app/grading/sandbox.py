@@ -207,6 +207,7 @@ class Sandbox:
         self.isolation = isolation
         self._bwrap = bwrap
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one request at a time on the zygote's stdin
         self._proc: subprocess.Popen[bytes] | None = None
         self._pending: dict[int, Future[dict[str, Any]]] = {}
         self._next_id = 0
@@ -421,16 +422,22 @@ class Sandbox:
             except RuntimeError as exc:
                 return SandboxResult(status="unavailable", error=str(exc))
             self._next_id += 1
-            self._pending[self._next_id] = future
+            ident = self._next_id
+            self._pending[ident] = future
             proc = self._proc
             assert proc is not None and proc.stdin is not None
-            try:
-                proc.stdin.write(sandbox_runner.frame(self._next_id, len(payload)) + payload)
+        # Written outside self._lock, which the thread reading answers needs: a request larger than the
+        # pipe waits for the zygote, which may be waiting for that thread to take a large answer.
+        try:
+            with self._write_lock:
+                proc.stdin.write(sandbox_runner.frame(ident, len(payload)) + payload)
                 proc.stdin.flush()
-            except OSError:
-                self._pending.pop(self._next_id, None)
-                self._close_locked()
-                return SandboxResult(status="crashed", error="the sandbox had stopped; it will restart, try again")
+        except (OSError, ValueError):  # ValueError: closed meanwhile by a restart
+            with self._lock:
+                self._pending.pop(ident, None)
+                if self._proc is proc:
+                    self._close_locked()
+            return SandboxResult(status="crashed", error="the sandbox had stopped; it will restart, try again")
         try:
             answer = future.result(timeout=float(limits["wall_s"]) + 10.0)
         except TimeoutError:

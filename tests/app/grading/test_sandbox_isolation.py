@@ -14,12 +14,13 @@ import errno
 import json
 import secrets
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app.grading.sandbox import Sandbox
+from app.grading.sandbox import Sandbox, SandboxResult
 from tests.app.grading.conftest import isolation_modes
 
 PREFIX = "SECRET_OF_ALICE_"
@@ -450,3 +451,31 @@ def test_only_the_installation_is_visible_not_the_repository_nor_anything_beside
         if str(ROOT.relative_to(folder)).startswith(".venv") or seen[folder] == "FileNotFoundError":
             continue
         assert set(seen[folder]) <= on_the_way, (folder, seen[folder])
+
+
+# ---------------------------------------------------------------------------------------------
+# Many learners at once
+# ---------------------------------------------------------------------------------------------
+
+
+def test_big_requests_and_big_answers_at_once_do_not_wedge_the_sandbox(sandbox: Sandbox) -> None:
+    # Requests larger than a pipe's buffer sent while answers larger than one come back: the thread
+    # that writes a request must not hold what the thread that reads answers needs.
+    padding = "#" * 90_000 + "\n"
+    code = padding + "import numpy as np\n\ndef big(n):\n    return np.arange(float(n))\n"
+    outcomes: list[SandboxResult] = []
+
+    def learner() -> None:
+        for _ in range(3):
+            outcomes.append(sandbox.run(code, "big", [{"args": {"n": 150_000}}], {"wall_s": 20.0, "cpu_s": 10}))
+
+    threads = [threading.Thread(target=learner, daemon=True) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    assert not any(thread.is_alive() for thread in threads), "the sandbox is wedged"
+    assert len(outcomes) == 18
+    assert all(r.status == "ok" and len(r.results[0]["output"]["values"]) == 150_000 for r in outcomes), [
+        (r.status, r.error) for r in outcomes if r.status != "ok"
+    ]
