@@ -36,6 +36,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import fcntl
 import inspect
 import json
 import math
@@ -51,7 +52,7 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -59,7 +60,10 @@ from app.grading import sandbox_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 BWRAP_ENV = "RLDOJO_SANDBOX"  # "bwrap" (default when installed), "rlimits" to force the plain mode
-UID_BASE = 61000
+UID_BASE = 61000  # submissions' uids: blocks of UID_BLOCK, one block per zygote on this machine
+UID_BLOCK = 100
+UID_BLOCKS = 10
+UID_LOCKS = Path(tempfile.gettempdir()) / "rldojo-sandbox-uids"
 TMPFS_BYTES = 64 * 1024 * 1024
 START_TIMEOUT_S = 90.0
 MAX_CODE_CHARS = 100_000
@@ -213,6 +217,7 @@ class Sandbox:
         self._next_id = 0
         self._stderr: deque[str] = deque(maxlen=50)
         self._tmp_root: str | None = None
+        self._uid_lock: BinaryIO | None = None  # held while the zygote runs: its block of uids
         self.info: dict[str, Any] = {}
         self.starts = 0
         self.fallback_reason = ""
@@ -227,7 +232,9 @@ class Sandbox:
         if self._proc is not None and self._proc.poll() is None:
             return
         self._close_locked()
-        config: dict[str, Any] = {"uid_base": UID_BASE if os.geteuid() == 0 else None}
+        config: dict[str, Any] = {"uid_base": None, "uid_count": UID_BLOCK}
+        if os.geteuid() == 0:
+            config["uid_base"], self._uid_lock = claim_uid_block()
         source = inspect.getsource(sandbox_runner)
         python = interpreter()
         if self.isolation == "bwrap":
@@ -253,7 +260,7 @@ class Sandbox:
         ready: Future[dict[str, Any]] = Future()
         self._proc = proc
         # If this object is dropped or the interpreter exits without close(): end the zygote, remove its folder.
-        weakref.finalize(self, _end, proc, self._tmp_root)
+        weakref.finalize(self, _end, proc, self._tmp_root, self._uid_lock)
         self.starts += 1
         threading.Thread(target=self._read_answers, args=(proc, ready), daemon=True, name="sandbox-answers").start()
         threading.Thread(target=self._read_stderr, args=(proc,), daemon=True, name="sandbox-stderr").start()
@@ -349,6 +356,9 @@ class Sandbox:
         if self._tmp_root:
             shutil.rmtree(self._tmp_root, ignore_errors=True)
             self._tmp_root = None
+        if self._uid_lock is not None:  # after the zygote is gone: its uids are free again
+            self._uid_lock.close()
+            self._uid_lock = None
 
     def _fail_pending(self, message: str) -> None:
         pending, self._pending = self._pending, {}
@@ -451,7 +461,7 @@ class Sandbox:
         return "\n".join(self._stderr)
 
 
-def _end(proc: subprocess.Popen[bytes], tmp_root: str | None) -> None:
+def _end(proc: subprocess.Popen[bytes], tmp_root: str | None, uid_lock: BinaryIO | None = None) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, 9)
@@ -460,10 +470,33 @@ def _end(proc: subprocess.Popen[bytes], tmp_root: str | None) -> None:
             proc.stdin.close()
     if tmp_root:
         shutil.rmtree(tmp_root, ignore_errors=True)
+    if uid_lock is not None:  # a file object: closing it twice is harmless
+        uid_lock.close()
 
 
 def _extra(case: dict[str, Any]) -> dict[str, Any]:
     return {"grad": list(case["grad"])} if case.get("grad") else {}
+
+
+def claim_uid_block() -> tuple[int, BinaryIO | None]:
+    """The first uid of a block no other zygote on this machine uses, and the lock that holds it.
+
+    Without bubblewrap's PID namespace, a supervisor's clean-up kills every process of its
+    submission's uid: two zygotes with the same uids killed each other's submissions.
+    """
+    with contextlib.suppress(OSError):
+        UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+        if UID_LOCKS.is_symlink() or UID_LOCKS.stat().st_uid != os.geteuid():
+            raise OSError(f"{UID_LOCKS} is not ours")
+        for block in range(UID_BLOCKS):
+            lock = os.fdopen(os.open(UID_LOCKS / f"{block}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600), "r+b")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                lock.close()
+                continue
+            return UID_BASE + block * UID_BLOCK, lock
+    return UID_BASE, None  # more zygotes than blocks, or no place for the locks: share the first block
 
 
 def interpreter() -> str:

@@ -655,6 +655,7 @@ def zygote(config: dict[str, Any]) -> None:
         "pid": os.getpid(),
         "uid": os.getuid(),
         "uid_switch": uid_base is not None,
+        "uid_base": uid_base,
         "python_readable": readable,
         "syscall_filter": not filter_problem,
         "syscall_filter_problem": filter_problem,
@@ -674,7 +675,7 @@ def zygote(config: dict[str, Any]) -> None:
         """(pid, request fd to write, answer fd to read) of a new waiting supervisor."""
         nonlocal counter
         counter += 1
-        uid = None if uid_base is None else int(uid_base) + counter % 1000
+        uid = None if uid_base is None else int(uid_base) + counter % int(config.get("uid_count", 1000))
         request_read, request_write = os.pipe()
         answer_read, answer_write = os.pipe()
         pid = os.fork()

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import secrets
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -479,3 +481,29 @@ def test_big_requests_and_big_answers_at_once_do_not_wedge_the_sandbox(sandbox: 
     assert all(r.status == "ok" and len(r.results[0]["output"]["values"]) == 150_000 for r in outcomes), [
         (r.status, r.error) for r in outcomes if r.status != "ok"
     ]
+
+
+def test_two_sandboxes_on_one_machine_never_share_a_uid() -> None:
+    # Two app processes (or the app and the CLI) each run a zygote. Without bubblewrap's PID namespace,
+    # one's clean-up kills every process of a submission's uid: with the same uids, it killed the
+    # other's submissions ("the process was killed").
+    if os.geteuid() != 0:
+        pytest.skip("a uid per submission needs root")
+    slow = "import time\n\ndef f(x):\n    time.sleep(1.5)\n    return x\n"
+    quick = "def f(x):\n    return x\n"
+    first, second = Sandbox("rlimits"), Sandbox("rlimits")
+    try:
+        first.start()
+        second.start()
+        outcome: list[SandboxResult] = []
+        waiting = threading.Thread(target=lambda: outcome.append(first.run(slow, "f", [{"args": {"x": 1}}])))
+        waiting.start()
+        time.sleep(0.5)  # the slow one is running under the first sandbox's first uid
+        for _ in range(3):
+            assert second.run(quick, "f", [{"args": {"x": 2}}]).status == "ok"
+        waiting.join(timeout=30)
+        assert outcome and outcome[0].status == "ok", outcome
+        assert first.info["uid_base"] != second.info["uid_base"]
+    finally:
+        first.close()
+        second.close()
