@@ -526,11 +526,16 @@ def _spare(config: dict[str, Any], uid: int | None, request_fd: int, answer_fd: 
 
 
 def _read_stdout(workdir: str) -> str:
+    """What the submission printed; the file goes at once, not with the folder after the answer."""
+    path = os.path.join(workdir, "stdout.txt")
     try:
-        with open(os.path.join(workdir, "stdout.txt"), errors="replace") as f:
+        with open(path, errors="replace") as f:
             return f.read(MAX_STDOUT_CHARS + 1)
     except OSError:
         return ""
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _verdict(data: bytes, size: int, status: int | None, timed_out: bool, limits: dict[str, Any]) -> dict[str, Any]:
