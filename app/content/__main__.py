@@ -13,17 +13,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 from app.content.loader import LESSONS_DIR, QUIZZES_DIR, build_catalogue, yaml_files
+from app.content.yaml_source import YamlSyntaxError, load_file
 
 
 def _is_quiz_bank(path: Path) -> bool:
     if QUIZZES_DIR in path.resolve().parents:
         return True
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        data, _ = load_file(path, path.parent)
+    except YamlSyntaxError:  # the lesson loader reports it, with its line
         return False
     return isinstance(data, dict) and "questions" in data
 

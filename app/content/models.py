@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator
 
+from app.content.types import Code, OptionalText, Text
+
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
-Text = Annotated[str, StringConstraints(min_length=1)]
 
 
 class Track(StrEnum):
@@ -24,7 +25,8 @@ TRACK_ORDER: tuple[Track, ...] = tuple(Track)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `minutes: true` or `minutes: "5"` is an error, not 1 or 5.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class MarkdownBlock(_Strict):
@@ -40,13 +42,13 @@ class MathBlock(_Strict):
 class CodeBlock(_Strict):
     code: Text
     """'module:qualname' or 'module:qualname#region' into algorithms/."""
-    caption: str | None = None
+    caption: OptionalText | None = None
 
 
 class CalloutBlock(_Strict):
     callout: Text
     kind: Literal["tip", "warning", "pitfall", "interview"] = "tip"
-    title: str | None = None
+    title: OptionalText | None = None
 
 
 class DemoBlock(_Strict):
@@ -62,9 +64,9 @@ _DOT_GRAPH = re.compile(r"^\s*(?:strict\s+)?(?:di)?graph\b[^{]*\{.*\}\s*$", re.D
 
 
 class DiagramBlock(_Strict):
-    diagram: Text
+    diagram: Code
     """Graphviz DOT source ('digraph { a -> b }'), drawn in the browser by st.graphviz_chart."""
-    caption: str | None = None
+    caption: OptionalText | None = None
 
     @field_validator("diagram")
     @classmethod
@@ -120,7 +122,7 @@ Block = Annotated[
 
 
 class Section(_Strict):
-    title: str | None = None
+    title: OptionalText | None = None
     blocks: list[Block] = Field(min_length=1)
 
 
@@ -130,11 +132,11 @@ class Lesson(_Strict):
     title: Text
     summary: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\n]*$")]
     """One line shown in the catalogue."""
-    track: Track
+    track: Track = Field(strict=False)  # an enum: strict mode would want a Track object, not its name
     level: Literal["beginner", "intermediate", "advanced"]
     minutes: int = Field(ge=1, le=240)
     """Estimated minutes to read the lesson and try its demos."""
-    order: int = 0
+    order: int = Field(default=0, ge=-1000, le=1000)
     """Tie-breaker for the position within the track, after prerequisites."""
     prerequisites: list[Slug] = Field(default_factory=list)
     tags: list[Text] = Field(default_factory=list)

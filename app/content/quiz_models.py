@@ -13,6 +13,7 @@ No streamlit here, and no import of algorithms/: references are resolved by pars
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from enum import StrEnum
@@ -24,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     StringConstraints,
     Tag,
     ValidationError,
@@ -31,11 +33,11 @@ from pydantic import (
     model_validator,
 )
 
-from app.content.coderef import CodeRefError, resolve
-from app.content.yaml_source import YamlSyntaxError, load_yaml
+from app.content.coderef import CodeRefError, defined_function, function_parameters, resolve
+from app.content.types import Code, Text
+from app.content.yaml_source import YamlSyntaxError, load_file
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
-Text = Annotated[str, StringConstraints(min_length=1)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 FunctionRef = Annotated[str, StringConstraints(pattern=r"^algorithms(\.[A-Za-z_]\w*)+:[A-Za-z_]\w*$")]
 
@@ -192,7 +194,8 @@ SourceRef = Annotated[str, StringConstraints(pattern=r"^\d{3}:[a-z0-9-]+$")]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `size: true` or `difficulty: 1` is an error, never coerced.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,18 +215,32 @@ class RubricPoint(_Strict):
 # Predict: parameters drawn per attempt, the key computed by the reference
 # ---------------------------------------------------------------------------------------------
 
-Size = int | list[Annotated[int, Field(ge=1, le=20)]] | None
+MAX_PARAM_ELEMENTS = 400
+"""A predict parameter is shown to the learner: a few numbers, never millions."""
+Dim = Annotated[int, Field(ge=1, le=20)]
+Size = Dim | Annotated[list[Dim], Field(min_length=1, max_length=3)] | None
 ParamFormat = Literal["auto", "list", "table", "next-states"]
 
 
 class _Param(_Strict):
     size: Size = None
-    """None draws one number; an int or a shape draws an array."""
+    """None draws one number; an int (1 to 20) or a shape (up to 3 dimensions) draws an array."""
     format: ParamFormat = "auto"
+
+    @field_validator("size")
+    @classmethod
+    def _small(cls, value: Size) -> Size:
+        if isinstance(value, list) and math.prod(value) > MAX_PARAM_ELEMENTS:
+            raise ValueError(f"a shape of {math.prod(value)} numbers; at most {MAX_PARAM_ELEMENTS}")
+        return value
+
+
+FiniteFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+StrictInt = Annotated[int, Strict(), Field(ge=-(10**9), le=10**9)]
 
 
 class UniformParam(_Param):
-    uniform: tuple[float, float]
+    uniform: tuple[FiniteFloat, FiniteFloat] = Field(strict=False)  # a YAML list is a tuple here
     round: int = Field(default=2, ge=0, le=6)
 
     @field_validator("uniform")
@@ -235,7 +252,7 @@ class UniformParam(_Param):
 
 
 class IntegersParam(_Param):
-    integers: tuple[int, int]
+    integers: tuple[StrictInt, StrictInt] = Field(strict=False)
     """Inclusive bounds."""
 
     @field_validator("integers")
@@ -304,7 +321,7 @@ class AnswerFrom(_Strict):
     """Keyword arguments: literals, '$param', {array: X}, {tensor: X} or {expr: 'log($ratio)'}."""
     index: int | list[int] | None = None
     """Take this element (or index path) of the result."""
-    scale: float = 1.0
+    scale: float = Field(default=1.0, allow_inf_nan=False)
     """Multiply the result, e.g. -1 to turn a loss into the objective."""
 
 
@@ -315,7 +332,7 @@ class AnswerFrom(_Strict):
 
 class _Question(_Strict):
     id: Slug
-    topic: Topic | None = None
+    topic: Topic | None = Field(default=None, strict=False)
     """Defaults to the bank's topic."""
     difficulty: Difficulty
     prompt: Text
@@ -356,7 +373,7 @@ class PredictQuestion(_Question):
     kind: Literal["predict"]
     params: dict[Identifier, ParamSpec] = Field(default_factory=dict)
     answer_from: AnswerFrom
-    tolerance: float = Field(default=0.01, ge=0.0)
+    tolerance: float = Field(default=0.01, ge=0.0, le=1e6, allow_inf_nan=False)
     """Absolute tolerance on every number of the answer (integer answers must be exact)."""
 
 
@@ -371,7 +388,7 @@ class ImplementQuestion(_Question):
     function: Identifier
     signature: Text
     reference: FunctionRef
-    starter: Text
+    starter: Code
     hints: list[Text] = Field(default_factory=list)
     cases: Slug | None = None
     """The case generator in app/grading/cases.py; defaults to the question id."""
@@ -395,7 +412,7 @@ class ExplainQuestion(_Question):
 
 class SpotTheBugQuestion(_Question):
     kind: Literal["spot-the-bug"]
-    snippet: Text
+    snippet: Code
     """The code with one planted bug; the learner sees it with line numbers."""
     bug_line: int = Field(ge=1)
     fix: list[RubricPoint] = Field(min_length=1)
@@ -441,7 +458,7 @@ AnyQuestion = (
 
 
 class QuizBank(_Strict):
-    topic: Topic
+    topic: Topic = Field(strict=False)
     title: Text
     questions: list[Question] = Field(min_length=1)
 
@@ -462,20 +479,27 @@ _lesson_ids_cache: dict[str, tuple[tuple[tuple[str, int], ...], set[str]]] = {}
 def lesson_ids_in(directory: Path) -> set[str]:
     """The ids of the lesson files in `directory`, cached on the files' modification times."""
     files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    key = tuple((str(p), p.stat().st_mtime_ns) for p in files)
+    key = tuple((str(p), _mtime(p)) for p in files)
     cached = _lesson_ids_cache.get(str(directory))
     if cached and cached[0] == key:
         return cached[1]
     ids = set()
     for path in files:
         try:
-            data, _ = load_yaml(path.read_text(encoding="utf-8"))
-        except (YamlSyntaxError, UnicodeDecodeError, OSError):
+            data, _ = load_file(path, directory)
+        except YamlSyntaxError:
             continue
         if isinstance(data, dict) and isinstance(data.get("id"), str):
             ids.add(data["id"])
     _lesson_ids_cache[str(directory)] = (key, ids)
     return ids
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
@@ -587,14 +611,41 @@ def _check_predict(q: PredictQuestion) -> Iterator[tuple[Loc, str]]:
     for name in _PLACEHOLDER.findall(q.prompt):
         if name not in q.params:
             yield ("prompt",), f"the prompt shows {{{{{name}}}}} but there is no parameter '{name}'"
+    unknown_refs = False
     for name, value in q.answer_from.args.items():
         for ref in _param_refs(value):
             if ref not in q.params:
+                unknown_refs = True
                 yield ("answer_from", "args", name), f"'${ref}' names no parameter; parameters: {', '.join(q.params)}"
     try:
-        resolve(q.answer_from.call)
+        params = function_parameters(q.answer_from.call)
     except CodeRefError as exc:
         yield ("answer_from", "call"), str(exc)
+        return
+    mismatch = params.mismatch(q.answer_from.args)
+    if mismatch:
+        yield ("answer_from", "args"), f"{q.answer_from.call}{params} is called with these args: {mismatch}"
+    if mismatch or unknown_refs:
+        return
+    # Compute the key as Practice will, on a few seeds: an index out of range, a shape the
+    # reference refuses or an expr that divides by zero is caught here, not by a learner.
+    from app.grading import predict  # lazy: this module stays light and free of numpy
+
+    for seed in (0, 1, 2):
+        try:
+            inst = predict.instance(q, seed)
+        except Exception as exc:
+            by_index = q.answer_from.index is not None and _is_index_error(exc)
+            where: Loc = ("answer_from", "index") if by_index else ("answer_from",)
+            yield where, f"computing the answer key failed (seed {seed}): {type(exc).__name__}: {exc}"
+            return
+        if not predict.is_finite(inst.expected):
+            yield ("answer_from",), f"the answer key is not a finite number (seed {seed}): {inst.expected!r}"
+            return
+
+
+def _is_index_error(exc: Exception) -> bool:
+    return isinstance(exc, IndexError | KeyError | TypeError)
 
 
 def _param_refs(value: Any) -> Iterator[str]:
@@ -612,17 +663,57 @@ def _check_implement(q: ImplementQuestion) -> Iterator[tuple[Loc, str]]:
     kebab = q.function.replace("_", "-")
     if q.id != kebab:
         yield ("id",), f"an implement question's id is its function's name in kebab case: '{kebab}'"
-    if not re.search(rf"^\s*def\s+{re.escape(q.function)}\s*\(", q.starter, re.MULTILINE):
-        yield ("starter",), f"the starter must define {q.function}(...)"
-    if not q.signature.startswith(q.function + "("):
-        yield ("signature",), f"the signature must start with '{q.function}('"
     try:
-        resolve(q.reference)
+        starter = defined_function(q.starter, q.function)
+    except SyntaxError as exc:
+        yield ("starter",), f"the starter does not parse: {exc.msg} (line {exc.lineno} of the starter)"
+        starter = None
+    else:
+        if starter is None:
+            yield ("starter",), f"the starter must define {q.function}(...)"
+    try:
+        signature = defined_function(f"def {q.signature}:\n    pass\n", q.function)
+    except SyntaxError:
+        signature = None
+    if signature is None:
+        yield ("signature",), f"the signature must read like '{q.function}(arg, ...)', as after 'def '"
+    elif starter is not None and signature.names != starter.names:
+        yield (
+            ("signature",),
+            f"the signature's parameters ({', '.join(signature.names)}) differ from the starter's "
+            f"({', '.join(starter.names)})",
+        )
+    try:
+        reference = function_parameters(q.reference)
     except CodeRefError as exc:
         yield ("reference",), str(exc)
-    try:  # the generators live with the grader; a lazy import keeps this module light
-        from app.grading.cases import CASE_GENERATORS
+        return
+    try:  # the case generators live with the grader; a lazy import keeps this module light
+        from app.grading import cases as case_lib
     except ImportError:  # pragma: no cover - the grading package is part of the app
         return
-    if q.case_generator not in CASE_GENERATORS:
-        yield ("cases",), f"no case generator '{q.case_generator}'; known: {', '.join(sorted(CASE_GENERATORS))}"
+    if q.case_generator not in case_lib.CASE_GENERATORS:
+        known = ", ".join(sorted(case_lib.CASE_GENERATORS))
+        yield ("cases",), f"no case generator '{q.case_generator}'; known: {known}"
+        return
+    try:
+        caseset = case_lib.build(q.case_generator, 0)
+    except Exception as exc:
+        yield ("cases",), f"building the cases failed: {type(exc).__name__}: {exc}"
+        return
+    names = list(dict.fromkeys(name for case in caseset.cases for name in case.args))
+    given = f"the cases pass ({', '.join(names)})"
+    mismatch = reference.mismatch(names)
+    if mismatch:
+        yield ("reference",), f"{q.reference}{reference} does not fit the cases: {given}; {mismatch}"
+    starter_mismatch = starter.mismatch(names) if starter is not None else ""
+    if starter_mismatch:
+        yield ("starter",), f"the starter's {q.function}{starter} does not fit the cases: {given}; {starter_mismatch}"
+    if mismatch or starter_mismatch:
+        return
+    from app.grading.graders import expected_outputs  # the answer key, computed as grading will
+
+    try:
+        expected_outputs(q, caseset)
+    except Exception as exc:
+        yield ("reference",), f"the reference fails on the cases: {type(exc).__name__}: {exc}"
