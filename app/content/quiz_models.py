@@ -383,6 +383,137 @@ class OrderQuestion(_Question):
     """In the correct order; the learner sees them shuffled."""
 
 
+# ---------------------------------------------------------------------------------------------
+# Implement: the cases a drill is graded on, declared in YAML (app/grading/cases.py draws them)
+# ---------------------------------------------------------------------------------------------
+
+MAX_DIM = 1000
+MAX_ELEMENTS = 10_000
+"""The most numbers one drawn argument may hold (a drill's case is small and read by a learner)."""
+DimExpr = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_ +*-]*$|^[0-9][0-9 +*-]*$", max_length=40)]
+"""A dimension name or a small sum of them: 'T', 'T + 1', 'S - 1'."""
+Bound = Annotated[int, Strict(), Field(ge=-(10**6), le=10**6)] | DimExpr
+ArgKind = Literal["float", "int", "bool", "array", "tensor", "list"]
+DType = Literal["float64", "float32", "int64", "bool"]
+SOURCES_OF_VALUES: tuple[str, ...] = (
+    "uniform",
+    "normal",
+    "integers",
+    "choice",
+    "bernoulli",
+    "simplex",
+    "value",
+    "expr",
+)
+
+
+class DimSpec(_Strict):
+    """A dimension drawn once per random case: a fixed size, one of a list, or an inclusive range."""
+
+    choice: list[Annotated[int, Strict(), Field(ge=1, le=MAX_DIM)]] | None = Field(default=None, min_length=1)
+    integers: (
+        tuple[Annotated[int, Strict(), Field(ge=1, le=MAX_DIM)], Annotated[int, Strict(), Field(ge=1, le=MAX_DIM)]]
+        | None
+    ) = Field(default=None, strict=False)
+    value: Annotated[int, Strict(), Field(ge=1, le=MAX_DIM)] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DimSpec:
+        given = [name for name in ("choice", "integers", "value") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("a dimension has exactly one of choice: [3, 4], integers: [5, 12] or value: 5")
+        if self.integers is not None and self.integers[0] > self.integers[1]:
+            raise ValueError("integers: [low, high] needs low <= high")
+        return self
+
+
+class ArgSpec(_Strict):
+    """How one argument of a drill is drawn for the random cases (edge cases write it out)."""
+
+    kind: ArgKind
+    """float, int or bool (a Python scalar), array (numpy), tensor (torch), list (of floats)."""
+    shape: list[Annotated[int, Strict(), Field(ge=0, le=MAX_DIM)] | DimExpr] = Field(default_factory=list, max_length=4)
+    """Dimensions, fixed or named in `dims` and shared between arguments: [B, T]. [] is a scalar."""
+    dtype: DType | None = None
+    """Default: int64 for integers and choice of ints, bool for bernoulli, float64 otherwise."""
+    uniform: tuple[FiniteFloat, FiniteFloat] | None = Field(default=None, strict=False)
+    normal: tuple[FiniteFloat, Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]] | None = Field(
+        default=None, strict=False
+    )
+    """[mean, standard deviation]."""
+    integers: tuple[Bound, Bound] | None = Field(default=None, strict=False)
+    """Inclusive bounds; a bound may be a dimension expression: [0, 'S - 1']."""
+    choice: list[Any] | None = Field(default=None, min_length=1)
+    bernoulli: Annotated[float, Field(ge=0, le=1)] | None = None
+    """Probability of 1 (True) for each element."""
+    simplex: bool = False
+    """Non-negative rows summing to 1 along the last axis (transition probabilities)."""
+    value: Any = None
+    """A fixed value, the same in every random case."""
+    expr: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    """Computed from earlier arguments and dimensions: 'sum(n)', 'len(q) - 1'."""
+    plus: Identifier | None = None
+    """Add an earlier argument's value: `normal: [0, 0.3]` and `plus: logp_old` draws near it."""
+    round: Annotated[int, Field(ge=0, le=8)] | None = 3
+    """Decimals kept of drawn floats (short numbers read well in feedback); null keeps all."""
+    requires_grad: bool = False
+    """Tensors only: the learner's result must keep this argument in the autograd graph."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ArgSpec:
+        given = [name for name in SOURCES_OF_VALUES if _given(self, name)]
+        if len(given) != 1:
+            listed = ", ".join(SOURCES_OF_VALUES)
+            raise ValueError(f"an argument has exactly one of {listed} (it has {', '.join(given) or 'none'})")
+        if self.kind in ("float", "int", "bool") and self.shape:
+            raise ValueError(f"a {self.kind} is a scalar: drop `shape` or use kind: array")
+        if self.kind == "list" and len(self.shape) != 1:
+            raise ValueError("a list has a shape of one dimension, e.g. shape: [T]")
+        if self.requires_grad and self.kind != "tensor":
+            raise ValueError("requires_grad is for tensors")
+        for name in ("uniform", "integers"):
+            bounds = getattr(self, name)
+            if bounds is not None and all(isinstance(b, int | float) for b in bounds) and bounds[0] > bounds[1]:
+                raise ValueError(f"{name}: [low, high] needs low <= high")
+        if self.simplex and len(self.shape) < 1:
+            raise ValueError("simplex needs a shape: rows along the last dimension sum to 1")
+        return self
+
+
+def _given(spec: ArgSpec, name: str) -> bool:
+    value = getattr(spec, name)
+    if name == "simplex":
+        return bool(value)
+    if name == "value":
+        return "value" in spec.model_fields_set
+    return value is not None
+
+
+class EdgeCase(_Strict):
+    note: Text
+    """What the case checks, shown when it is the first to fail: 'an episode ends mid-rollout'."""
+    args: dict[Identifier, Any]
+    """Literal values (lists for arrays and tensors); {value: X, dtype: float32} sets a dtype.
+    An argument left out is drawn as in a random case."""
+
+
+class CaseSpec(_Strict):
+    """The cases of a coding drill: edge cases written out, then random cases drawn from `args`."""
+
+    returns: Literal["array", "int", "tensor"]
+    """What the function returns: a numpy array, an int (an index), a torch tensor."""
+    args: dict[Identifier, ArgSpec] = Field(min_length=1)
+    """Every argument, in the order the function takes them."""
+    dims: dict[Identifier, DimSpec] = Field(default_factory=dict)
+    edge: list[EdgeCase] = Field(min_length=1)
+    random: Annotated[int, Field(ge=0, le=20)] = 2
+    """How many random cases follow the edge cases (drawn from the attempt's seed)."""
+    grad: list[Identifier] = Field(default_factory=list)
+    """Tensor arguments whose gradient of result.sum() must match the reference's."""
+    rtol: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1e-5
+    atol: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 1e-6
+
+
 class ImplementQuestion(_Question):
     kind: Literal["implement"]
     function: Identifier
@@ -390,11 +521,13 @@ class ImplementQuestion(_Question):
     reference: FunctionRef
     starter: Code
     hints: list[Text] = Field(default_factory=list)
-    cases: Slug | None = None
-    """The case generator in app/grading/cases.py; defaults to the question id."""
+    cases: CaseSpec | Slug | None = None
+    """The cases, declared (see quizzes/README.md); or the name of a Python generator in
+    app/grading/cases.py, for the odd drill YAML cannot describe (default: the question id)."""
 
     @property
-    def case_generator(self) -> str:
+    def case_generator(self) -> CaseSpec | str:
+        """What app/grading/cases.py:build draws the cases from."""
         return self.cases or self.id
 
 
@@ -692,12 +825,23 @@ def _check_implement(q: ImplementQuestion) -> Iterator[tuple[Loc, str]]:
         from app.grading import cases as case_lib
     except ImportError:  # pragma: no cover - the grading package is part of the app
         return
-    if q.case_generator not in case_lib.CASE_GENERATORS:
-        known = ", ".join(sorted(case_lib.CASE_GENERATORS))
-        yield ("cases",), f"no case generator '{q.case_generator}'; known: {known}"
+    source = q.case_generator
+    if isinstance(source, CaseSpec):
+        spec_problems = case_lib.spec_problems(source)
+        for loc, message in spec_problems:
+            yield ("cases", *loc), message
+        if spec_problems:
+            return
+    elif source not in case_lib.CASE_GENERATORS:
+        known = ", ".join(sorted(case_lib.CASE_GENERATORS)) or "none"
+        yield (
+            ("cases",),
+            f"no case generator '{source}' in app/grading/cases.py (known: {known}); declare the cases in YAML "
+            "instead (quizzes/README.md, 'Coding drills')",
+        )
         return
     try:
-        caseset = case_lib.build(q.case_generator, 0)
+        caseset = case_lib.build(source, 0)
     except Exception as exc:
         yield ("cases",), f"building the cases failed: {type(exc).__name__}: {exc}"
         return
