@@ -113,7 +113,14 @@ def resolve(ref: CodeRef | str, root: Path = ROOT) -> CodeSnippet:
     numbered = [(number, all_lines[number - 1]) for number in range(start, end + 1)]
 
     if ref.region is not None:
-        numbered = _region(numbered, ref)
+        try:
+            numbered = _region(numbered, ref)
+        except CodeRefError as exc:
+            if "not found" not in str(exc):
+                raise
+            inside = [name for name in regions_in(path) if any(_is_marker(t, "start", name) for _, t in numbered)]
+            known = ", ".join(inside) or "none (mark one with '# lesson:start NAME' ... '# lesson:end NAME')"
+            raise CodeRefError(f"{exc}; regions in {ref.module}:{ref.qualname}: {known}") from None
     numbered = [(n, text) for n, text in numbered if not _MARKER.match(text)]
     while numbered and not numbered[-1][1].strip():
         numbered.pop()

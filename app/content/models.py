@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -61,6 +62,36 @@ class QuizBlock(_Strict):
 
 
 _DOT_GRAPH = re.compile(r"^\s*(?:strict\s+)?(?:di)?graph\b[^{]*\{.*\}\s*$", re.DOTALL | re.IGNORECASE)
+_DOT_LOCK = threading.Lock()  # pyparsing's grammar objects are shared state
+MAX_DIAGRAM_CHARS = 20_000
+
+
+def dot_problem(source: str) -> str | None:
+    """Why Graphviz DOT `source` does not parse (pydot's grammar), or None when it does."""
+    if not _DOT_GRAPH.match(source):
+        return "a diagram is Graphviz DOT source: 'digraph { a -> b }' or 'graph { a -- b }'"
+    if len(source) > MAX_DIAGRAM_CHARS:
+        return f"a diagram of {len(source)} characters; at most {MAX_DIAGRAM_CHARS}"
+    import warnings
+
+    import pyparsing
+
+    with warnings.catch_warnings():  # pydot 4 still calls pyparsing's old camelCase names
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from pydot.dot_parser import graphparser
+
+    try:
+        with _DOT_LOCK:
+            graphparser.parse_string(source, parse_all=True)
+    except pyparsing.ParseException as exc:
+        return (
+            f"the DOT does not parse at line {exc.lineno} of the diagram, column {exc.col} "
+            f"({exc.msg}): {exc.line.strip()!r}; check the braces, arrows (-> in a digraph, -- in a graph) "
+            "and quotes"
+        )
+    except RecursionError:
+        return "the DOT is nested too deeply to parse"
+    return None
 
 
 class DiagramBlock(_Strict):
@@ -70,9 +101,10 @@ class DiagramBlock(_Strict):
 
     @field_validator("diagram")
     @classmethod
-    def _looks_like_dot(cls, value: str) -> str:
-        if not _DOT_GRAPH.match(value):
-            raise ValueError("a diagram is Graphviz DOT source: 'digraph { a -> b }' or 'graph { a -- b }'")
+    def _parses_as_dot(cls, value: str) -> str:
+        problem = dot_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 
