@@ -9,6 +9,7 @@ with the CLI, renders them with AppTest, and grades a right and a wrong answer t
 from __future__ import annotations
 
 import shutil
+import textwrap
 import time
 from pathlib import Path
 
@@ -321,3 +322,40 @@ def test_a_drill_whose_cases_name_an_unknown_dimension(tmp_path: Path) -> None:
     bank = GOOD_BANK + BANK[BANK.index("  - id: returns-to-go") :].replace("shape: [T]", "shape: [N]")
     found = _problems(tmp_path, bank=bank)
     assert any("cases.args.rewards.shape[0]: 'N' names no dimension; dims: T" in line for line in found), found
+
+
+# ---------------------------------------------------------------------------------------------
+# The guides' examples are valid content
+# ---------------------------------------------------------------------------------------------
+
+
+def _yaml_examples(guide: Path) -> list[str]:
+    text = guide.read_text()
+    return [block.split("```", 1)[0] for block in text.split("```yaml\n")[1:]]
+
+
+def test_every_question_example_in_the_guide_validates(tmp_path: Path) -> None:
+    examples = [e for e in _yaml_examples(ROOT / "quizzes" / "README.md") if e.startswith("- id:")]
+    assert len(examples) == 6  # one per kind
+    body = "".join(textwrap.indent(e, "  ") for e in examples)
+    quizzes = tmp_path / "quizzes"
+    quizzes.mkdir()
+    (quizzes / "guide.yaml").write_text(f"topic: foundations\ntitle: Guide\nquestions:\n{body}")
+    catalogue = build_catalogue([], yaml_files([quizzes]))
+    assert [str(p) for p in catalogue.problems] == []
+    assert sorted(q.kind for q in load_questions(quizzes).by_id.values()) == sorted(KINDS)
+
+
+def test_the_templates_in_the_guides_validate(tmp_path: Path) -> None:
+    lessons, quizzes = tmp_path / "lessons", tmp_path / "quizzes"
+    lessons.mkdir()
+    quizzes.mkdir()
+    (lesson,) = [e for e in _yaml_examples(ROOT / "lessons" / "README.md") if e.startswith("id: my-lesson")]
+    (bank,) = [e for e in _yaml_examples(ROOT / "quizzes" / "README.md") if e.startswith("topic:")]
+    (lessons / "my-lesson.yaml").write_text(lesson)
+    (quizzes / "bank.yaml").write_text(bank)
+    catalogue = build_catalogue(
+        [*yaml_files([lessons]), ROOT / "lessons" / "returns-and-discounting.yaml"], yaml_files([quizzes])
+    )  # the template names returns-and-discounting as a prerequisite
+    assert [str(p) for p in catalogue.problems if p.file.parent in (lessons, quizzes)] == []
+    assert catalogue.lessons["my-lesson"].ok
