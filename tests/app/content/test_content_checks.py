@@ -227,6 +227,18 @@ IMPLEMENT = """\
   starter: |
     def gae({params}):
         raise NotImplementedError
+  cases:
+    returns: array
+    dims: {{T: {{choice: [3, 5]}}}}
+    args:
+      rewards: {{kind: array, shape: [T], uniform: [-1, 1]}}
+      values: {{kind: array, shape: [T + 1], uniform: [-1, 1]}}
+      dones: {{kind: array, shape: [T], bernoulli: 0.2, dtype: float64}}
+      gamma: {{kind: float, value: 0.9}}
+      lam: {{kind: float, value: 0.95}}
+    edge:
+      - note: one step
+        args: {{rewards: [1.0], values: [0.5, 2.0], dones: [0.0]}}
   explanation: Backwards.
 """
 
