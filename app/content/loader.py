@@ -20,7 +20,7 @@ from app.content.coderef import ROOT, CodeRefError, resolve
 from app.content.demos import DEMOS
 from app.content.models import BLOCK_KINDS, TRACK_ORDER, CodeBlock, DemoBlock, Lesson, QuizBlock
 from app.content.quiz_models import QuizBank, check_bank, lesson_ids_in, validation_problems
-from app.content.yaml_source import SourceMap, YamlSyntaxError, load_file
+from app.content.yaml_source import SourceMap, YamlSyntaxError, load_file, read_text
 
 LESSONS_DIR = ROOT / "lessons"
 QUIZZES_DIR = ROOT / "quizzes"
@@ -50,6 +50,7 @@ class LessonEntry:
     lesson: Lesson | None
     source: SourceMap = field(default_factory=SourceMap)
     problems: list[Problem] = field(default_factory=list)
+    root: Path | None = None  # the folder it was found in (links out of it are refused)
 
     @property
     def ok(self) -> bool:
@@ -58,6 +59,14 @@ class LessonEntry:
     @property
     def title(self) -> str:
         return self.lesson.title if self.lesson else self.id
+
+    def source_text(self) -> str:
+        """The file's text for excerpts beside its problems; '' when the reader refuses it (a link
+        out of its folder, too large, not UTF-8), so a refused file's content is never shown."""
+        try:
+            return read_text(self.path, self.root or self.path.parent)
+        except YamlSyntaxError:
+            return ""
 
 
 @dataclass

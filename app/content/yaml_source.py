@@ -172,6 +172,11 @@ def load_file(path: Path, root: Path | None = None) -> tuple[Any, SourceMap]:
     /etc/shadow) is refused before a byte of it is read. Files larger than MAX_FILE_BYTES are
     refused from their size alone.
     """
+    return load_yaml(read_text(path, root))
+
+
+def read_text(path: Path, root: Path | None = None) -> str:
+    """A content file's text under the same rules as `load_file` (also for showing excerpts)."""
     try:
         if root is not None:
             real, real_root = Path(os.path.realpath(path)), Path(os.path.realpath(root))
@@ -189,11 +194,10 @@ def load_file(path: Path, root: Path | None = None) -> tuple[Any, SourceMap]:
     except OSError as exc:
         raise YamlSyntaxError(1, f"cannot read the file: {exc.strerror or exc}") from exc
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise YamlSyntaxError(line, f"not UTF-8 text: byte {raw[exc.start]:#04x} cannot be decoded") from exc
-    return load_yaml(text)
 
 
 def _hint(exc: yaml.MarkedYAMLError, text: str, mark: Any) -> str:

@@ -300,3 +300,21 @@ def test_home_a_lesson_and_practice_render_beside_broken_files(tmp_path: Path, m
     practice.query_params["q"] = "discounted-return-g0"
     practice.run()
     assert not practice.exception, practice.exception
+
+
+def test_the_page_of_a_linked_lesson_shows_the_refusal_not_the_file(tmp_path: Path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    lessons, quizzes = _folders(tmp_path)
+    secret = tmp_path / "shadow"
+    secret.write_text("id: x\nroot:SECRET-HASH:19000:0:99999:7:::\n")
+    (lessons / "shadow.yaml").symlink_to(secret)
+    monkeypatch.setenv("RLDOJO_LESSONS_DIR", str(lessons))
+    monkeypatch.setenv("RLDOJO_QUIZZES_DIR", str(quizzes))
+    page = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=90)
+    page.switch_page("views/lesson.py")
+    page.query_params["lesson"] = "shadow"
+    page.run()
+    assert not page.exception, page.exception
+    shown = "\n".join(str(e.value) for e in [*page.error, *page.markdown, *page.code])
+    assert "outside" in shown and "SECRET" not in shown
