@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -707,12 +708,12 @@ def check_question(q: AnyQuestion, lesson_ids: set[str] | None) -> Iterator[tupl
     if isinstance(q, ChoiceQuestion):
         yield from _check_choice(q)
     elif isinstance(q, PredictQuestion):
-        yield from _check_predict(q)
+        yield from _checked_against_code(q, _check_predict)
     elif isinstance(q, OrderQuestion):
         if len({_norm(s) for s in q.steps}) != len(q.steps):
             yield ("steps",), "two steps are the same: the order would be ambiguous"
     elif isinstance(q, ImplementQuestion):
-        yield from _check_implement(q)
+        yield from _checked_against_code(q, _check_implement)
     elif isinstance(q, ExplainQuestion):
         if q.pass_mark is not None and q.pass_mark > len(q.rubric):
             yield ("pass_mark",), f"pass_mark {q.pass_mark} is more than the {len(q.rubric)} rubric points"
@@ -738,6 +739,32 @@ def _check_choice(q: ChoiceQuestion) -> Iterator[tuple[Loc, str]]:
         elif key in seen:
             yield ("distractors", i), "this distractor repeats an earlier one"
         seen.add(key)
+
+
+_code_checks: dict[tuple[str, tuple[tuple[str, int], ...]], list[tuple[Loc, str]]] = {}
+_code_checks_lock = threading.Lock()
+
+
+def _algorithms_fingerprint() -> tuple[tuple[str, int], ...]:
+    from app.content.coderef import ROOT
+
+    return tuple((str(p), _mtime(p)) for p in sorted((ROOT / "algorithms").rglob("*.py")))
+
+
+def _checked_against_code(q: Any, check: Any) -> Iterator[tuple[Loc, str]]:
+    """The checks that run the reference (seconds for all banks), remembered per question text
+    and algorithms/ version: the catalogue and the grader's bank share them, and an edit to one
+    question re-runs only that question's."""
+    key = (type(q).__name__ + q.model_dump_json(), _algorithms_fingerprint())
+    with _code_checks_lock:
+        cached = _code_checks.get(key)
+    if cached is None:
+        cached = list(check(q))
+        with _code_checks_lock:
+            if len(_code_checks) > 2000:
+                _code_checks.clear()
+            _code_checks[key] = cached
+    yield from cached
 
 
 def _check_predict(q: PredictQuestion) -> Iterator[tuple[Loc, str]]:
