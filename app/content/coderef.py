@@ -118,9 +118,13 @@ def resolve(ref: CodeRef | str, root: Path = ROOT) -> CodeSnippet:
         except CodeRefError as exc:
             if "not found" not in str(exc):
                 raise
-            inside = [name for name in regions_in(path) if any(_is_marker(t, "start", name) for _, t in numbered)]
-            known = ", ".join(inside) or "none (mark one with '# lesson:start NAME' ... '# lesson:end NAME')"
-            raise CodeRefError(f"{exc}; regions in {ref.module}:{ref.qualname}: {known}") from None
+            in_file = regions_in(path)
+            inside = [name for name in in_file if any(_is_marker(t, "start", name) for _, t in numbered)]
+            known = f"regions in {ref.module}:{ref.qualname}: {', '.join(inside) or 'none'}"
+            elsewhere = [name for name in in_file if name not in inside]
+            if elsewhere:
+                known += f"; elsewhere in {path.relative_to(root).as_posix()}: {', '.join(elsewhere)}"
+            raise CodeRefError(f"{exc}; {known}") from None
     numbered = [(n, text) for n, text in numbered if not _MARKER.match(text)]
     while numbered and not numbered[-1][1].strip():
         numbered.pop()

@@ -359,3 +359,10 @@ def test_the_templates_in_the_guides_validate(tmp_path: Path) -> None:
     )  # the template names returns-and-discounting as a prerequisite
     assert [str(p) for p in catalogue.problems if p.file.parent in (lessons, quizzes)] == []
     assert catalogue.lessons["my-lesson"].ok
+
+
+def test_a_region_of_another_function_in_the_file_is_named(tmp_path: Path) -> None:
+    lesson = GOOD_LESSON.replace("#backward-recursion", "#td-error")
+    (line,) = _problems(tmp_path, lesson)
+    assert "regions in algorithms.returns:discounted_returns: backward-recursion" in line
+    assert "elsewhere in algorithms/returns.py: td-error" in line
