@@ -1,11 +1,14 @@
 """The question-bank schema: one YAML file per topic in quizzes/, a list of questions of six kinds.
 
-Unknown keys are rejected (a typo is an error, not a silent no-op). Beyond the field types, a
-bank is checked for what pydantic cannot see alone: distractors that repeat or equal an answer,
-a bug line outside its code, a predict question whose prompt or arguments name an unknown
-parameter, a reference that does not resolve in algorithms/, an implement question whose id is
-not its function's name in kebab case. `check_bank` returns those as (location, message) pairs;
-the loader turns them into `FILE:LINE: field: message`.
+Unknown keys are rejected (a typo is an error, not a silent no-op) and types are strict
+(`size: true` is not 1). Beyond the field types, a bank is checked for what pydantic cannot see
+alone: distractors that repeat or equal an answer, a bug line outside its code, a predict question
+whose prompt or arguments name an unknown parameter or whose args do not fit the function, a
+reference that does not resolve in algorithms/, an implement question whose id is not its
+function's name in kebab case or whose reference, starter and signature do not take the cases'
+arguments. Checks that need the code run it: a predict key is computed on three seeds and a
+drill's reference on its drawn cases (remembered per question). `check_bank` returns those as
+(location, message) pairs; the loader turns them into `FILE:LINE: field: message`.
 
 No streamlit here, and no import of algorithms/: references are resolved by parsing
 (app/content/coderef.py); the grader imports them when it computes an answer key.
