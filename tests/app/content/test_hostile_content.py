@@ -88,6 +88,10 @@ def _folders(root: Path) -> tuple[Path, Path]:
     quizzes.mkdir()
     (lessons / "good.yaml").write_text(GOOD_LESSON)
     (quizzes / "good.yaml").write_text(GOOD_BANK)
+    for good in (lessons / "good.yaml", quizzes / "good.yaml"):
+        # Published before any broken file: a mutant that reuses its ids is the newer file.
+        stat = good.stat()
+        os.utime(good, ns=(stat.st_atime_ns, stat.st_mtime_ns - 3600 * 10**9))
     return lessons, quizzes
 
 
@@ -318,3 +322,11 @@ def test_the_page_of_a_linked_lesson_shows_the_refusal_not_the_file(tmp_path: Pa
     assert not page.exception, page.exception
     shown = "\n".join(str(e.value) for e in [*page.error, *page.markdown, *page.code])
     assert "outside" in shown and "SECRET" not in shown
+
+
+def test_a_valid_copy_reusing_every_id_is_contained(tmp_path: Path) -> None:
+    lessons, quizzes = _folders(tmp_path)
+    (lessons / "copy.yaml").write_text(GOOD_LESSON)
+    (quizzes / "copy.yaml").write_text(GOOD_BANK.replace("this one", "the impostor"))
+    _check_contained(lessons, quizzes, [lessons / "copy.yaml", quizzes / "copy.yaml"])
+    assert load_questions(quizzes).get("good-question").answer == "this one"
