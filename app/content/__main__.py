@@ -1,4 +1,5 @@
 """`python -m app.content validate [PATH...]`: check lesson and question-bank files.
+`python -m app.content new lesson ID [--track T]` / `new bank TOPIC`: write a skeleton that validates.
 
 Prints one line per problem as `FILE:LINE: field: message` and exits 1 if there is any,
 0 otherwise. PATHs are files or folders (default: lessons/ and quizzes/). A file whose top
@@ -10,20 +11,37 @@ single new file can be validated on its own.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
-import yaml
+from app.content.loader import (
+    LESSONS_DIR,
+    LESSONS_ENV,
+    QUIZZES_DIR,
+    QUIZZES_ENV,
+    build_catalogue,
+    load_catalogue,
+    yaml_files,
+)
+from app.content.models import Track
+from app.content.quiz_models import Topic
+from app.content.skeleton import bank_skeleton, code_regions, lesson_skeleton, next_order
+from app.content.yaml_source import YamlSyntaxError, load_file
 
-from app.content.loader import LESSONS_DIR, QUIZZES_DIR, build_catalogue, yaml_files
+
+def _content_dirs() -> tuple[Path, Path]:
+    """The lesson and quiz folders the app reads (RLDOJO_LESSONS_DIR / RLDOJO_QUIZZES_DIR override)."""
+    return Path(os.environ.get(LESSONS_ENV) or LESSONS_DIR), Path(os.environ.get(QUIZZES_ENV) or QUIZZES_DIR)
 
 
 def _is_quiz_bank(path: Path) -> bool:
-    if QUIZZES_DIR in path.resolve().parents:
+    if _content_dirs()[1].resolve() in path.resolve().parents:
         return True
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        data, _ = load_file(path, path.parent)
+    except YamlSyntaxError:  # the lesson loader reports it, with its line
         return False
     return isinstance(data, dict) and "questions" in data
 
@@ -35,8 +53,9 @@ def validate(paths: list[Path]) -> tuple[list[str], int]:
         if not path.exists():
             lines.append(f"{path}:0: (path): no such file or folder")
     targets = {p.resolve() for p in yaml_files(paths)}
-    lessons = {p.resolve() for p in yaml_files([LESSONS_DIR])}
-    quizzes = {p.resolve() for p in yaml_files([QUIZZES_DIR])}
+    lessons_dir, quizzes_dir = _content_dirs()
+    lessons = {p.resolve() for p in yaml_files([lessons_dir])}
+    quizzes = {p.resolve() for p in yaml_files([quizzes_dir])}
     for path in targets:
         (quizzes if _is_quiz_bank(path) else lessons).add(path)
     catalogue = build_catalogue(sorted(lessons), sorted(quizzes))
@@ -49,9 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("validate", help="check lesson and question-bank YAML files")
     check.add_argument("paths", nargs="*", type=Path, help="files or folders (default: lessons quizzes)")
+    new = sub.add_parser("new", help="write a commented skeleton that validates: new lesson ID, new bank TOPIC")
+    new.add_argument("what", choices=["lesson", "bank"])
+    new.add_argument("name", help="the lesson id (lowercase words joined by '-') or the bank's topic")
+    new.add_argument("--track", default=Track.FOUNDATIONS.value, help="the lesson's track (default: Foundations)")
     args = parser.parse_args(argv)
+    if args.command == "new":
+        return _new(args.what, args.name, args.track)
 
-    paths = args.paths or [LESSONS_DIR, QUIZZES_DIR]
+    paths = args.paths or list(_content_dirs())
     lines, count = validate(paths)
     for line in lines:
         print(line)
@@ -60,6 +85,47 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{count} file(s) valid", file=sys.stderr)
     return 0
+
+
+def _new(what: str, name: str, track_name: str) -> int:
+    lessons_dir, quizzes_dir = _content_dirs()
+    if what == "lesson":
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", name):
+            print(f"'{name}' is not a lesson id: lowercase words joined by '-', e.g. dyna-q", file=sys.stderr)
+            return 2
+        try:
+            track = Track(track_name)
+        except ValueError:
+            print(f"unknown track '{track_name}'; tracks: {', '.join(t.value for t in Track)}", file=sys.stderr)
+            return 2
+        catalogue = load_catalogue(lessons_dir, quizzes_dir)
+        orders: dict[Track, list[int]] = {}
+        for entry in catalogue.lessons.values():
+            if entry.lesson is not None:
+                orders.setdefault(entry.lesson.track, []).append(entry.lesson.order)
+        if name in catalogue.lessons:
+            print(f"a lesson with id '{name}' exists: {catalogue.lessons[name].path}", file=sys.stderr)
+            return 2
+        path = lessons_dir / f"{name}.yaml"
+        text = lesson_skeleton(name, track, next_order(track, orders), code_regions())
+    else:
+        try:
+            topic = Topic(name)
+        except ValueError:
+            print(f"unknown topic '{name}'; topics: {', '.join(t.value for t in Topic)}", file=sys.stderr)
+            return 2
+        path = quizzes_dir / f"{topic.value}.yaml"
+        text = bank_skeleton(topic)
+    if path.exists():
+        print(f"{path} exists; edit it, or choose another name", file=sys.stderr)
+        return 2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    lines, _ = validate([path])
+    for line in lines:
+        print(line)
+    print(f"wrote {path}" + (" (it validates)" if not lines else f" with {len(lines)} problem(s)"), file=sys.stderr)
+    return 1 if lines else 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,7 +113,18 @@ def resolve(ref: CodeRef | str, root: Path = ROOT) -> CodeSnippet:
     numbered = [(number, all_lines[number - 1]) for number in range(start, end + 1)]
 
     if ref.region is not None:
-        numbered = _region(numbered, ref)
+        try:
+            numbered = _region(numbered, ref)
+        except CodeRefError as exc:
+            if "not found" not in str(exc):
+                raise
+            in_file = regions_in(path)
+            inside = [name for name in in_file if any(_is_marker(t, "start", name) for _, t in numbered)]
+            known = f"regions in {ref.module}:{ref.qualname}: {', '.join(inside) or 'none'}"
+            elsewhere = [name for name in in_file if name not in inside]
+            if elsewhere:
+                known += f"; elsewhere in {path.relative_to(root).as_posix()}: {', '.join(elsewhere)}"
+            raise CodeRefError(f"{exc}; {known}") from None
     numbered = [(n, text) for n, text in numbered if not _MARKER.match(text)]
     while numbered and not numbered[-1][1].strip():
         numbered.pop()
@@ -159,3 +171,63 @@ def regions_in(path: Path) -> dict[str, list[int]]:
         if match and match["kind"] == "start":
             found.setdefault(match["name"], []).append(number)
     return found
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """The parameters of a function as its source declares them (no import)."""
+
+    names: tuple[str, ...]
+    required: frozenset[str]
+    var_keyword: bool = False
+
+    def mismatch(self, given: Iterable[str]) -> str:
+        """What is wrong with calling the function with keyword arguments `given` ('' if nothing)."""
+        given = list(given)
+        out = []
+        unknown = [name for name in given if name not in self.names]
+        if unknown and not self.var_keyword:
+            out.append(f"{_quoted(unknown)} {'is' if len(unknown) == 1 else 'are'} not among its parameters")
+        missing = sorted(self.required - set(given), key=self.names.index)
+        if missing:
+            out.append(f"the required {_quoted(missing)} {'is' if len(missing) == 1 else 'are'} not given")
+        return "; ".join(out)
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(self.names) + (", **kwargs" if self.var_keyword else "") + ")"
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def parameters_of(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Parameters:
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    with_default = {a.arg for a in positional[len(positional) - len(args.defaults) :]} if args.defaults else set()
+    keyword_defaults = {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None}
+    names = tuple(a.arg for a in [*positional, *args.kwonlyargs])
+    required = frozenset(n for n in names if n not in with_default and n not in keyword_defaults)
+    return Parameters(names, required, args.kwarg is not None)
+
+
+def function_parameters(ref: CodeRef | str, root: Path = ROOT) -> Parameters:
+    """Parameters of the function a reference names; CodeRefError if it is not a function."""
+    if isinstance(ref, str):
+        ref = CodeRef.parse(ref)
+    resolve(ref, root)  # same errors as a code block
+    tree = ast.parse(module_path(ref.module, root).read_text(encoding="utf-8"))
+    node: ast.AST | None = tree
+    for name in ref.qualname.split("."):
+        node = _find_definition(node, name) if node is not None else None
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        raise CodeRefError(f"{ref} is not a function")
+    return parameters_of(node)
+
+
+def defined_function(source: str, name: str) -> Parameters | None:
+    """Parameters of top-level function `name` in `source`; None if absent. SyntaxError propagates."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            return parameters_of(node)
+    return None

@@ -7,14 +7,17 @@ every demo here has a renderer there.
 
 from __future__ import annotations
 
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 
 class DemoParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `episodes: true` or `gamma: "0.9"` is an error, never coerced
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ReturnsExplorerParams(DemoParams):
@@ -100,13 +103,62 @@ class LiveRunParams(DemoParams):
         if self.algorithm not in registry():
             raise ValueError(f"unknown algorithm '{self.algorithm}'; known: {', '.join(sorted(registry()))}")
         _, config_class, _ = load(self.algorithm)
-        names = [f["name"] for f in config_fields(config_class)]
-        unknown = [name for name in [*self.preset, *self.fields] if name not in names]
+        config = config_fields(config_class)
+        types = {f["name"]: f["type"] for f in config}
+        defaults = {f["name"]: f["default"] for f in config}
+        unknown = [name for name in [*self.preset, *self.fields] if name not in types]
         if unknown:
             raise ValueError(
-                f"{config_class.__name__} has no field(s) {', '.join(unknown)}; it has: {', '.join(names)}"
+                f"{config_class.__name__} has no field(s) {', '.join(unknown)}; it has: {', '.join(types)}"
             )
+        bad = [_preset_problem(name, types[name], value, defaults[name]) for name, value in self.preset.items()]
+        if any(bad):
+            raise ValueError("; ".join(b for b in bad if b))
+        try:  # the config's own checks (a dataclass's __post_init__), as the run will meet them
+            config_class(**{name: _as_field(types[name], value) for name, value in self.preset.items()})
+        except Exception as exc:
+            raise ValueError(f"{config_class.__name__} refuses this preset: {exc}") from exc
         return self
+
+
+def _as_field(kind: Any, value: Any) -> Any:
+    # YAML has no tuples: `hidden_sizes: [64, 64]` is the tuple the config wants.
+    return tuple(value) if isinstance(value, list) and _is_tuple(kind) else value
+
+
+def _is_tuple(kind: Any) -> bool:
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return any(_is_tuple(arg) for arg in typing.get_args(kind))
+    return kind is tuple or typing.get_origin(kind) is tuple
+
+
+def _preset_problem(name: str, kind: Any, value: Any, default: Any) -> str:
+    """'' when `value` fits the config field's type strictly (no `lr: fast`, no `seed: true`).
+
+    A number whose default is positive must be positive too: `total_timesteps: -5` or `lr: 0`
+    would only fail once the run starts.
+    """
+    numeric = (int, float)
+    if (
+        isinstance(value, numeric)
+        and not isinstance(value, bool)
+        and isinstance(default, numeric)
+        and not isinstance(default, bool)
+        and default > 0
+        and not value > 0
+    ):
+        return f"preset {name}: {value!r} must be positive (the default is {default!r})"
+    try:
+        TypeAdapter(kind, config=ConfigDict(strict=True, allow_inf_nan=False)).validate_python(_as_field(kind, value))
+    except ValidationError as exc:
+        return f"preset {name}: {value!r} is not a {_type_name(kind)} ({exc.errors()[0]['msg']})"
+    except Exception:  # a type pydantic cannot check: leave it to the config's own checks
+        return ""
+    return ""
+
+
+def _type_name(kind: Any) -> str:
+    return getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
 
 
 DEBUG_LAB_BUGS = Literal[

@@ -20,7 +20,7 @@ from app.content.coderef import ROOT, CodeRefError, resolve
 from app.content.demos import DEMOS
 from app.content.models import BLOCK_KINDS, TRACK_ORDER, CodeBlock, DemoBlock, Lesson, QuizBlock
 from app.content.quiz_models import QuizBank, check_bank, lesson_ids_in, validation_problems
-from app.content.yaml_source import SourceMap, YamlSyntaxError, load_yaml
+from app.content.yaml_source import SourceMap, YamlSyntaxError, load_file, read_text
 
 LESSONS_DIR = ROOT / "lessons"
 QUIZZES_DIR = ROOT / "quizzes"
@@ -50,6 +50,7 @@ class LessonEntry:
     lesson: Lesson | None
     source: SourceMap = field(default_factory=SourceMap)
     problems: list[Problem] = field(default_factory=list)
+    root: Path | None = None  # the folder it was found in (links out of it are refused)
 
     @property
     def ok(self) -> bool:
@@ -59,12 +60,21 @@ class LessonEntry:
     def title(self) -> str:
         return self.lesson.title if self.lesson else self.id
 
+    def source_text(self) -> str:
+        """The file's text for excerpts beside its problems; '' when the reader refuses it (a link
+        out of its folder, too large, not UTF-8), so a refused file's content is never shown."""
+        try:
+            return read_text(self.path, self.root or self.path.parent)
+        except YamlSyntaxError:
+            return ""
+
 
 @dataclass
 class QuizBankEntry:
     path: Path
     question_ids: list[str]
     problems: list[Problem] = field(default_factory=list)
+    id_lines: dict[str, int] = field(default_factory=dict)  # question id -> line of its `id:`
 
 
 @dataclass
@@ -134,24 +144,36 @@ _cache_lock = threading.Lock()
 
 def build_catalogue(lesson_files: Sequence[Path], quiz_files: Sequence[Path]) -> Catalogue:
     banks = [_load_quiz_bank(path) for path in quiz_files]
+    _check_duplicate_questions(banks)
     quiz_ids = {qid for bank in banks for qid in bank.question_ids}
     entries = [_load_lesson(path) for path in lesson_files]
     _check_duplicate_ids(entries)
     valid_ids = {e.id for e in entries if e.lesson is not None}
     for entry in entries:
         if entry.lesson is not None:
-            entry.problems += _check_references(entry, valid_ids, quiz_ids, check_quizzes=bool(quiz_files))
+            try:
+                entry.problems += _check_references(entry, valid_ids, quiz_ids, check_quizzes=bool(quiz_files))
+            except Exception as exc:  # a check that breaks on odd content marks this lesson, no other
+                entry.problems.append(
+                    Problem(entry.path, 1, "(lesson)", f"could not be checked: {type(exc).__name__}: {exc}")
+                )
     _check_cycles(entries)
     return Catalogue(lessons={e.id: e for e in _reading_order(entries)}, quiz_banks=banks)
 
 
-def _load_lesson(path: Path) -> LessonEntry:
+def _load_lesson(path: Path, root: Path | None = None) -> LessonEntry:
+    """One lesson file; whatever it holds, a problem with a line comes back, never an exception."""
+    try:
+        return _read_lesson(path, root)
+    except Exception as exc:  # a bug a hostile file finds in a check must stay this file's problem
+        problem = Problem(path, 1, "(lesson)", f"could not be checked: {type(exc).__name__}: {exc}")
+        return LessonEntry(path.stem, path, None, problems=[problem])
+
+
+def _read_lesson(path: Path, root: Path | None) -> LessonEntry:
     fallback_id = path.stem
     try:
-        text = path.read_text(encoding="utf-8")
-        data, source = load_yaml(text)
-    except UnicodeDecodeError as exc:
-        return LessonEntry(fallback_id, path, None, problems=[Problem(path, 1, "(file)", f"not UTF-8 text: {exc}")])
+        data, source = load_file(path, root or path.parent)
     except YamlSyntaxError as exc:
         return LessonEntry(fallback_id, path, None, problems=[Problem(path, exc.line, "(yaml)", exc.message)])
     if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
@@ -164,17 +186,35 @@ def _load_lesson(path: Path) -> LessonEntry:
         lesson = Lesson.model_validate(data)
     except ValidationError as exc:
         return LessonEntry(fallback_id, path, None, source, _problems_from(exc, path, source))
-    return LessonEntry(lesson.id, path, lesson, source)
+    problems = []
+    if lesson.id != path.stem:
+        problems.append(
+            Problem(
+                path,
+                source.line_of(("id",)),
+                "id",
+                f"the id '{lesson.id}' differs from the file name '{path.name}': rename the file to "
+                f"'{lesson.id}{path.suffix}' or set id: {path.stem}",
+            )
+        )
+    return LessonEntry(lesson.id, path, lesson, source, problems)
 
 
-def _load_quiz_bank(path: Path) -> QuizBankEntry:
+def _load_quiz_bank(path: Path, root: Path | None = None) -> QuizBankEntry:
     """Validate one question bank (app/content/quiz_models.py); its ids count even when it is broken."""
     try:
-        data, source = load_yaml(path.read_text(encoding="utf-8"))
+        return _read_quiz_bank(path, root)
+    except Exception as exc:  # a bug a hostile file finds in a check must stay this file's problem
+        return QuizBankEntry(
+            path, [], [Problem(path, 1, "(bank)", f"could not be checked: {type(exc).__name__}: {exc}")]
+        )
+
+
+def _read_quiz_bank(path: Path, root: Path | None) -> QuizBankEntry:
+    try:
+        data, source = load_file(path, root or path.parent)
     except YamlSyntaxError as exc:
         return QuizBankEntry(path, [], [Problem(path, exc.line, "(yaml)", exc.message)])
-    except UnicodeDecodeError as exc:
-        return QuizBankEntry(path, [], [Problem(path, 1, "(file)", f"not UTF-8 text: {exc}")])
     if not isinstance(data, dict):
         kind = "an empty file" if data is None else f"a {type(data).__name__}"
         return QuizBankEntry(
@@ -196,7 +236,8 @@ def _load_quiz_bank(path: Path) -> QuizBankEntry:
         return QuizBankEntry(path, raw_ids, [problem(loc, message) for loc, message in validation_problems(exc)])
     lesson_ids = lesson_ids_in(Path(os.environ.get(LESSONS_ENV) or LESSONS_DIR))
     problems = [problem(loc, message) for loc, message in check_bank(bank, lesson_ids)]
-    return QuizBankEntry(path, [q.id for q in bank.questions], problems)
+    lines = {q.id: source.line_of(("questions", i, "id")) for i, q in reversed(list(enumerate(bank.questions)))}
+    return QuizBankEntry(path, [q.id for q in bank.questions], problems, lines)
 
 
 def _problems_from(exc: ValidationError, path: Path, source: SourceMap) -> list[Problem]:
@@ -240,18 +281,62 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return name or "(lesson)"
 
 
+def content_order(paths: Iterable[Path]) -> list[Path]:
+    """Oldest file first (then by name): when two files claim one id, the earlier keeps it.
+
+    A new file that reuses an id must not take over (or break) the lesson or question already
+    published; the bank loader (app/grading/bank.py) serves questions in this same order.
+    """
+
+    def key(path: Path) -> tuple[int, str]:
+        try:
+            return (path.stat().st_mtime_ns, str(path))
+        except OSError:
+            return (0, str(path))
+
+    return sorted(paths, key=key)
+
+
 def _check_duplicate_ids(entries: list[LessonEntry]) -> None:
-    by_id: dict[str, list[LessonEntry]] = {}
-    for entry in entries:
-        if entry.lesson is not None:
-            by_id.setdefault(entry.id, []).append(entry)
-    for lesson_id, same in by_id.items():
-        if len(same) < 2:
+    first: dict[str, LessonEntry] = {}
+    by_path = {entry.path: entry for entry in entries if entry.lesson is not None}
+    for path in content_order(by_path):
+        entry = by_path[path]
+        kept = first.setdefault(entry.id, entry)
+        if kept is entry:
             continue
-        for entry in same:
-            others = ", ".join(_display_path(o.path) for o in same if o is not entry)
-            line = entry.source.line_of(("id",))
-            entry.problems.append(Problem(entry.path, line, "id", f"lesson id '{lesson_id}' is also used by {others}"))
+        where = f"{_display_path(kept.path)}:{kept.source.line_of(('id',))}"
+        entry.problems.append(
+            Problem(
+                entry.path,
+                entry.source.line_of(("id",)),
+                "id",
+                f"lesson id '{entry.id}' is already used by {where}; that file keeps it and this one is not "
+                "shown until it has an id of its own",
+            )
+        )
+        entry.lesson = None
+
+
+def _check_duplicate_questions(banks: list[QuizBankEntry]) -> None:
+    first: dict[str, tuple[QuizBankEntry, int]] = {}
+    by_path = {bank.path: bank for bank in banks}
+    for path in content_order(by_path):
+        bank = by_path[path]
+        for qid in dict.fromkeys(bank.question_ids):
+            line = bank.id_lines.get(qid, 1)
+            kept = first.setdefault(qid, (bank, line))
+            if kept[0] is bank:
+                continue
+            bank.problems.append(
+                Problem(
+                    bank.path,
+                    line,
+                    "id",
+                    f"question id '{qid}' is already used at {_display_path(kept[0].path)}:{kept[1]}; that "
+                    "question is served and this one is not: give it an id of its own",
+                )
+            )
 
 
 def _check_references(

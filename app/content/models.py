@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import threading
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator
 
+from app.content.types import Code, OptionalText, Text
+
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
-Text = Annotated[str, StringConstraints(min_length=1)]
 
 
 class Track(StrEnum):
@@ -24,7 +26,8 @@ TRACK_ORDER: tuple[Track, ...] = tuple(Track)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `minutes: true` or `minutes: "5"` is an error, not 1 or 5.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class MarkdownBlock(_Strict):
@@ -40,13 +43,13 @@ class MathBlock(_Strict):
 class CodeBlock(_Strict):
     code: Text
     """'module:qualname' or 'module:qualname#region' into algorithms/."""
-    caption: str | None = None
+    caption: OptionalText | None = None
 
 
 class CalloutBlock(_Strict):
     callout: Text
     kind: Literal["tip", "warning", "pitfall", "interview"] = "tip"
-    title: str | None = None
+    title: OptionalText | None = None
 
 
 class DemoBlock(_Strict):
@@ -59,18 +62,49 @@ class QuizBlock(_Strict):
 
 
 _DOT_GRAPH = re.compile(r"^\s*(?:strict\s+)?(?:di)?graph\b[^{]*\{.*\}\s*$", re.DOTALL | re.IGNORECASE)
+_DOT_LOCK = threading.Lock()  # pyparsing's grammar objects are shared state
+MAX_DIAGRAM_CHARS = 20_000
+
+
+def dot_problem(source: str) -> str | None:
+    """Why Graphviz DOT `source` does not parse (pydot's grammar), or None when it does."""
+    if not _DOT_GRAPH.match(source):
+        return "a diagram is Graphviz DOT source: 'digraph { a -> b }' or 'graph { a -- b }'"
+    if len(source) > MAX_DIAGRAM_CHARS:
+        return f"a diagram of {len(source)} characters; at most {MAX_DIAGRAM_CHARS}"
+    import warnings
+
+    import pyparsing
+
+    with warnings.catch_warnings():  # pydot 4 still calls pyparsing's old camelCase names
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from pydot.dot_parser import graphparser
+
+    try:
+        with _DOT_LOCK:
+            graphparser.parse_string(source, parse_all=True)
+    except pyparsing.ParseException as exc:
+        return (
+            f"the DOT does not parse at line {exc.lineno} of the diagram, column {exc.col} "
+            f"({exc.msg}): {exc.line.strip()!r}; check the braces, arrows (-> in a digraph, -- in a graph) "
+            "and quotes"
+        )
+    except RecursionError:
+        return "the DOT is nested too deeply to parse"
+    return None
 
 
 class DiagramBlock(_Strict):
-    diagram: Text
+    diagram: Code
     """Graphviz DOT source ('digraph { a -> b }'), drawn in the browser by st.graphviz_chart."""
-    caption: str | None = None
+    caption: OptionalText | None = None
 
     @field_validator("diagram")
     @classmethod
-    def _looks_like_dot(cls, value: str) -> str:
-        if not _DOT_GRAPH.match(value):
-            raise ValueError("a diagram is Graphviz DOT source: 'digraph { a -> b }' or 'graph { a -- b }'")
+    def _parses_as_dot(cls, value: str) -> str:
+        problem = dot_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 
@@ -120,7 +154,7 @@ Block = Annotated[
 
 
 class Section(_Strict):
-    title: str | None = None
+    title: OptionalText | None = None
     blocks: list[Block] = Field(min_length=1)
 
 
@@ -130,11 +164,11 @@ class Lesson(_Strict):
     title: Text
     summary: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\n]*$")]
     """One line shown in the catalogue."""
-    track: Track
+    track: Track = Field(strict=False)  # an enum: strict mode would want a Track object, not its name
     level: Literal["beginner", "intermediate", "advanced"]
     minutes: int = Field(ge=1, le=240)
     """Estimated minutes to read the lesson and try its demos."""
-    order: int = 0
+    order: int = Field(default=0, ge=-1000, le=1000)
     """Tie-breaker for the position within the track, after prerequisites."""
     prerequisites: list[Slug] = Field(default_factory=list)
     tags: list[Text] = Field(default_factory=list)

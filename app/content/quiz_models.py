@@ -1,11 +1,14 @@
 """The question-bank schema: one YAML file per topic in quizzes/, a list of questions of six kinds.
 
-Unknown keys are rejected (a typo is an error, not a silent no-op). Beyond the field types, a
-bank is checked for what pydantic cannot see alone: distractors that repeat or equal an answer,
-a bug line outside its code, a predict question whose prompt or arguments name an unknown
-parameter, a reference that does not resolve in algorithms/, an implement question whose id is
-not its function's name in kebab case. `check_bank` returns those as (location, message) pairs;
-the loader turns them into `FILE:LINE: field: message`.
+Unknown keys are rejected (a typo is an error, not a silent no-op) and types are strict
+(`size: true` is not 1). Beyond the field types, a bank is checked for what pydantic cannot see
+alone: distractors that repeat or equal an answer, a bug line outside its code, a predict question
+whose prompt or arguments name an unknown parameter or whose args do not fit the function, a
+reference that does not resolve in algorithms/, an implement question whose id is not its
+function's name in kebab case or whose reference, starter and signature do not take the cases'
+arguments. Checks that need the code run it: a predict key is computed on three seeds and a
+drill's reference on its drawn cases (remembered per question). `check_bank` returns those as
+(location, message) pairs; the loader turns them into `FILE:LINE: field: message`.
 
 No streamlit here, and no import of algorithms/: references are resolved by parsing
 (app/content/coderef.py); the grader imports them when it computes an answer key.
@@ -13,7 +16,9 @@ No streamlit here, and no import of algorithms/: references are resolved by pars
 
 from __future__ import annotations
 
+import math
 import re
+import threading
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     StringConstraints,
     Tag,
     ValidationError,
@@ -31,11 +37,11 @@ from pydantic import (
     model_validator,
 )
 
-from app.content.coderef import CodeRefError, resolve
-from app.content.yaml_source import YamlSyntaxError, load_yaml
+from app.content.coderef import CodeRefError, defined_function, function_parameters, resolve
+from app.content.types import Code, Text
+from app.content.yaml_source import YamlSyntaxError, load_file
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
-Text = Annotated[str, StringConstraints(min_length=1)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 FunctionRef = Annotated[str, StringConstraints(pattern=r"^algorithms(\.[A-Za-z_]\w*)+:[A-Za-z_]\w*$")]
 
@@ -192,7 +198,8 @@ SourceRef = Annotated[str, StringConstraints(pattern=r"^\d{3}:[a-z0-9-]+$")]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `size: true` or `difficulty: 1` is an error, never coerced.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,18 +219,32 @@ class RubricPoint(_Strict):
 # Predict: parameters drawn per attempt, the key computed by the reference
 # ---------------------------------------------------------------------------------------------
 
-Size = int | list[Annotated[int, Field(ge=1, le=20)]] | None
+MAX_PARAM_ELEMENTS = 400
+"""A predict parameter is shown to the learner: a few numbers, never millions."""
+Dim = Annotated[int, Field(ge=1, le=20)]
+Size = Dim | Annotated[list[Dim], Field(min_length=1, max_length=3)] | None
 ParamFormat = Literal["auto", "list", "table", "next-states"]
 
 
 class _Param(_Strict):
     size: Size = None
-    """None draws one number; an int or a shape draws an array."""
+    """None draws one number; an int (1 to 20) or a shape (up to 3 dimensions) draws an array."""
     format: ParamFormat = "auto"
+
+    @field_validator("size")
+    @classmethod
+    def _small(cls, value: Size) -> Size:
+        if isinstance(value, list) and math.prod(value) > MAX_PARAM_ELEMENTS:
+            raise ValueError(f"a shape of {math.prod(value)} numbers; at most {MAX_PARAM_ELEMENTS}")
+        return value
+
+
+FiniteFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+StrictInt = Annotated[int, Strict(), Field(ge=-(10**9), le=10**9)]
 
 
 class UniformParam(_Param):
-    uniform: tuple[float, float]
+    uniform: tuple[FiniteFloat, FiniteFloat] = Field(strict=False)  # a YAML list is a tuple here
     round: int = Field(default=2, ge=0, le=6)
 
     @field_validator("uniform")
@@ -235,7 +256,7 @@ class UniformParam(_Param):
 
 
 class IntegersParam(_Param):
-    integers: tuple[int, int]
+    integers: tuple[StrictInt, StrictInt] = Field(strict=False)
     """Inclusive bounds."""
 
     @field_validator("integers")
@@ -304,7 +325,7 @@ class AnswerFrom(_Strict):
     """Keyword arguments: literals, '$param', {array: X}, {tensor: X} or {expr: 'log($ratio)'}."""
     index: int | list[int] | None = None
     """Take this element (or index path) of the result."""
-    scale: float = 1.0
+    scale: float = Field(default=1.0, allow_inf_nan=False)
     """Multiply the result, e.g. -1 to turn a loss into the objective."""
 
 
@@ -315,7 +336,7 @@ class AnswerFrom(_Strict):
 
 class _Question(_Strict):
     id: Slug
-    topic: Topic | None = None
+    topic: Topic | None = Field(default=None, strict=False)
     """Defaults to the bank's topic."""
     difficulty: Difficulty
     prompt: Text
@@ -356,7 +377,7 @@ class PredictQuestion(_Question):
     kind: Literal["predict"]
     params: dict[Identifier, ParamSpec] = Field(default_factory=dict)
     answer_from: AnswerFrom
-    tolerance: float = Field(default=0.01, ge=0.0)
+    tolerance: float = Field(default=0.01, ge=0.0, le=1e6, allow_inf_nan=False)
     """Absolute tolerance on every number of the answer (integer answers must be exact)."""
 
 
@@ -366,18 +387,151 @@ class OrderQuestion(_Question):
     """In the correct order; the learner sees them shuffled."""
 
 
+# ---------------------------------------------------------------------------------------------
+# Implement: the cases a drill is graded on, declared in YAML (app/grading/cases.py draws them)
+# ---------------------------------------------------------------------------------------------
+
+MAX_DIM = 1000
+MAX_ELEMENTS = 10_000
+"""The most numbers one drawn argument may hold (a drill's case is small and read by a learner)."""
+DimExpr = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_ +*-]*$|^[0-9][0-9 +*-]*$", max_length=40)]
+"""A dimension name or a small sum of them: 'T', 'T + 1', 'S - 1'."""
+Bound = Annotated[int, Strict(), Field(ge=-(10**6), le=10**6)] | DimExpr
+ArgKind = Literal["float", "int", "bool", "array", "tensor", "list"]
+DType = Literal["float64", "float32", "int64", "bool"]
+SOURCES_OF_VALUES: tuple[str, ...] = (
+    "uniform",
+    "normal",
+    "integers",
+    "choice",
+    "bernoulli",
+    "simplex",
+    "value",
+    "expr",
+)
+
+
+class DimSpec(_Strict):
+    """A dimension drawn once per random case: a fixed size, one of a list, or an inclusive range."""
+
+    choice: list[Annotated[int, Strict(), Field(ge=1, le=MAX_DIM)]] | None = Field(default=None, min_length=1)
+    integers: (
+        tuple[Annotated[int, Strict(), Field(ge=1, le=MAX_DIM)], Annotated[int, Strict(), Field(ge=1, le=MAX_DIM)]]
+        | None
+    ) = Field(default=None, strict=False)
+    value: Annotated[int, Strict(), Field(ge=1, le=MAX_DIM)] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DimSpec:
+        given = [name for name in ("choice", "integers", "value") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("a dimension has exactly one of choice: [3, 4], integers: [5, 12] or value: 5")
+        if self.integers is not None and self.integers[0] > self.integers[1]:
+            raise ValueError("integers: [low, high] needs low <= high")
+        return self
+
+
+class ArgSpec(_Strict):
+    """How one argument of a drill is drawn for the random cases (edge cases write it out)."""
+
+    kind: ArgKind
+    """float, int or bool (a Python scalar), array (numpy), tensor (torch), list (of floats)."""
+    shape: list[Annotated[int, Strict(), Field(ge=0, le=MAX_DIM)] | DimExpr] = Field(default_factory=list, max_length=4)
+    """Dimensions, fixed or named in `dims` and shared between arguments: [B, T]. [] is a scalar."""
+    dtype: DType | None = None
+    """Default: int64 for integers and choice of ints, bool for bernoulli, float64 otherwise."""
+    uniform: tuple[FiniteFloat, FiniteFloat] | None = Field(default=None, strict=False)
+    normal: tuple[FiniteFloat, Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]] | None = Field(
+        default=None, strict=False
+    )
+    """[mean, standard deviation]."""
+    integers: tuple[Bound, Bound] | None = Field(default=None, strict=False)
+    """Inclusive bounds; a bound may be a dimension expression: [0, 'S - 1']."""
+    choice: list[Any] | None = Field(default=None, min_length=1)
+    bernoulli: Annotated[float, Field(ge=0, le=1)] | None = None
+    """Probability of 1 (True) for each element."""
+    simplex: bool = False
+    """Non-negative rows summing to 1 along the last axis (transition probabilities)."""
+    value: Any = None
+    """A fixed value, the same in every random case."""
+    expr: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    """Computed from earlier arguments and dimensions: 'sum(n)', 'len(q) - 1'."""
+    plus: Identifier | None = None
+    """Add an earlier argument's value: `normal: [0, 0.3]` and `plus: logp_old` draws near it."""
+    round: Annotated[int, Field(ge=0, le=8)] | None = 3
+    """Decimals kept of drawn floats (short numbers read well in feedback); null keeps all."""
+    requires_grad: bool = False
+    """Tensors only: the learner's result must keep this argument in the autograd graph."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ArgSpec:
+        given = [name for name in SOURCES_OF_VALUES if _given(self, name)]
+        if len(given) != 1:
+            listed = ", ".join(SOURCES_OF_VALUES)
+            raise ValueError(f"an argument has exactly one of {listed} (it has {', '.join(given) or 'none'})")
+        if self.kind in ("float", "int", "bool") and self.shape:
+            raise ValueError(f"a {self.kind} is a scalar: drop `shape` or use kind: array")
+        if self.kind == "list" and len(self.shape) != 1:
+            raise ValueError("a list has a shape of one dimension, e.g. shape: [T]")
+        if self.requires_grad and self.kind != "tensor":
+            raise ValueError("requires_grad is for tensors")
+        for name in ("uniform", "integers"):
+            bounds = getattr(self, name)
+            if bounds is not None and all(isinstance(b, int | float) for b in bounds) and bounds[0] > bounds[1]:
+                raise ValueError(f"{name}: [low, high] needs low <= high")
+        if self.simplex and len(self.shape) < 1:
+            raise ValueError("simplex needs a shape: rows along the last dimension sum to 1")
+        return self
+
+
+def _given(spec: ArgSpec, name: str) -> bool:
+    value = getattr(spec, name)
+    if name == "simplex":
+        return bool(value)
+    if name == "value":
+        return "value" in spec.model_fields_set
+    return value is not None
+
+
+class EdgeCase(_Strict):
+    note: Text
+    """What the case checks, shown when it is the first to fail: 'an episode ends mid-rollout'."""
+    args: dict[Identifier, Any]
+    """Literal values (lists for arrays and tensors); {value: X, dtype: float32} sets a dtype.
+    An argument left out is drawn as in a random case."""
+
+
+class CaseSpec(_Strict):
+    """The cases of a coding drill: edge cases written out, then random cases drawn from `args`."""
+
+    returns: Literal["array", "int", "tensor"]
+    """What the function returns: a numpy array, an int (an index), a torch tensor."""
+    args: dict[Identifier, ArgSpec] = Field(min_length=1)
+    """Every argument, in the order the function takes them."""
+    dims: dict[Identifier, DimSpec] = Field(default_factory=dict)
+    edge: list[EdgeCase] = Field(min_length=1)
+    random: Annotated[int, Field(ge=0, le=20)] = 2
+    """How many random cases follow the edge cases (drawn from the attempt's seed)."""
+    grad: list[Identifier] = Field(default_factory=list)
+    """Tensor arguments whose gradient of result.sum() must match the reference's."""
+    rtol: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1e-5
+    atol: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 1e-6
+
+
 class ImplementQuestion(_Question):
     kind: Literal["implement"]
     function: Identifier
     signature: Text
     reference: FunctionRef
-    starter: Text
+    starter: Code
     hints: list[Text] = Field(default_factory=list)
-    cases: Slug | None = None
-    """The case generator in app/grading/cases.py; defaults to the question id."""
+    cases: CaseSpec | Slug | None = None
+    """The cases, declared (see quizzes/README.md); or the name of a Python generator in
+    app/grading/cases.py, for the odd drill YAML cannot describe (default: the question id)."""
 
     @property
-    def case_generator(self) -> str:
+    def case_generator(self) -> CaseSpec | str:
+        """What app/grading/cases.py:build draws the cases from."""
         return self.cases or self.id
 
 
@@ -395,7 +549,7 @@ class ExplainQuestion(_Question):
 
 class SpotTheBugQuestion(_Question):
     kind: Literal["spot-the-bug"]
-    snippet: Text
+    snippet: Code
     """The code with one planted bug; the learner sees it with line numbers."""
     bug_line: int = Field(ge=1)
     fix: list[RubricPoint] = Field(min_length=1)
@@ -441,7 +595,7 @@ AnyQuestion = (
 
 
 class QuizBank(_Strict):
-    topic: Topic
+    topic: Topic = Field(strict=False)
     title: Text
     questions: list[Question] = Field(min_length=1)
 
@@ -462,20 +616,27 @@ _lesson_ids_cache: dict[str, tuple[tuple[tuple[str, int], ...], set[str]]] = {}
 def lesson_ids_in(directory: Path) -> set[str]:
     """The ids of the lesson files in `directory`, cached on the files' modification times."""
     files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    key = tuple((str(p), p.stat().st_mtime_ns) for p in files)
+    key = tuple((str(p), _mtime(p)) for p in files)
     cached = _lesson_ids_cache.get(str(directory))
     if cached and cached[0] == key:
         return cached[1]
     ids = set()
     for path in files:
         try:
-            data, _ = load_yaml(path.read_text(encoding="utf-8"))
-        except (YamlSyntaxError, UnicodeDecodeError, OSError):
+            data, _ = load_file(path, directory)
+        except YamlSyntaxError:
             continue
         if isinstance(data, dict) and isinstance(data.get("id"), str):
             ids.add(data["id"])
     _lesson_ids_cache[str(directory)] = (key, ids)
     return ids
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
@@ -550,12 +711,12 @@ def check_question(q: AnyQuestion, lesson_ids: set[str] | None) -> Iterator[tupl
     if isinstance(q, ChoiceQuestion):
         yield from _check_choice(q)
     elif isinstance(q, PredictQuestion):
-        yield from _check_predict(q)
+        yield from _checked_against_code(q, _check_predict)
     elif isinstance(q, OrderQuestion):
         if len({_norm(s) for s in q.steps}) != len(q.steps):
             yield ("steps",), "two steps are the same: the order would be ambiguous"
     elif isinstance(q, ImplementQuestion):
-        yield from _check_implement(q)
+        yield from _checked_against_code(q, _check_implement)
     elif isinstance(q, ExplainQuestion):
         if q.pass_mark is not None and q.pass_mark > len(q.rubric):
             yield ("pass_mark",), f"pass_mark {q.pass_mark} is more than the {len(q.rubric)} rubric points"
@@ -583,18 +744,71 @@ def _check_choice(q: ChoiceQuestion) -> Iterator[tuple[Loc, str]]:
         seen.add(key)
 
 
+_code_checks: dict[tuple[str, tuple[tuple[str, int], ...]], list[tuple[Loc, str]]] = {}
+_code_checks_lock = threading.Lock()
+
+
+def _algorithms_fingerprint() -> tuple[tuple[str, int], ...]:
+    from app.content.coderef import ROOT
+
+    return tuple((str(p), _mtime(p)) for p in sorted((ROOT / "algorithms").rglob("*.py")))
+
+
+def _checked_against_code(q: Any, check: Any) -> Iterator[tuple[Loc, str]]:
+    """The checks that run the reference (seconds for all banks), remembered per question text
+    and algorithms/ version: the catalogue and the grader's bank share them, and an edit to one
+    question re-runs only that question's."""
+    key = (type(q).__name__ + q.model_dump_json(), _algorithms_fingerprint())
+    with _code_checks_lock:
+        cached = _code_checks.get(key)
+    if cached is None:
+        cached = list(check(q))
+        with _code_checks_lock:
+            if len(_code_checks) > 2000:
+                _code_checks.clear()
+            _code_checks[key] = cached
+    yield from cached
+
+
 def _check_predict(q: PredictQuestion) -> Iterator[tuple[Loc, str]]:
     for name in _PLACEHOLDER.findall(q.prompt):
         if name not in q.params:
             yield ("prompt",), f"the prompt shows {{{{{name}}}}} but there is no parameter '{name}'"
+    unknown_refs = False
     for name, value in q.answer_from.args.items():
         for ref in _param_refs(value):
             if ref not in q.params:
+                unknown_refs = True
                 yield ("answer_from", "args", name), f"'${ref}' names no parameter; parameters: {', '.join(q.params)}"
     try:
-        resolve(q.answer_from.call)
+        params = function_parameters(q.answer_from.call)
     except CodeRefError as exc:
         yield ("answer_from", "call"), str(exc)
+        return
+    mismatch = params.mismatch(q.answer_from.args)
+    if mismatch:
+        yield ("answer_from", "args"), f"{q.answer_from.call}{params} is called with these args: {mismatch}"
+    if mismatch or unknown_refs:
+        return
+    # Compute the key as Practice will, on a few seeds: an index out of range, a shape the
+    # reference refuses or an expr that divides by zero is caught here, not by a learner.
+    from app.grading import predict  # lazy: this module stays light and free of numpy
+
+    for seed in (0, 1, 2):
+        try:
+            inst = predict.instance(q, seed)
+        except Exception as exc:
+            by_index = q.answer_from.index is not None and _is_index_error(exc)
+            where: Loc = ("answer_from", "index") if by_index else ("answer_from",)
+            yield where, f"computing the answer key failed (seed {seed}): {type(exc).__name__}: {exc}"
+            return
+        if not predict.is_finite(inst.expected):
+            yield ("answer_from",), f"the answer key is not a finite number (seed {seed}): {inst.expected!r}"
+            return
+
+
+def _is_index_error(exc: Exception) -> bool:
+    return isinstance(exc, IndexError | KeyError | TypeError)
 
 
 def _param_refs(value: Any) -> Iterator[str]:
@@ -612,17 +826,68 @@ def _check_implement(q: ImplementQuestion) -> Iterator[tuple[Loc, str]]:
     kebab = q.function.replace("_", "-")
     if q.id != kebab:
         yield ("id",), f"an implement question's id is its function's name in kebab case: '{kebab}'"
-    if not re.search(rf"^\s*def\s+{re.escape(q.function)}\s*\(", q.starter, re.MULTILINE):
-        yield ("starter",), f"the starter must define {q.function}(...)"
-    if not q.signature.startswith(q.function + "("):
-        yield ("signature",), f"the signature must start with '{q.function}('"
     try:
-        resolve(q.reference)
+        starter = defined_function(q.starter, q.function)
+    except SyntaxError as exc:
+        yield ("starter",), f"the starter does not parse: {exc.msg} (line {exc.lineno} of the starter)"
+        starter = None
+    else:
+        if starter is None:
+            yield ("starter",), f"the starter must define {q.function}(...)"
+    try:
+        signature = defined_function(f"def {q.signature}:\n    pass\n", q.function)
+    except SyntaxError:
+        signature = None
+    if signature is None:
+        yield ("signature",), f"the signature must read like '{q.function}(arg, ...)', as after 'def '"
+    elif starter is not None and signature.names != starter.names:
+        yield (
+            ("signature",),
+            f"the signature's parameters ({', '.join(signature.names)}) differ from the starter's "
+            f"({', '.join(starter.names)})",
+        )
+    try:
+        reference = function_parameters(q.reference)
     except CodeRefError as exc:
         yield ("reference",), str(exc)
-    try:  # the generators live with the grader; a lazy import keeps this module light
-        from app.grading.cases import CASE_GENERATORS
+        return
+    try:  # the case generators live with the grader; a lazy import keeps this module light
+        from app.grading import cases as case_lib
     except ImportError:  # pragma: no cover - the grading package is part of the app
         return
-    if q.case_generator not in CASE_GENERATORS:
-        yield ("cases",), f"no case generator '{q.case_generator}'; known: {', '.join(sorted(CASE_GENERATORS))}"
+    source = q.case_generator
+    if isinstance(source, CaseSpec):
+        spec_problems = case_lib.spec_problems(source)
+        for loc, message in spec_problems:
+            yield ("cases", *loc), message
+        if spec_problems:
+            return
+    elif source not in case_lib.CASE_GENERATORS:
+        known = ", ".join(sorted(case_lib.CASE_GENERATORS)) or "none"
+        yield (
+            ("cases",),
+            f"no case generator '{source}' in app/grading/cases.py (known: {known}); declare the cases in YAML "
+            "instead (quizzes/README.md, 'Coding drills')",
+        )
+        return
+    try:
+        caseset = case_lib.build(source, 0)
+    except Exception as exc:
+        yield ("cases",), f"building the cases failed: {type(exc).__name__}: {exc}"
+        return
+    names = list(dict.fromkeys(name for case in caseset.cases for name in case.args))
+    given = f"the cases pass ({', '.join(names)})"
+    mismatch = reference.mismatch(names)
+    if mismatch:
+        yield ("reference",), f"{q.reference}{reference} does not fit the cases: {given}; {mismatch}"
+    starter_mismatch = starter.mismatch(names) if starter is not None else ""
+    if starter_mismatch:
+        yield ("starter",), f"the starter's {q.function}{starter} does not fit the cases: {given}; {starter_mismatch}"
+    if mismatch or starter_mismatch:
+        return
+    from app.grading.graders import expected_outputs  # the answer key, computed as grading will
+
+    try:
+        expected_outputs(q, caseset)
+    except Exception as exc:
+        yield ("reference",), f"the reference fails on the cases: {type(exc).__name__}: {exc}"

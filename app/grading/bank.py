@@ -1,7 +1,9 @@
 """The question banks as the grader and the pages see them: every valid question, by id.
 
 Problems are the content validator's job (`python -m app.content validate`); here a bank that
-does not validate is skipped, so one broken file never takes the other questions down. The result
+does not validate is skipped and a question that fails its checks is left out, so one broken file
+never takes the other questions down. When two banks use one id, the older file's question is
+served (the validator reports the newer one). The result
 is cached on the files' modification times, like the lesson catalogue.
 """
 
@@ -14,9 +16,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from app.content.loader import QUIZZES_DIR, QUIZZES_ENV, yaml_files
-from app.content.quiz_models import TOPIC_TITLES, AnyQuestion, QuizBank, Topic
-from app.content.yaml_source import YamlSyntaxError, load_yaml
+from app.content.loader import QUIZZES_DIR, QUIZZES_ENV, _fingerprint, content_order, yaml_files
+from app.content.quiz_models import TOPIC_TITLES, AnyQuestion, QuizBank, Topic, check_bank
+from app.content.yaml_source import YamlSyntaxError, load_file
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def quizzes_dir() -> Path:
 def load_questions(directory: Path | None = None) -> Questions:
     directory = directory or quizzes_dir()
     files = yaml_files([directory])
-    key = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    key = _fingerprint(files)
     with _lock:
         cached = _cache.get(str(directory))
         if cached and cached[0] == key:
@@ -59,20 +61,31 @@ def load_questions(directory: Path | None = None) -> Questions:
     by_id: dict[str, AnyQuestion] = {}
     banks: dict[str, QuizBank] = {}
     skipped: list[str] = []
-    for path in files:
+    # Oldest bank first, as the validator orders them: a reused id never takes over a question.
+    for path in content_order(files):
         try:
-            data, _ = load_yaml(path.read_text(encoding="utf-8"))
+            data, _ = load_file(path, directory)
             bank = QuizBank.model_validate(data)
-        except (YamlSyntaxError, UnicodeDecodeError, ValidationError, OSError):
+            broken = {bank.questions[loc[1]].id for loc, _ in check_bank(bank, None) if _is_question(loc)}
+        except (YamlSyntaxError, ValidationError):
+            skipped.append(path.name)
+            continue
+        except Exception:  # a check that breaks on odd content skips this bank, no other
             skipped.append(path.name)
             continue
         banks[path.name] = bank
         for question in bank.questions:
-            by_id.setdefault(question.id, question)
+            if question.id not in broken:
+                by_id.setdefault(question.id, question)
     questions = Questions(by_id, banks, skipped)
     with _lock:
         _cache[str(directory)] = (key, questions)
     return questions
+
+
+def _is_question(loc: tuple[object, ...]) -> bool:
+    # Problems of a question that would break it on a page (not a dangling lesson link, unchecked here).
+    return len(loc) >= 2 and loc[0] == "questions" and isinstance(loc[1], int)
 
 
 def topic_title(topic: Topic | str | None) -> str:

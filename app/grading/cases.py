@@ -1,19 +1,29 @@
 """Test cases for the implement drills: seeded random inputs plus the edge cases that catch real bugs.
 
-A generator takes a numpy Generator and returns a `CaseSet`: the cases (keyword arguments and a
-note saying what the case checks), what the function returns, and the gradients to compare.
-Edge cases come first, so the first failing case a learner sees is usually the instructive one
-(an episode that ends, a single step, zero advantages, a ratio far outside the clip range).
+A drill declares its cases in its bank (`cases:` in quizzes/*.yaml, described in quizzes/README.md):
+each argument's kind, shape (dimensions shared between arguments), dtype and distribution, the
+edge cases written out with a note saying what each checks, and the comparison. `build` turns
+that and a seed into a `CaseSet`: the cases (keyword arguments and the note), what the function
+returns, and the gradients to compare. Edge cases come first, so the first failing case a learner
+sees is usually the instructive one (an episode that ends, a single step, zero advantages).
+
+For the odd drill YAML cannot describe, a Python generator registered with `@generator("name")`
+and named by `cases: name` still works; none of the repository's drills needs one.
 Only numpy is imported at module level: torch is imported when a torch drill's cases are built.
 """
 
 from __future__ import annotations
 
+import ast
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+
+from app.content.quiz_models import MAX_DIM, MAX_ELEMENTS, ArgSpec, CaseSpec
 
 Returns = Literal["array", "int", "tensor"]
 
@@ -46,279 +56,246 @@ def generator(name: str) -> Callable[[Generator], Generator]:
     return register
 
 
-def _r(rng: np.random.Generator, *shape: int, low: float = -2.0, high: float = 2.0) -> np.ndarray:
-    return np.round(rng.uniform(low, high, size=shape), 3)
+def build(source: str | CaseSpec, seed: int) -> CaseSet:
+    """The cases of one attempt: from a drill's declared `cases:` or from generator `source`."""
+    rng = np.random.default_rng(seed)
+    if isinstance(source, CaseSpec):
+        return from_spec(source, rng)
+    return CASE_GENERATORS[source](rng)
 
 
-def _t(values: Any, requires_grad: bool = False, dtype: str = "float64") -> Any:
+# ---------------------------------------------------------------------------------------------
+# Cases declared in YAML (quizzes/README.md, "Coding drills")
+# ---------------------------------------------------------------------------------------------
+
+_EXPR_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sum": lambda x: np.sum(x).item(),
+    "len": len,
+    "max": lambda x: np.max(x).item(),
+    "min": lambda x: np.min(x).item(),
+    "prod": lambda x: np.prod(x).item(),
+    "abs": abs,
+    "int": int,
+    "float": float,
+}
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Div: lambda a, b: a / b,
+}
+
+
+class SpecError(ValueError):
+    """A declared case set that cannot be drawn; the message names what is wrong."""
+
+
+def evaluate(expression: str, names: dict[str, Any]) -> Any:
+    """A small expression over dimensions and earlier arguments: + - * / //, sum len max min prod."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError as exc:
+        raise SpecError(f"'{expression}' does not parse: {exc.msg}") from exc
+
+    def ev(node: ast.AST) -> Any:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id not in names:
+                raise SpecError(f"'{node.id}' in '{expression}' is not a dimension or an earlier argument")
+            return names[node.id]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -ev(node.operand)
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _EXPR_FUNCTIONS
+            and len(node.args) == 1
+            and not node.keywords
+        ):
+            return _EXPR_FUNCTIONS[node.func.id](ev(node.args[0]))
+        raise SpecError(
+            f"'{ast.unparse(node)}' is not allowed in '{expression}' (numbers, names, + - * / //, "
+            f"{', '.join(_EXPR_FUNCTIONS)})"
+        )
+
+    return ev(tree)
+
+
+def _dim(value: int | str, dims: dict[str, int]) -> int:
+    size = value if isinstance(value, int) else evaluate(value, dims)
+    if not isinstance(size, int) or size < 0 or size > MAX_DIM:
+        raise SpecError(f"dimension '{value}' is {size!r}; a dimension is a whole number from 0 to {MAX_DIM}")
+    return size
+
+
+def _dtype(spec: ArgSpec, value: Any = None) -> str:
+    if spec.dtype:
+        return spec.dtype
+    if spec.bernoulli is not None:
+        return "bool"
+    if spec.integers is not None or (
+        spec.choice is not None and all(isinstance(c, int) and not isinstance(c, bool) for c in spec.choice)
+    ):
+        return "int64"
+    if spec.kind == "int":
+        return "int64"
+    return "float64"
+
+
+def _draw(spec: ArgSpec, rng: np.random.Generator, dims: dict[str, int], drawn: dict[str, Any]) -> Any:
+    shape = tuple(_dim(d, dims) for d in spec.shape)
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise SpecError(f"shape {shape} holds {math.prod(shape)} numbers; at most {MAX_ELEMENTS}")
+    names = {**dims, **{k: _plain(v) for k, v in drawn.items()}}
+    size = shape or None
+    if spec.uniform is not None:
+        value: Any = rng.uniform(spec.uniform[0], spec.uniform[1], size=size)
+    elif spec.normal is not None:
+        value = rng.normal(spec.normal[0], spec.normal[1], size=size)
+    elif spec.integers is not None:
+        low, high = (b if isinstance(b, int) else evaluate(b, names) for b in spec.integers)
+        if high < low:
+            raise SpecError(f"integers: [{spec.integers[0]}, {spec.integers[1]}] is empty here ({low} > {high})")
+        value = rng.integers(low, high + 1, size=size)
+    elif spec.choice is not None:
+        picks = rng.integers(len(spec.choice), size=size)
+        value = spec.choice[int(picks)] if size is None else np.asarray(spec.choice)[picks]
+    elif spec.bernoulli is not None:
+        value = rng.random(size=size) < spec.bernoulli
+    elif spec.simplex:
+        value = rng.dirichlet(np.ones(shape[-1]), size=shape[:-1])
+    elif spec.expr is not None:
+        value = evaluate(spec.expr, names)
+    else:
+        value = spec.value
+    if spec.plus is not None:
+        if spec.plus not in drawn:
+            raise SpecError(f"plus: '{spec.plus}' is not an earlier argument")
+        value = np.asarray(_plain(drawn[spec.plus])) + value
+    is_float = isinstance(value, float) or (isinstance(value, np.ndarray) and value.dtype.kind == "f")
+    if spec.round is not None and is_float and not spec.simplex:
+        value = np.round(value, spec.round)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if type(value).__module__.startswith("torch"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def convert(spec: ArgSpec, value: Any, dtype: str | None = None) -> Any:
+    """A drawn or literal value as the kind the function takes."""
+    dtype = dtype or _dtype(spec)
+    value = _plain(value)
+    if spec.kind == "float":
+        return float(np.asarray(value).item())
+    if spec.kind == "int":
+        return int(np.asarray(value).item())
+    if spec.kind == "bool":
+        return bool(np.asarray(value).item())
+    if spec.kind == "list":
+        return [float(v) for v in np.asarray(value, dtype=float).reshape(-1)]
+    array = np.asarray(value, dtype=dtype)
+    if spec.kind == "array":
+        return array
     import torch
 
-    tensor = torch.tensor(np.asarray(values), dtype=getattr(torch, dtype))
-    return tensor.requires_grad_(requires_grad)
+    tensor = torch.tensor(array, dtype=getattr(torch, dtype))
+    return tensor.requires_grad_(spec.requires_grad)
 
 
-# ---------------------------------------------------------------------------------------------
-# Returns and advantages
-# ---------------------------------------------------------------------------------------------
+def _literal(spec: ArgSpec, value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) - {"value", "dtype"} or "value" not in value:
+            raise SpecError("an edge-case value is a literal, or {value: X, dtype: float32}")
+        return convert(spec, value["value"], value.get("dtype"))
+    return convert(spec, value)
 
 
-@generator("discounted-returns")
-def _discounted_returns(rng: np.random.Generator) -> CaseSet:
-    cases = [
-        Case({"rewards": np.array([1.0]), "gamma": 0.9}, "a single step: G_0 is just r_1"),
-        Case({"rewards": np.array([0.0, 0.0, 1.0]), "gamma": 0.5}, "one reward at the end, discounted back"),
-        Case({"rewards": np.array([1.0, 2.0, 3.0]), "gamma": 0.0}, "gamma = 0: each return is its own reward"),
-        Case({"rewards": np.array([1.0, -1.0, 2.0, 0.5]), "gamma": 1.0}, "gamma = 1: plain sums to the end"),
-    ]
-    for length in (5, 12):
-        cases.append(Case({"rewards": _r(rng, length), "gamma": float(rng.choice([0.9, 0.95, 0.99]))}, "random"))
-    return CaseSet(cases, "array")
+def _random_args(spec: CaseSpec, rng: np.random.Generator, fixed: dict[str, Any]) -> dict[str, Any]:
+    dims: dict[str, int] = {}
+    for name, dim in spec.dims.items():
+        if dim.value is not None:
+            dims[name] = dim.value
+        elif dim.choice is not None:
+            dims[name] = int(dim.choice[int(rng.integers(len(dim.choice)))])
+        else:
+            assert dim.integers is not None
+            dims[name] = int(rng.integers(dim.integers[0], dim.integers[1] + 1))
+    drawn: dict[str, Any] = {name: fixed[name] for name in spec.args if name in fixed}
+    pending = [name for name in spec.args if name not in fixed]
+    while pending:  # an argument is drawn once the arguments it refers to are
+        ready = [name for name in pending if all(r in drawn or r in dims for r in refs(spec.args[name]))]
+        if not ready:
+            raise SpecError(f"the arguments {', '.join(pending)} refer to each other in a circle")
+        for name in ready:
+            drawn[name] = _draw(spec.args[name], rng, dims, drawn)
+            pending.remove(name)
+    return {name: drawn[name] if name in fixed else convert(spec.args[name], drawn[name]) for name in spec.args}
 
 
-@generator("gae")
-def _gae(rng: np.random.Generator) -> CaseSet:
-    def case(
-        rewards: list[float], values: list[float], dones: list[float], gamma: float, lam: float, note: str
-    ) -> Case:
-        return Case(
-            {
-                "rewards": np.array(rewards, dtype=float),
-                "values": np.array(values, dtype=float),
-                "dones": np.array(dones, dtype=float),
-                "gamma": gamma,
-                "lam": lam,
-            },
-            note,
-        )
-
-    cases = [
-        case([1.0], [0.5, 2.0], [0.0], 0.9, 0.95, "a single step that bootstraps from V(s_T)"),
-        case([1.0], [0.5, 2.0], [1.0], 0.9, 0.95, "a single step that ends the episode: no bootstrap"),
-        case([1.0, 0.0, 2.0], [0.5, 0.2, 0.1, 3.0], [0.0, 1.0, 0.0], 0.9, 0.95, "an episode ends mid-rollout"),
-        case(
-            [1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0], 0.5, 0.0, "lam = 0: the advantage is the TD error"
-        ),
-        case([1.0, 1.0, 1.0], [0.3, 0.2, 0.1, 5.0], [0.0, 0.0, 0.0], 1.0, 1.0, "gamma = lam = 1: return minus value"),
-    ]
-    for T in (6, 10):
-        dones = (rng.random(T) < 0.2).astype(float)
-        cases.append(
-            case(list(_r(rng, T)), list(_r(rng, T + 1)), list(dones), float(rng.choice([0.9, 0.99])), 0.95, "random")
-        )
-    return CaseSet(cases, "array")
+def refs(arg: ArgSpec) -> list[str]:
+    """The dimensions and arguments an argument's value refers to."""
+    texts = [arg.expr or "", *(b for b in arg.integers or () if isinstance(b, str))]
+    names = [n for text in texts for n in re.findall(r"[A-Za-z_]\w*", text) if n not in _EXPR_FUNCTIONS]
+    return [*names, *([arg.plus] if arg.plus else [])]
 
 
-# ---------------------------------------------------------------------------------------------
-# Dynamic programming and tabular TD
-# ---------------------------------------------------------------------------------------------
+def from_spec(spec: CaseSpec, rng: np.random.Generator) -> CaseSet:
+    grad = tuple(spec.grad)
+    cases = []
+    for edge in spec.edge:
+        unknown = [name for name in edge.args if name not in spec.args]
+        if unknown:
+            raise SpecError(f"edge case '{edge.note}' sets {', '.join(unknown)}, not among args")
+        fixed = {name: _literal(spec.args[name], value) for name, value in edge.args.items()}
+        cases.append(Case(_random_args(spec, rng, fixed), edge.note, grad))
+    for _ in range(spec.random):
+        cases.append(Case(_random_args(spec, rng, {}), "random", grad))
+    return CaseSet(cases, spec.returns, rtol=spec.rtol, atol=spec.atol)
 
 
-def _random_P(rng: np.random.Generator, S: int, A: int, deterministic: bool = False) -> np.ndarray:
-    if deterministic:
-        P = np.zeros((S, A, S))
-        P[np.arange(S)[:, None], np.arange(A)[None, :], rng.integers(0, S, size=(S, A))] = 1.0
-        return P
-    return np.round(rng.dirichlet(np.ones(S), size=(S, A)), 6)
-
-
-@generator("bellman-optimality-backup")
-def _bellman(rng: np.random.Generator) -> CaseSet:
-    P1 = np.zeros((2, 1, 2))
-    P1[0, 0, 1] = P1[1, 0, 1] = 1.0  # state 1 absorbing
-    cases = [
-        Case({"P": P1, "R": np.array([[1.0], [0.0]]), "V": np.array([0.0, 0.0]), "gamma": 0.9}, "one action: no max"),
-        Case(
-            {"P": _random_P(rng, 3, 2, True), "R": _r(rng, 3, 2), "V": _r(rng, 3), "gamma": 0.0},
-            "gamma = 0: the best immediate reward",
-        ),
-        Case(
-            {"P": _random_P(rng, 3, 2, True), "R": np.zeros((3, 2)), "V": np.array([1.0, 5.0, -2.0]), "gamma": 0.9},
-            "deterministic moves, no rewards: the best next state wins",
-        ),
-    ]
-    for S, A in ((3, 2), (4, 3)):
-        cases.append(Case({"P": _random_P(rng, S, A), "R": _r(rng, S, A), "V": _r(rng, S), "gamma": 0.9}, "random"))
-    return CaseSet(cases, "array")
-
-
-@generator("q-learning-update")
-def _q_learning(rng: np.random.Generator) -> CaseSet:
-    def case(Q: np.ndarray, s: int, a: int, r: float, s_next: int, done: bool, alpha: float, note: str) -> Case:
-        args = {"Q": Q, "s": s, "a": a, "r": r, "s_next": s_next, "done": done, "alpha": alpha, "gamma": 0.9}
-        return Case(args, note)
-
-    Q = np.array([[0.0, 1.0], [2.0, -1.0], [0.5, 0.5]])
-    cases = [
-        case(Q, 0, 0, 1.0, 1, False, 0.5, "bootstraps from the max over the next state's actions"),
-        case(Q, 0, 1, 1.0, 1, True, 0.5, "the episode ended: no bootstrap"),
-        case(Q, 1, 0, 0.0, 1, False, 1.0, "a self-loop (s = s'): the target uses the old Q(s', .)"),
-        case(Q, 2, 1, -1.0, 0, False, 0.0, "alpha = 0: nothing changes"),
-    ]
-    for _ in range(2):
-        Qr = _r(rng, 4, 3)
-        cases.append(
-            case(
-                Qr,
-                int(rng.integers(4)),
-                int(rng.integers(3)),
-                float(_r(rng, 1)[0]),
-                int(rng.integers(4)),
-                False,
-                0.1,
-                "random",
-            )
-        )
-    return CaseSet(cases, "array")
-
-
-# ---------------------------------------------------------------------------------------------
-# Bandits
-# ---------------------------------------------------------------------------------------------
-
-
-@generator("epsilon-greedy")
-def _epsilon_greedy(rng: np.random.Generator) -> CaseSet:
-    q = np.array([0.2, 1.5, 1.5, -0.3])
-    cases = [
-        Case({"q": q, "epsilon": 0.1, "u": 0.5, "k": 3}, "exploit; a tie goes to the lowest index"),
-        Case({"q": q, "epsilon": 0.1, "u": 0.05, "k": 3}, "u < epsilon: explore, take arm k"),
-        Case({"q": q, "epsilon": 0.1, "u": 0.1, "k": 0}, "u == epsilon is not below it: exploit"),
-        Case({"q": q, "epsilon": 0.0, "u": 0.0, "k": 0}, "epsilon = 0 never explores"),
-        Case({"q": np.zeros(3), "epsilon": 1.0, "u": 0.99, "k": 2}, "epsilon = 1 always explores"),
-    ]
-    for _ in range(3):
-        cases.append(
-            Case(
-                {"q": _r(rng, 5), "epsilon": 0.2, "u": float(np.round(rng.random(), 3)), "k": int(rng.integers(5))},
-                "random",
-            )
-        )
-    return CaseSet(cases, "int")
-
-
-@generator("ucb-action")
-def _ucb(rng: np.random.Generator) -> CaseSet:
-    cases = [
-        Case(
-            {"q": np.array([1.0, 5.0, 0.0]), "n": np.array([3, 2, 0]), "t": 5, "c": 2.0}, "an untried arm comes first"
-        ),
-        Case(
-            {"q": np.array([1.0, 5.0, 0.0]), "n": np.array([0, 2, 0]), "t": 3, "c": 2.0},
-            "untried arms: the lowest index",
-        ),
-        Case({"q": np.array([1.0, 0.5]), "n": np.array([10, 1]), "t": 11, "c": 0.0}, "c = 0 is greedy"),
-        Case({"q": np.array([1.0, 0.5]), "n": np.array([10, 1]), "t": 11, "c": 2.0}, "the bonus of a rarely tried arm"),
-        Case({"q": np.array([0.3, 0.3]), "n": np.array([4, 4]), "t": 8, "c": 1.0}, "equal scores: the lowest index"),
-        Case({"q": np.array([0.2, 0.7]), "n": np.array([1, 1]), "t": 1, "c": 3.0}, "t = 1: ln t = 0, no bonus"),
-    ]
-    for _ in range(3):
-        n = rng.integers(1, 20, size=5)
-        cases.append(Case({"q": _r(rng, 5), "n": n, "t": int(n.sum()), "c": 2.0}, "random"))
-    return CaseSet(cases, "int")
-
-
-# ---------------------------------------------------------------------------------------------
-# Policy gradients, PPO, RLHF (torch)
-# ---------------------------------------------------------------------------------------------
-
-
-@generator("reinforce-loss")
-def _reinforce(rng: np.random.Generator) -> CaseSet:
-    def case(log_probs: list[float], rewards: list[float], gamma: float, note: str) -> Case:
-        return Case(
-            {"log_probs": _t(log_probs, requires_grad=True), "rewards": np.array(rewards, dtype=float), "gamma": gamma},
-            note,
-            grad=("log_probs",),
-        )
-
-    cases = [
-        case([-0.5], [1.0], 0.99, "a single step: -G_0 log pi"),
-        case([-0.1, -1.2, -0.7], [0.0, 0.0, 1.0], 0.9, "weights are returns G_t, not the rewards r_t"),
-        case([-0.3, -0.3], [1.0, 1.0], 0.0, "gamma = 0: each step weighs its own reward"),
-        case([-0.2, -2.0, -0.4], [0.0, 0.0, 0.0], 0.99, "no reward: zero loss and zero gradient"),
-    ]
-    for T in (5, 9):
-        cases.append(case(list(-rng.uniform(0.05, 2.0, T).round(3)), list(_r(rng, T)), 0.99, "random"))
-    return CaseSet(cases, "tensor")
-
-
-@generator("ppo-clip-loss")
-def _ppo(rng: np.random.Generator) -> CaseSet:
-    def case(logp: list[float], logp_old: list[float], adv: list[float], clip_eps: float, note: str) -> Case:
-        args = {"logp": _t(logp, True), "logp_old": _t(logp_old), "adv": _t(adv), "clip_eps": clip_eps}
-        return Case(args, note, grad=("logp",))
-
-    cases = [
-        case([-1.0], [-1.0], [2.0], 0.2, "ratio 1: the plain surrogate"),
-        case([-1.0, -0.5], [-1.0, -0.5], [0.0, 0.0], 0.2, "zero advantages: zero loss"),
-        case([0.0, 0.0], [-2.0, -2.0], [1.0, -1.0], 0.2, "a large ratio (e^2): clipped for A > 0, not for A < 0"),
-        case([-2.0, -2.0], [0.0, 0.0], [1.0, -1.0], 0.2, "a small ratio (e^-2): clipped for A < 0, not for A > 0"),
-        case([-0.9], [-1.0], [-2.0], 0.2, "inside the clip range with a negative advantage"),
-    ]
-    for B in (6, 16):
-        logp_old = -rng.uniform(0.1, 3.0, B).round(3)
-        logp = (logp_old + rng.normal(0, 0.3, B)).round(3)
-        cases.append(case(list(logp), list(logp_old), list(_r(rng, B)), 0.2, "random"))
-    return CaseSet(cases, "tensor")
-
-
-@generator("bradley-terry-loss")
-def _bradley_terry(rng: np.random.Generator) -> CaseSet:
-    def case(chosen: list[float], rejected: list[float], note: str, dtype: str = "float64") -> Case:
-        return Case(
-            {"r_chosen": _t(chosen, True, dtype), "r_rejected": _t(rejected, False, dtype)}, note, grad=("r_chosen",)
-        )
-
-    cases = [
-        case([0.7], [0.7], "equal rewards: ln 2"),
-        case([2.1, 0.0], [0.4, 1.0], "the chosen reward should exceed the rejected one"),
-        case([-60.0], [60.0], "a huge wrong-way margin in float32: log(sigmoid(x)) underflows", "float32"),
-    ]
-    for B in (4, 10):
-        cases.append(case(list(_r(rng, B, low=-3, high=3)), list(_r(rng, B, low=-3, high=3)), "random"))
-    return CaseSet(cases, "tensor", rtol=1e-4, atol=1e-5)
-
-
-@generator("dpo-loss")
-def _dpo(rng: np.random.Generator) -> CaseSet:
-    def case(pc: list[float], pr: list[float], rc: list[float], rr: list[float], beta: float, note: str) -> Case:
-        args = {
-            "pi_chosen": _t(pc, True),
-            "pi_rejected": _t(pr, True),
-            "ref_chosen": _t(rc),
-            "ref_rejected": _t(rr),
-            "beta": beta,
-        }
-        return Case(args, note, grad=("pi_chosen", "pi_rejected"))
-
-    cases = [
-        case([-5.0, -7.0], [-6.0, -4.0], [-5.0, -7.0], [-6.0, -4.0], 0.1, "policy equals reference: ln 2"),
-        case([-3.0], [-9.0], [-5.0], [-5.0], 0.1, "the policy already prefers the chosen answer"),
-        case([-3.0], [-9.0], [-5.0], [-5.0], 5.0, "a large beta"),
-    ]
-    for B in (3, 8):
-        ref_c, ref_r = -rng.uniform(5, 40, B).round(2), -rng.uniform(5, 40, B).round(2)
-        pc, pr = (ref_c + rng.normal(0, 2, B)).round(2), (ref_r + rng.normal(0, 2, B)).round(2)
-        cases.append(case(list(pc), list(pr), list(ref_c), list(ref_r), 0.1, "random"))
-    return CaseSet(cases, "tensor")
-
-
-@generator("kl-shaped-reward")
-def _kl_shaped(rng: np.random.Generator) -> CaseSet:
-    def case(reward: Any, logp: Any, logp_ref: Any, beta: float, note: str) -> Case:
-        return Case({"reward": _t(reward), "logp": _t(logp), "logp_ref": _t(logp_ref), "beta": beta}, note)
-
-    cases = [
-        case(2.0, [-1.0], [-1.5], 0.1, "a single token: penalty and score land on the same token"),
-        case(1.0, [-1.0, -2.0, -0.5], [-1.0, -2.0, -0.5], 0.1, "policy equals reference: only the score, at the end"),
-        case(1.0, [-1.0, -2.0, -0.5], [-1.2, -1.0, -0.9], 0.0, "beta = 0: no penalty"),
-        case([1.0, -1.0], [[-1.0, -0.2], [-0.4, -0.3]], [[-1.1, -0.5], [-0.4, -0.1]], 0.2, "a batch (B, T)"),
-    ]
-    B, T = 3, 5
-    cases.append(case(list(_r(rng, B)), _r(rng, B, T, low=-3, high=0), _r(rng, B, T, low=-3, high=0), 0.05, "random"))
-    return CaseSet(cases, "tensor")
-
-
-def build(name: str, seed: int) -> CaseSet:
-    """The cases of generator `name` for one attempt."""
-    return CASE_GENERATORS[name](np.random.default_rng(seed))
+def spec_problems(spec: CaseSpec) -> list[tuple[tuple[str | int, ...], str]]:
+    """What is wrong with a declared case set, as (location under `cases`, message)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    known_dims = set(spec.dims)
+    for name, arg in spec.args.items():
+        for i, dim in enumerate(arg.shape):
+            if isinstance(dim, str):
+                missing = [n for n in re.findall(r"[A-Za-z_]\w*", dim) if n not in known_dims]
+                if missing:
+                    problems.append(
+                        (
+                            ("args", name, "shape", i),
+                            f"'{dim}' names no dimension; dims: {', '.join(spec.dims) or 'none'}",
+                        )
+                    )
+        for ref in refs(arg):
+            if ref not in spec.args and ref not in known_dims:
+                problems.append((("args", name), f"'{ref}' is not a dimension or an argument"))
+            elif ref == name:
+                problems.append((("args", name), f"'{name}' refers to itself"))
+    for i, name in enumerate(spec.grad):
+        arg = spec.args.get(name)
+        if arg is None or arg.kind != "tensor" or not arg.requires_grad:
+            problems.append((("grad", i), f"'{name}' must be a tensor argument with requires_grad: true"))
+    for i, edge in enumerate(spec.edge):
+        for name in edge.args:
+            if name not in spec.args:
+                problems.append((("edge", i, "args", name), f"'{name}' is not among args ({', '.join(spec.args)})"))
+    if problems:
+        return problems
+    for seed in (0, 1):
+        try:
+            from_spec(spec, np.random.default_rng(seed))
+        except Exception as exc:
+            problems.append(((), f"drawing the cases failed (seed {seed}): {type(exc).__name__}: {exc}"))
+            break
+    return problems

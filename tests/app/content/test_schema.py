@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -109,17 +110,23 @@ def test_prerequisite_cycle(tmp_path: Path) -> None:
     assert len(lines) == 1 and "prerequisites form a cycle" in lines[0]
 
 
-def test_duplicate_id_marks_both_files(tmp_path: Path) -> None:
-    good(tmp_path, "same")
+def test_duplicate_id_is_an_error_on_the_newer_file(tmp_path: Path) -> None:
+    original = good(tmp_path, "same")
+    stat = original.stat()
+    os.utime(original, ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**12))  # published long before the copy
     write(tmp_path, "copy.yaml", GOOD.format(id="same", prereqs="[]"))
     good(tmp_path, "other")
     lines = problems_of(tmp_path)
     assert sorted(lines) == [
-        "copy.yaml:1: id: lesson id 'same' is also used by " + str(tmp_path / "same.yaml"),
-        "same.yaml:1: id: lesson id 'same' is also used by " + str(tmp_path / "copy.yaml"),
+        "copy.yaml:1: id: lesson id 'same' is already used by "
+        + str(tmp_path / "same.yaml")
+        + ":1; that file keeps it and this one is not shown until it has an id of its own",
+        "copy.yaml:1: id: the id 'same' differs from the file name 'copy.yaml': rename the file to 'same.yaml' "
+        "or set id: copy",
     ]
     catalogue = build_catalogue(sorted(tmp_path.glob("*.yaml")), [])
     assert catalogue.lessons["other"].ok
+    assert catalogue.lessons["same"].ok and catalogue.lessons["same"].path == original
 
 
 @pytest.mark.parametrize(

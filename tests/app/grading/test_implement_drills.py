@@ -1,40 +1,29 @@
-"""The eleven coding drills: exact names and signatures, the reference passes, the starter fails,
-feedback shows the first failing case, and the CLI grades a file."""
+"""Every coding drill in the banks, whatever they hold: names and signatures agree, the reference
+passes and the starter fails, feedback shows the first failing case, and the CLI grades a file.
+
+No test here names a drill: a drill added to a bank in YAML is checked by all of them.
+"""
 
 from __future__ import annotations
 
-import inspect
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from app.content.quiz_models import ImplementQuestion
+from app.content.coderef import defined_function, function_parameters
+from app.content.quiz_models import CaseSpec, ImplementQuestion
 from app.grading.__main__ import main as cli
-from app.grading.bank import Questions
-from app.grading.cases import CASE_GENERATORS, build
-from app.grading.graders import grade_implement, reference_function
+from app.grading.bank import Questions, load_questions
+from app.grading.cases import build
+from app.grading.graders import grade_implement
 from app.grading.sandbox import Sandbox
 from app.grading.solutions import reference_solution
 
 ROOT = Path(__file__).resolve().parents[3]
-DRILLS = {
-    "discounted_returns": ("rewards", "gamma"),
-    "gae": ("rewards", "values", "dones", "gamma", "lam"),
-    "bellman_optimality_backup": ("P", "R", "V", "gamma"),
-    "q_learning_update": ("Q", "s", "a", "r", "s_next", "done", "alpha", "gamma"),
-    "epsilon_greedy": ("q", "epsilon", "u", "k"),
-    "ucb_action": ("q", "n", "t", "c"),
-    "reinforce_loss": ("log_probs", "rewards", "gamma"),
-    "ppo_clip_loss": ("logp", "logp_old", "adv", "clip_eps"),
-    "bradley_terry_loss": ("r_chosen", "r_rejected"),
-    "dpo_loss": ("pi_chosen", "pi_rejected", "ref_chosen", "ref_rejected", "beta"),
-    "kl_shaped_reward": ("reward", "logp", "logp_ref", "beta"),
-}
-IDS = [name.replace("_", "-") for name in DRILLS]
+DRILLS = sorted(q.id for q in load_questions().filter(kinds=["implement"]))
 
 
 def drill(questions: Questions, qid: str) -> ImplementQuestion:
@@ -43,24 +32,29 @@ def drill(questions: Questions, qid: str) -> ImplementQuestion:
     return question
 
 
-def test_exactly_the_eleven_drills_exist(questions: Questions) -> None:
-    implement = {q.id for q in questions.filter(kinds=["implement"])}
-    assert implement == set(IDS)
-    assert set(CASE_GENERATORS) == set(IDS)
+def drills_where(predicate) -> list[str]:
+    return [qid for qid in DRILLS if predicate(load_questions().get(qid))]
 
 
-@pytest.mark.parametrize("qid", IDS)
-def test_signature_matches_the_reference_and_the_starter(questions: Questions, qid: str) -> None:
+def test_the_banks_have_drills_and_each_declares_its_cases_in_yaml(questions: Questions) -> None:
+    assert DRILLS
+    for qid in DRILLS:
+        assert isinstance(drill(questions, qid).cases, CaseSpec), f"{qid} still needs a Python generator"
+
+
+@pytest.mark.parametrize("qid", DRILLS)
+def test_signature_matches_the_reference_the_starter_and_the_cases(questions: Questions, qid: str) -> None:
     question = drill(questions, qid)
-    params = DRILLS[question.function]
-    assert question.signature.startswith(f"{question.function}({params[0]}")
-    assert tuple(inspect.signature(reference_function(question)).parameters)[: len(params)] == params
-    namespace: dict = {}
-    exec(compile(question.starter, "<starter>", "exec"), namespace)
-    assert tuple(inspect.signature(namespace[question.function]).parameters) == params
+    starter = defined_function(question.starter, question.function)
+    signature = defined_function(f"def {question.signature}:\n    pass\n", question.function)
+    assert starter is not None and signature is not None
+    assert signature.names == starter.names
+    names = list(build(question.case_generator, 0).cases[0].args)
+    assert sorted(names) == sorted(starter.names)
+    assert function_parameters(question.reference).mismatch(names) == ""
 
 
-@pytest.mark.parametrize("qid", IDS)
+@pytest.mark.parametrize("qid", DRILLS)
 def test_reference_passes_and_starter_fails(questions: Questions, warm_sandbox: Sandbox, qid: str) -> None:
     question = drill(questions, qid)
     for seed in (0, 1):
@@ -73,83 +67,95 @@ def test_reference_passes_and_starter_fails(questions: Questions, warm_sandbox: 
     assert failure["inputs"] and failure["expected"] and failure["got"]
 
 
-@pytest.mark.parametrize("qid", IDS)
-def test_cases_start_with_notes_and_vary_with_the_seed(qid: str) -> None:
-    first, second = build(qid, 0), build(qid, 1)
+@pytest.mark.parametrize("qid", DRILLS)
+def test_cases_start_with_notes_and_vary_with_the_seed(questions: Questions, qid: str) -> None:
+    source = drill(questions, qid).case_generator
+    first, second = build(source, 0), build(source, 1)
     assert all(case.note for case in first.cases)
-    assert any(case.note != "random" for case in first.cases)  # edge cases exist
+    assert first.cases[0].note != "random"  # edge cases come first
     assert repr(first.cases[-1].args) != repr(second.cases[-1].args)  # random cases follow the seed
+    assert repr(build(source, 0).cases) == repr(first.cases)  # and only the seed
 
 
-def test_feedback_shows_the_first_failing_case(questions: Questions, warm_sandbox: Sandbox) -> None:
-    question = drill(questions, "discounted-returns")
-    forward = textwrap.dedent(
-        """\
-        import numpy as np
-
-        def discounted_returns(rewards, gamma):
-            out, running = [], 0.0
-            for r in rewards:  # forwards: the classic bug
-                running = r + gamma * running
-                out.append(running)
-            return np.array(out)
-        """
+@pytest.mark.parametrize("qid", DRILLS)
+def test_feedback_shows_the_first_failing_case(questions: Questions, warm_sandbox: Sandbox, qid: str) -> None:
+    question = drill(questions, qid)
+    cases = build(question.case_generator, 0).cases
+    # Right on every case but the first: the reference, except on the first case's exact inputs.
+    first = cases[0]
+    wrong_once = (
+        reference_solution(question)
+        + f"\n_reference = {question.function}\n"
+        + f"_calls = []\n\ndef {question.function}(*args, **kwargs):\n"
+        + "    _calls.append(1)\n"
+        + "    out = _reference(*args, **kwargs)\n"
+        + "    return out * 2 + 1 if len(_calls) == 1 else out\n"
     )
-    grade = grade_implement(question, forward, sandbox=warm_sandbox)
-    failure = grade.details["first_failure"]
+    grade = grade_implement(question, wrong_once, sandbox=warm_sandbox)
     assert not grade.correct
-    assert failure["note"] == "one reward at the end, discounted back"
-    assert failure["inputs"] == {"rewards": "np.array([0, 0, 1])", "gamma": "0.5"}
-    assert failure["expected"] == "[0.25, 0.5, 1]" and failure["got"] == "[0, 0, 1]"
+    failure = grade.details["first_failure"]
+    assert failure["note"] == first.note
+    assert set(failure["inputs"]) == set(first.args)
+    assert grade.details["cases_passed"] == len(cases) - 1
 
 
-def test_a_loss_that_leaves_the_graph_fails_on_its_gradient(questions: Questions, warm_sandbox: Sandbox) -> None:
-    question = drill(questions, "ppo-clip-loss")
-    detached = reference_solution(question).replace(
-        "ratio = (logp - logp_old).exp()", "ratio = (logp - logp_old).exp().detach()"
+@pytest.mark.parametrize("qid", drills_where(lambda q: isinstance(q.cases, CaseSpec) and q.cases.grad))
+def test_a_result_that_leaves_the_graph_fails_on_its_gradient(
+    questions: Questions, warm_sandbox: Sandbox, qid: str
+) -> None:
+    question = drill(questions, qid)
+    detached = (
+        reference_solution(question)
+        + f"\n_reference = {question.function}\n\ndef {question.function}(*args, **kwargs):\n"
+        + "    out = _reference(*args, **kwargs)\n    return out.detach().requires_grad_(True)\n"
     )
-    assert "detach()" in detached
     grade = grade_implement(question, detached, sandbox=warm_sandbox)
     assert not grade.correct
-    assert "no gradient reaches logp" in grade.feedback
+    assert f"no gradient reaches {question.cases.grad[0]}" in grade.feedback
 
 
-def test_syntax_errors_and_missing_functions_are_reported(questions: Questions, warm_sandbox: Sandbox) -> None:
-    question = drill(questions, "gae")
-    broken = grade_implement(question, "def gae(rewards, values\n", sandbox=warm_sandbox)
-    assert not broken.correct and "did not load" in broken.feedback and "SyntaxError" in broken.feedback
-    missing = grade_implement(question, "def advantages():\n    pass\n", sandbox=warm_sandbox)
-    assert "defines no function named gae" in missing.feedback
-    huge = grade_implement(question, "#" * 200_000, sandbox=warm_sandbox)
-    assert not huge.correct and "longer than 100000 characters" in huge.feedback
-
-
-def test_an_integer_answer_must_be_an_integer(questions: Questions, warm_sandbox: Sandbox) -> None:
-    question = drill(questions, "ucb-action")
+@pytest.mark.parametrize("qid", drills_where(lambda q: isinstance(q.cases, CaseSpec) and q.cases.returns == "int"))
+def test_an_integer_answer_must_be_an_integer(questions: Questions, warm_sandbox: Sandbox, qid: str) -> None:
+    question = drill(questions, qid)
     as_float = (
-        reference_solution(question) + "\n_ucb = ucb_action\nucb_action = lambda q, n, t, c: float(_ucb(q, n, t, c))\n"
+        reference_solution(question)
+        + f"\n_reference = {question.function}\n\ndef {question.function}(*args, **kwargs):\n"
+        + "    return float(_reference(*args, **kwargs))\n"
     )
     grade = grade_implement(question, as_float, sandbox=warm_sandbox)
     assert not grade.correct and "expected an integer" in grade.feedback
 
 
+def test_syntax_errors_and_missing_functions_are_reported(questions: Questions, warm_sandbox: Sandbox) -> None:
+    question = drill(questions, DRILLS[0])
+    broken = grade_implement(question, f"def {question.function}(x\n", sandbox=warm_sandbox)
+    assert not broken.correct and "did not load" in broken.feedback and "SyntaxError" in broken.feedback
+    missing = grade_implement(question, "def something_else():\n    pass\n", sandbox=warm_sandbox)
+    assert f"defines no function named {question.function}" in missing.feedback
+    huge = grade_implement(question, "#" * 200_000, sandbox=warm_sandbox)
+    assert not huge.correct and "longer than 100000 characters" in huge.feedback
+
+
 def test_cli_check_prints_one_json_object(
     tmp_path: Path, questions: Questions, warm_sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    question = drill(questions, DRILLS[0])
+    total = len(build(question.case_generator, 0).cases)
     good = tmp_path / "good.py"
-    good.write_text(reference_solution(drill(questions, "epsilon-greedy")))
+    good.write_text(reference_solution(question))
     bad = tmp_path / "bad.py"
-    bad.write_text(drill(questions, "epsilon-greedy").starter)
+    bad.write_text(question.starter)
     for path, passed, code in ((good, True, 0), (bad, False, 1)):
-        assert cli(["check", "--question", "epsilon-greedy", "--file", str(path), "--json"]) == code
+        assert cli(["check", "--question", question.id, "--file", str(path), "--json"]) == code
         out = json.loads(capsys.readouterr().out)
         assert out["passed"] is passed
-        assert out["cases_total"] == 8 and (out["cases_passed"] == 8) is passed
+        assert out["cases_total"] == total and (out["cases_passed"] == total) is passed
         assert out["message"]
         assert ("first_failure" in out) is not passed
     assert cli(["check", "--question", "nope", "--file", str(good), "--json"]) == 2
     assert "no question has id 'nope'" in capsys.readouterr().err
-    assert cli(["check", "--question", "markov-property", "--file", str(good)]) == 2
+    not_a_drill = next(q.id for q in questions.by_id.values() if q.kind != "implement")
+    assert cli(["check", "--question", not_a_drill, "--file", str(good)]) == 2
 
 
 def test_cli_entry_point_runs(tmp_path: Path) -> None:
@@ -161,4 +167,4 @@ def test_cli_entry_point_runs(tmp_path: Path) -> None:
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    assert sorted(line.split("\t")[0] for line in run.stdout.splitlines()) == sorted(IDS)
+    assert sorted(line.split("\t")[0] for line in run.stdout.splitlines()) == DRILLS

@@ -36,7 +36,7 @@ def test_one_bank_per_topic_and_ids_unique_across_banks() -> None:
 def test_every_kind_is_present(questions: Questions) -> None:
     counts = {kind: len(questions.filter(kinds=[kind])) for kind in KINDS}
     assert all(counts.values()), counts
-    assert counts["implement"] == 11
+    assert counts["implement"] >= 1  # the drills themselves are checked by test_implement_drills.py
 
 
 def test_every_question_names_existing_lessons(questions: Questions) -> None:
