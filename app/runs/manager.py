@@ -2,8 +2,9 @@
 
 A run never trains in the caller's process: the Streamlit script thread stays responsive, and a
 crash or an out-of-memory error kills only that run. At most `capacity` runs train at once; the
-rest wait in a queue, and whoever notices free capacity (the app, the command line, or a worker
-that just finished) starts the next one.
+rest wait in a queue, and whoever notices free capacity (the app, the command line, or the run's
+supervisor, `app.runs.worker`, which outlives its training process however that ends, a kill
+included) starts the next one, so the queue advances with no page open.
 """
 
 from __future__ import annotations
@@ -28,10 +29,21 @@ STOP_GRACE_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 120.0
 
 
+class CapacityError(ValueError):
+    """RLDOJO_MAX_RUNS is not a whole number of runs."""
+
+
 def default_capacity() -> int:
     """RLDOJO_MAX_RUNS, else one run per two CPU cores (1 on a 2-core machine)."""
-    if os.environ.get(CAPACITY_ENV):
-        return max(1, int(os.environ[CAPACITY_ENV]))
+    raw = os.environ.get(CAPACITY_ENV, "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise CapacityError(f"{CAPACITY_ENV} must be a whole number of runs, 1 or more; it is {raw!r}")
+        return value
     return max(1, (os.cpu_count() or 2) // 2)
 
 
@@ -79,7 +91,16 @@ class RunManager:
         log = self.store.log_path(record.id).open("ab")
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "app.runs.worker", record.id, "--data-dir", str(self.store.data_dir)],
+                [
+                    sys.executable,
+                    "-m",
+                    "app.runs.worker",
+                    record.id,
+                    "--data-dir",
+                    str(self.store.data_dir),
+                    "--capacity",
+                    str(self.capacity),
+                ],
                 cwd=ROOT,
                 env=worker_environment(),
                 stdout=log,
@@ -92,7 +113,7 @@ class RunManager:
             return
         finally:
             log.close()
-        self.store.update(record.id, pid=process.pid)
+        self.store.set_pid_if_unset(record.id, process.pid)  # the training process records its own
         # Reap the child when it exits, so no zombie stays behind in a long-lived app process.
         threading.Thread(target=self._reap, args=(record.id, process), daemon=True).start()
 
@@ -130,6 +151,7 @@ class RunManager:
                 run_id, STOPPED, error=f"did not stop within {grace:.0f} s; its process was ended"
             )
             _kill_group(record.pid)
+            self.schedule()  # its supervisor went with it: start the next queued run here
         return self._require(run_id)
 
     def stop_in_background(self, run_id: str) -> None:
@@ -190,6 +212,11 @@ def _alive(pid: int, run_id: str) -> bool:
 
 
 def _kill_group(pid: int) -> None:
+    """End the process group of `pid` (the run's supervisor, its training process and their children)."""
+    try:
+        pid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
     for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
         try:
             os.killpg(pid, sig)

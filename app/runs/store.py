@@ -2,11 +2,16 @@
 
 Every call opens its own short-lived connection, so the store is safe to use from the Streamlit
 script threads, the waiter threads and the worker processes at once; SQLite's locking keeps two
-app processes pointed at the same data directory from corrupting it.
+app processes pointed at the same data directory from corrupting it. The database is created
+under a file lock (`runs.sqlite.lock`), so any number of processes may open a fresh data folder
+at once; every write transaction starts with `BEGIN IMMEDIATE` and waits (busy_timeout) for the
+lock instead of failing on a lock upgrade. A folder that cannot be used (read-only, missing
+permissions, a broken database) raises `StoreUnavailable` with a one-line message.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -111,25 +116,69 @@ def dumps(value: Any) -> str:
     return json.dumps(_json_safe(value), allow_nan=False, default=str)
 
 
+class StoreUnavailable(RuntimeError):
+    """The runs database cannot be used; the message says why and what to do, in one line."""
+
+
+def describe_problem(data_dir: Path, exc: BaseException) -> str:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    text = str(exc).lower()
+    if "unable to open" in text:
+        reason = "the folder is read-only, not yours, or on a file system that refuses it"
+    if isinstance(exc, PermissionError) or any(
+        word in text for word in ("readonly", "read-only", "permission", "unable to open")
+    ):
+        return (
+            f"the data folder {data_dir} is not writable ({reason}): make it writable, or point "
+            f"{DATA_DIR_ENV} (or --data-dir) at a folder you can write to"
+        )
+    if "malformed" in text or "not a database" in text:
+        return (
+            f"the runs database {data_dir / 'runs.sqlite'} is damaged ({reason}): move it aside "
+            "(rename it) and RL Dojo starts a new one; nothing was written to it"
+        )
+    return f"cannot use the runs database in {data_dir}: {reason}"
+
+
+@contextmanager
+def creation_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (a lock file): one process at a time creates a database."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class RunStore:
     def __init__(self, data_dir: Path | str | None = None):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.data_dir / "runs.sqlite"
-        db = sqlite3.connect(self.path, timeout=30)
         try:
-            db.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
-            db.executescript(_SCHEMA)
-        finally:
-            db.close()
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            with creation_lock(self.data_dir / "runs.sqlite.lock"):
+                db = sqlite3.connect(self.path, timeout=30)
+                try:
+                    db.execute("PRAGMA busy_timeout=30000")
+                    db.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
+                    db.executescript(_SCHEMA)
+                finally:
+                    db.close()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(describe_problem(self.data_dir, exc)) from exc
 
     @contextmanager
     def connect(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        """A transaction: `immediate` for every write (takes the write lock up front, waiting for it)."""
+        try:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(describe_problem(self.data_dir, exc)) from exc
         try:
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             try:
                 yield db
@@ -137,6 +186,14 @@ class RunStore:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise
+            raise StoreUnavailable(describe_problem(self.data_dir, exc)) from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailable(describe_problem(self.data_dir, exc)) from exc
         finally:
             db.close()
 
@@ -150,7 +207,7 @@ class RunStore:
 
     # --- writing -------------------------------------------------------------------------------
     def create(self, run_id: str, algorithm: str, config: dict[str, Any], session: str | None, label: str | None):
-        with self.connect() as db:
+        with self.connect(immediate=True) as db:
             db.execute(
                 "INSERT INTO runs (id, algorithm, config, status, session, label, created_at) VALUES (?,?,?,?,?,?,?)",
                 (run_id, algorithm, dumps(config), QUEUED, session, label, time.time()),
@@ -161,7 +218,7 @@ class RunStore:
             return
         encoded = {k: dumps(v) if k in ("config", "final_metrics", "artifacts") else v for k, v in values.items()}
         assignments = ", ".join(f"{k} = ?" for k in encoded)
-        with self.connect() as db:
+        with self.connect(immediate=True) as db:
             db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*encoded.values(), run_id))
 
     def finish_if_active(self, run_id: str, status: str, **values: Any) -> bool:
@@ -169,16 +226,26 @@ class RunStore:
         encoded = {k: dumps(v) if k in ("final_metrics", "artifacts") else v for k, v in values.items()}
         encoded |= {"status": status, "finished_at": time.time()}
         assignments = ", ".join(f"{k} = ?" for k in encoded)
-        with self.connect() as db:
+        with self.connect(immediate=True) as db:
             cursor = db.execute(
                 f"UPDATE runs SET {assignments} WHERE id = ? AND status IN (?, ?, ?)",
                 (*encoded.values(), run_id, *ACTIVE),
             )
             return cursor.rowcount == 1
 
+    def reassign(self, old_owner: str, new_owner: str) -> int:
+        """Give `old_owner`'s runs (an anonymous browser's) to `new_owner`; returns how many."""
+        with self.connect(immediate=True) as db:
+            return db.execute("UPDATE runs SET session = ? WHERE session = ?", (new_owner, old_owner)).rowcount
+
+    def set_pid_if_unset(self, run_id: str, pid: int) -> None:
+        """The spawner's pid, unless the run's own process already recorded its pid."""
+        with self.connect(immediate=True) as db:
+            db.execute("UPDATE runs SET pid = ? WHERE id = ? AND pid IS NULL", (pid, run_id))
+
     def append_metrics(self, run_id: str, points: Sequence[dict[str, Any]], progress: float | None = None) -> None:
         """Write a batch of metric points in one transaction (the worker batches: see worker.py)."""
-        with self.connect() as db:
+        with self.connect(immediate=True) as db:
             (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM metrics WHERE run_id = ?", (run_id,)).fetchone()
             db.executemany(
                 "INSERT INTO metrics (run_id, seq, data) VALUES (?, ?, ?)",
