@@ -65,7 +65,7 @@ def build_config(config_class: type, values: dict[str, Any]) -> Any:
         raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; {config_class.__name__} has: {', '.join(known)}")
     kwargs = {name: coerce(name, known[name]["type"], value) for name, value in values.items()}
     for name, value in kwargs.items():
-        check_bounds(name, value, known[name]["default"])
+        check_bounds(name, value, known[name]["default"], known[name]["help"] or "")
     if isinstance(kwargs.get("env_id"), str):
         problem = unknown_environment(kwargs["env_id"])
         if problem:
@@ -79,11 +79,12 @@ def build_config(config_class: type, values: dict[str, Any]) -> Any:
 _POSITIVE_FLOATS = ("lr", "learning_rate", "max_seconds", "clip_eps", "max_grad_norm", "tau")
 
 
-def check_bounds(name: str, value: Any, default: Any) -> None:
+def check_bounds(name: str, value: Any, default: Any, helptext: str = "") -> None:
     """Refuse values no run can use, before it is queued: a NaN or infinite number anywhere, a
     count below 1 (episodes, steps, environments, layer sizes), a learning rate that is not
     positive, a discount or lambda outside [0, 1], a negative coefficient. A field whose default
-    is a negative sentinel (-1: never) may keep it."""
+    is a negative sentinel (-1: never) may keep it; a count whose help gives 0 a meaning ("0: no
+    evaluation") may be 0."""
     if isinstance(value, bool) or value is None:
         return
     if isinstance(value, tuple):
@@ -96,7 +97,7 @@ def check_bounds(name: str, value: Any, default: Any) -> None:
     if isinstance(value, int):
         if name == "seed":
             low = 0
-        elif default is None or (isinstance(default, int) and default >= 1):
+        elif (default is None or (isinstance(default, int) and default >= 1)) and "0:" not in helptext:
             low = 1
         else:
             low = min(0, default)
