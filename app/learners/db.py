@@ -132,6 +132,11 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _unusable(path: Path, reason: str) -> DatabaseUnusable:
+    if path.name != FILE_NAME:
+        return DatabaseUnusable(
+            f"The database {path} cannot be read: {reason}. RL Dojo has not written to it. "
+            f"Move it aside (rename it, e.g. to {path.name}.broken) to start a new one, or restore it from a backup."
+        )
     return DatabaseUnusable(
         f"The learner database {path} cannot be read: {reason}. RL Dojo has not written to it. "
         f"Move it aside (rename it, e.g. to {path.name}.broken) to start a new one, then import your progress "
@@ -175,12 +180,14 @@ def _check_file(path: Path) -> None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
+        if any(word in str(exc).lower() for word in ("unable to open", "readonly", "locked", "permission", "i/o")):
+            raise  # the folder or the disk, not the file: said as such by the caller
         raise _unusable(path, f"SQLite says: {exc}") from exc
     if result != ["ok"]:
         raise _unusable(path, f"SQLite's check says: {'; '.join(result[:3])}")
 
 
-def _prepare_sqlite(path: Path, eng: Engine) -> None:
+def _prepare_sqlite(path: Path, eng: Engine, tables: MetaData | None = None) -> None:
     """Create the file's tables, or check an existing file, under the file lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path.with_name(path.name + ".lock")):
@@ -192,7 +199,7 @@ def _prepare_sqlite(path: Path, eng: Engine) -> None:
             raw.execute("PRAGMA journal_mode=WAL")  # persistent: set here, under the lock, never per connection
         finally:
             raw.close()
-        metadata.create_all(eng)
+        (tables or metadata).create_all(eng)
 
 
 def engine() -> Engine:
@@ -201,27 +208,34 @@ def engine() -> Engine:
     with _lock:
         found = _engines.get(url)
         if found is None:
-            found = _create(url)
-            path = sqlite_path(url)
-            try:
-                if path is not None:
-                    _prepare_sqlite(path, found)
-                else:
-                    _create_tables_locked(found)
-            except BaseException:
-                found.dispose()
-                raise
+            found = open_engine(url, metadata)
             _engines[url] = found
     return found
 
 
-def _create_tables_locked(eng: Engine) -> None:
+def _create_tables_locked(eng: Engine, tables: MetaData | None = None) -> None:
     """CREATE TABLE IF NOT EXISTS from many processes at once: PostgreSQL would let two of them race
     on its catalogue (a duplicate-key error), so they take turns on an advisory lock."""
     with eng.begin() as conn:
         if eng.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(7215001)"))
-        metadata.create_all(conn)
+        (tables or metadata).create_all(conn)
+
+
+def open_engine(url: str, tables: MetaData) -> Engine:
+    """A new engine for `url` with `tables` created (SQLite: under the file lock, the file checked
+    first; PostgreSQL: under an advisory lock). The runs store opens its database with this too."""
+    eng = _create(url)
+    path = sqlite_path(url)
+    try:
+        if path is not None:
+            _prepare_sqlite(path, eng, tables)
+        else:
+            _create_tables_locked(eng, tables)
+    except BaseException:
+        eng.dispose()
+        raise
+    return eng
 
 
 def problem() -> str | None:
@@ -234,12 +248,12 @@ def problem() -> str | None:
         engine()
     except DatabaseUnusable as exc:
         return str(exc)
-    except (OSError, DatabaseError) as exc:
+    except (OSError, sqlite3.Error, DatabaseError) as exc:
         return f"The learner database cannot be opened: {exc}"
     return None
 
 
-def _damaged(exc: DatabaseError) -> bool:
+def damaged(exc: DatabaseError) -> bool:
     text_ = str(exc.orig if exc.orig is not None else exc).lower()
     return "malformed" in text_ or "not a database" in text_
 
@@ -289,7 +303,7 @@ def transaction() -> Iterator[Connection]:
         with engine().execution_options(rldojo_write=True).begin() as conn:
             yield conn
     except DatabaseError as exc:
-        if not _damaged(exc):
+        if not damaged(exc):
             raise
         _forget(url)
         raise _unusable(sqlite_path(url) or Path(url), f"SQLite says: {exc.orig}") from exc
@@ -306,7 +320,7 @@ def reading() -> Iterator[Connection]:
         with (_empty() if missing else engine()).connect() as conn:
             yield conn
     except DatabaseError as exc:
-        if not _damaged(exc):
+        if not damaged(exc):
             raise
         _forget(url)
         raise _unusable(path or Path(url), f"SQLite says: {exc.orig}") from exc

@@ -22,7 +22,18 @@ from typing import Any
 
 from algorithms import load
 from app.runs.configs import build_config, config_to_dict
-from app.runs.store import ACTIVE, FAILED, QUEUED, ROOT, RUNNING, STARTING, STOPPED, RunRecord, RunStore
+from app.runs.store import (
+    ACTIVE,
+    DATABASE_URL_ENV,
+    FAILED,
+    QUEUED,
+    ROOT,
+    RUNNING,
+    STARTING,
+    STOPPED,
+    RunRecord,
+    RunStore,
+)
 
 CAPACITY_ENV = "RLDOJO_MAX_RUNS"
 STOP_GRACE_SECONDS = 5.0
@@ -47,8 +58,14 @@ def default_capacity() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def worker_environment() -> dict[str, str]:
+def worker_environment(database_url: str | None = None) -> dict[str, str]:
+    """The worker's environment: ours, its database (`DATABASE_URL`, never on the command line where
+    `ps` would show a password), one OpenMP thread, our code on PYTHONPATH."""
     env = dict(os.environ)
+    if database_url and not database_url.startswith("sqlite"):
+        env[DATABASE_URL_ENV] = database_url
+    elif database_url:
+        env.pop(DATABASE_URL_ENV, None)  # the data folder's runs.sqlite
     # Before torch is imported: one OpenMP thread that sleeps instead of spinning.
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -63,8 +80,11 @@ class RunManager:
     capacity: int
 
     @classmethod
-    def open(cls, data_dir: Path | str | None = None, capacity: int | None = None) -> RunManager:
-        return cls(RunStore(data_dir), capacity or default_capacity())
+    def open(
+        cls, data_dir: Path | str | None = None, capacity: int | None = None, url: str | None = None
+    ) -> RunManager:
+        """A manager on the data folder's runs (or the database `url` / `DATABASE_URL` names)."""
+        return cls(RunStore(data_dir, url=url), capacity or default_capacity())
 
     # --- starting ------------------------------------------------------------------------------
     def start(
@@ -102,7 +122,7 @@ class RunManager:
                     str(self.capacity),
                 ],
                 cwd=ROOT,
-                env=worker_environment(),
+                env=worker_environment(self.store.url),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -7,7 +7,8 @@ from app.runs.store import STATUSES
 from app.widgets.runs import compare_chart, run_launcher, run_monitor, runs_table, session_id, usable_run_manager
 
 st.title("Runs")
-if usable_run_manager() is None:
+manager = usable_run_manager()  # also starts queued runs where capacity was freed while nobody was looking
+if manager is None:  # it said why in one line (a read-only data folder, a bad RLDOJO_MAX_RUNS)
     st.stop()
 
 run_id = st.query_params.get("run")
@@ -15,9 +16,6 @@ if run_id:
     st.page_link("views/runs.py", label="All runs", icon=":material/arrow_back:", query_params={})
     run_monitor(run_id)
     st.stop()
-
-manager = usable_run_manager()
-manager.schedule()  # picks up capacity freed while nobody was looking
 
 with st.expander("Start a new run", icon=":material/play_arrow:", expanded=False):
     specs = registry()

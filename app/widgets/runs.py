@@ -53,10 +53,12 @@ def session_id() -> str:
 
 
 def usable_run_manager() -> RunManager | None:
-    """The run manager, or None after saying in one line why runs cannot be used here (a
-    read-only data folder, a bad RLDOJO_MAX_RUNS)."""
+    """The run manager, queued runs started where there is room; or None after saying in one line
+    why runs cannot be used here (a read-only data folder, a bad RLDOJO_MAX_RUNS)."""
     try:
-        return run_manager()
+        manager = run_manager()
+        manager.schedule()  # a probe that reads and writes, and picks up capacity freed while nobody looked
+        return manager
     except (StoreUnavailable, CapacityError) as exc:
         st.error(f"Runs are not available: {exc}", icon=":material/error:")
         return None
