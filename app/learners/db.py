@@ -110,6 +110,33 @@ drills = Table(
     Column("updated_at", Double, nullable=False),
 )
 
+accounts = Table(  # RLDOJO_AUTH=builtin: who may log in, and who is an instructor
+    "accounts",
+    metadata,
+    Column("key", String(200), primary_key=True),  # the name, casefolded: names are unique without case
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=True),  # argon2id; None: invite links only
+    Column("instructor", Boolean, nullable=False, default=False),
+    Column("created_at", Double, nullable=False),
+)
+
+invites = Table(
+    "invites",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the link's token; the token is never stored
+    Column("key", String(200), nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("used_at", Double, nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("browser", String(64), primary_key=True),  # sha256 of the browser's id
+    Column("key", String(200), nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 

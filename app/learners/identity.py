@@ -51,3 +51,37 @@ def instructors() -> set[str]:
 
 def is_instructor(learner: str | None) -> bool:
     return bool(learner) and learner.casefold() in instructors()  # type: ignore[union-attr]
+
+
+AUTH_ENV = "RLDOJO_AUTH"
+MODES = ("none", "oidc", "builtin")
+LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+class AuthConfigError(ValueError):
+    """The auth settings cannot be used as they are; the message says what to set."""
+
+
+def is_local(address: str | None) -> bool:
+    return (address or "").strip().lower() in LOCAL_ADDRESSES
+
+
+def auth_mode(server_address: str | None, oidc_configured: bool = False) -> str:
+    """The mode in force (`app.learners.auth` explains each), given the address the server listens on
+    (None or "": every interface) and whether `[auth]` (OIDC) is in the secrets. Unset, it is `oidc`
+    where OIDC is configured, else `none`, but only on localhost: elsewhere an error says what to set."""
+    raw = os.environ.get(AUTH_ENV, "").strip().lower()
+    if raw and raw not in MODES:
+        raise AuthConfigError(f"{AUTH_ENV} must be one of {', '.join(MODES)}; it is {raw!r}")
+    if raw:
+        return raw
+    if oidc_configured:
+        return "oidc"
+    if is_local(server_address):
+        return "none"
+    where = server_address or "every network interface"
+    raise AuthConfigError(
+        f"This server listens on {where} and {AUTH_ENV} is not set. Without a login anyone who reaches it "
+        f"could open any learner's answers: set {AUTH_ENV}=builtin (accounts and invite links) or "
+        f"{AUTH_ENV}=oidc (your identity provider), listen on localhost, or set {AUTH_ENV}=none to accept that."
+    )

@@ -15,7 +15,7 @@ import uuid
 
 import streamlit as st
 
-from app.learners.identity import anonymous_key, normalize_learner
+from app.learners.identity import AuthConfigError, anonymous_key, auth_mode, normalize_learner
 
 SESSION_KEY = "learner"
 PARAM = "learner"
@@ -23,6 +23,28 @@ PARAM = "learner"
 
 def oidc_configured() -> bool:
     return "is_logged_in" in st.user  # Streamlit adds the key only when [auth] is in the secrets
+
+
+def current_mode() -> str:
+    """RLDOJO_AUTH as it applies to this server (`auth_gate` has said so when it cannot apply)."""
+    return auth_mode(st.get_option("server.address"), oidc_configured())
+
+
+def auth_gate() -> None:
+    """On every page: stop with what to set when the auth settings cannot be used (RLDOJO_AUTH unset
+    on a server that listens beyond localhost, an unknown mode, OIDC without its secrets)."""
+    try:
+        mode = current_mode()
+    except AuthConfigError as exc:
+        st.error(str(exc), icon=":material/lock:")
+        st.stop()
+        return
+    if mode == "oidc" and not oidc_configured():
+        st.error(
+            "RLDOJO_AUTH=oidc needs your identity provider in `[auth]` of `.streamlit/secrets.toml`.",
+            icon=":material/lock:",
+        )
+        st.stop()
 
 
 BROWSER_COOKIE = "_streamlit_xsrf"  # set by Streamlit on every page load, shared by the browser's tabs
@@ -82,10 +104,21 @@ def known_learner() -> str | None:
 
 
 def _known_learner() -> str | None:
-    if oidc_configured():
-        if not st.user.get("is_logged_in"):
+    mode = current_mode()
+    if mode == "oidc":  # `?learner=` is ignored: the identity provider says who this is
+        if not oidc_configured() or not st.user.get("is_logged_in"):
             return None
         return normalize_learner(str(st.user.get("email") or st.user.get("name") or st.user.get("sub") or ""))
+    if mode == "builtin":  # `?learner=` is ignored: an invite link or a password logs this browser in
+        from app.learners import auth
+
+        token = st.query_params.get("invite")
+        if token:
+            del st.query_params["invite"]  # one use; and it must not stay in the address bar or a bookmark
+            if auth.redeem_invite(token, browser_id()) is None:
+                st.session_state["invite-refused"] = True
+        found = auth.session(browser_id())
+        return found.name if found else None
     from_url = normalize_learner(st.query_params.get(PARAM))
     if from_url:
         st.session_state[SESSION_KEY] = from_url
@@ -94,6 +127,33 @@ def _known_learner() -> str | None:
     if name:  # keep it in the URL so a reload or a bookmark keeps the learner
         st.query_params[PARAM] = name
     return name
+
+
+def can_open_class(learner: str | None) -> bool:
+    """An instructor, authenticated by the mode in force (under `none`: a name in RLDOJO_INSTRUCTORS)."""
+    from app.learners import auth
+
+    return auth.is_authenticated_instructor(current_mode(), learner)
+
+
+def _login_form(purpose: str) -> None:
+    from app.learners import auth
+
+    if st.session_state.pop("invite-refused", False):
+        st.warning(
+            "This invite link was used already or has expired: ask your instructor for a new one.",
+            icon=":material/link_off:",
+        )
+    with st.form("login-form", border=True):
+        st.markdown(f"**Log in** to {purpose}, with the password your instructor set, or open your invite link.")
+        name = st.text_input("Name", max_chars=60, key="login-name")
+        password = st.text_input("Password", type="password", key="login-password")
+        go = st.form_submit_button("Log in", type="primary", icon=":material/login:")
+    if go:
+        if auth.login(name, password, browser_id()):
+            st.rerun()
+        st.error("Wrong name or password.", icon=":material/error:")
+    st.stop()
 
 
 def learner_or_default() -> str:
@@ -120,6 +180,8 @@ def require_learner(purpose: str = "keep your progress") -> str:
     name = known_learner()
     if name:
         return name
+    if current_mode() == "builtin":
+        _login_form(purpose)
     if oidc_configured():
         st.info(f"Log in to {purpose}.", icon=":material/login:")
         if st.button("Log in", type="primary", icon=":material/login:", key="learner-login"):
@@ -144,7 +206,13 @@ def learner_badge(name: str) -> None:
     """A line in the sidebar: who is learning, and a way to switch."""
     with st.sidebar:
         st.caption(f":material/person: Learning as **{name}**")
-        if not oidc_configured() and st.button("Switch learner", key="learner-switch", icon=":material/swap_horiz:"):
+        if current_mode() == "builtin":
+            if st.button("Log out", key="learner-logout", icon=":material/logout:"):
+                from app.learners import auth
+
+                auth.logout(browser_id())
+                st.rerun()
+        elif not oidc_configured() and st.button("Switch learner", key="learner-switch", icon=":material/swap_horiz:"):
             st.session_state.pop(SESSION_KEY, None)
             st.query_params.pop(PARAM, None)
             st.rerun()
