@@ -235,3 +235,27 @@ def sidebar_store_notice() -> None:
             "Your answers cannot be saved: the learner database is damaged. Open **Progress** for what to do.",
             icon=":material/database:",
         )
+
+
+def guard_drill(drill_id: str, role: str | None) -> None:
+    """Under any mode but `none`, a drill opens only for its learner, or an authenticated instructor;
+    its interviewer view (the answer key) only for an instructor. Anything else stops the page."""
+    if current_mode() == "none":
+        return  # a laptop: whoever has the address may open it, as before
+    learner = require_learner("open this drill")
+    from app.learners import store
+
+    row = store.load_drill(drill_id)
+    if row is None:
+        return  # the drill page says there is no such drill
+    instructor = can_open_class(learner)
+    mine = str(row["learner"]).casefold() == learner.casefold()
+    if instructor or (mine and role != "interviewer"):
+        return
+    st.error(
+        "This drill's answer key is for an instructor."
+        if mine
+        else "This drill belongs to another learner: only they, or an instructor, can open it.",
+        icon=":material/lock:",
+    )
+    st.stop()

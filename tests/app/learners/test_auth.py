@@ -177,3 +177,30 @@ def test_the_command_line_issues_invites_and_passwords(data_dir, monkeypatch, ca
     monkeypatch.setenv("RLDOJO_PASSWORD", "long enough")
     assert auth.main(["password", "Ada"]) == 0
     assert auth.login("ADA", "long enough", "b2") == "Ada"
+
+
+def test_under_builtin_a_drill_opens_only_for_its_learner_or_an_instructor(data_dir, monkeypatch) -> None:
+    from app.grading.bank import load_questions
+    from app.learners import drills
+
+    monkeypatch.setenv("RLDOJO_AUTH", "builtin")
+    info = drills.question_info(load_questions().by_id.values())
+    drill = drills.new_mock("Ada", info, 15, now=time.time(), interview=True)
+    store.save_drill(drill.id, drill.learner, drill.kind, drill.to_dict())
+    for name in ("Ada", "Bob", "Prof"):
+        auth.add_account(name, password="a long password", instructor=name == "Prof")
+        auth.login(name, "a long password", f"browser-of-{name}")
+
+    def opened(name: str, **params: str):
+        at = _builtin_page("views/drill.py", browser=f"browser-of-{name}", drill=drill.id, **params)
+        assert not at.exception
+        return at, texts(at)
+
+    _, shown = opened("Bob")
+    assert "belongs to another learner" in shown  # Bob cannot read Ada's answers or code
+    _, shown = opened("Ada")
+    assert "Question 1 of" in shown and "Answer key" not in shown and "belongs to another" not in shown
+    _, shown = opened("Ada", role="interviewer")
+    assert "answer key is for an instructor" in shown
+    _, shown = opened("Prof", role="interviewer")
+    assert "Answer key" in shown and "belongs to another" not in shown
