@@ -36,6 +36,7 @@ from app.runs.store import (
 )
 
 CAPACITY_ENV = "RLDOJO_MAX_RUNS"
+BACKEND_ENV = "RLDOJO_RUNS_BACKEND"
 STOP_GRACE_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 120.0
 
@@ -83,7 +84,15 @@ class RunManager:
     def open(
         cls, data_dir: Path | str | None = None, capacity: int | None = None, url: str | None = None
     ) -> RunManager:
-        """A manager on the data folder's runs (or the database `url` / `DATABASE_URL` names)."""
+        """A manager on the data folder's runs (or the database `url` / `DATABASE_URL` names), for the
+        backend `RLDOJO_RUNS_BACKEND` names: `local` (processes here, the default) or `ray`."""
+        backend = os.environ.get(BACKEND_ENV, "local").strip().lower() or "local"
+        if backend not in ("local", "ray"):
+            raise CapacityError(f"{BACKEND_ENV} must be local or ray; it is {backend!r}")
+        if backend == "ray" and cls is RunManager:
+            from app.runs.ray_backend import RayRunManager
+
+            return RayRunManager(RunStore(data_dir, url=url), capacity or 1)
         return cls(RunStore(data_dir, url=url), capacity or default_capacity())
 
     # --- starting ------------------------------------------------------------------------------
@@ -91,11 +100,15 @@ class RunManager:
         self, algorithm: str, config: dict[str, Any] | None = None, session: str | None = None, label: str | None = None
     ) -> str:
         """Validate the config, queue the run, and start it now if there is capacity. Returns its id."""
+        run_id = self._create(algorithm, config, session, label)
+        self.schedule()
+        return run_id
+
+    def _create(self, algorithm: str, config: dict[str, Any] | None, session: str | None, label: str | None) -> str:
         _, config_class, _ = load(algorithm)
         checked = config_to_dict(build_config(config_class, config or {}))
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         self.store.create(run_id, algorithm, checked, session, label)
-        self.schedule()
         return run_id
 
     def schedule(self) -> list[str]:
