@@ -13,6 +13,7 @@ metrics kept, by whoever looks next (`reconcile`). No streamlit here.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +29,18 @@ class RayUnavailable(StoreUnavailable):
     """No Ray cluster to use; the message says what to set (said in one line like a store problem)."""
 
 
+_connecting = threading.Lock()
+
+
 def connect() -> Any:
+    """This process's connection to the cluster (one, whatever the number of threads asking)."""
     import ray
 
+    with _connecting:
+        return _connect(ray)
+
+
+def _connect(ray: Any) -> Any:
     if not ray.is_initialized():
         address = os.environ.get(ADDRESS_ENV, "").strip()
         if not address:

@@ -99,3 +99,22 @@ def test_a_killed_actor_fails_the_run_and_keeps_its_metrics(ray_manager) -> None
     assert record.status == "failed" and "Ray actor ended" in record.error
     assert len(ray_manager.store.metrics(run_id)) >= 3
     assert record.status not in ACTIVE
+
+
+def test_runs_started_from_many_threads_at_once_all_reach_ray(ray_manager) -> None:
+    """Streamlit sessions are threads: their first runs connect to the cluster at the same moment
+    (once, this made all but one fail with 'could not start the run on Ray')."""
+    import threading
+
+    ray.shutdown()  # a fresh process: nobody connected yet
+    ids: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: ids.append(ray_manager.start("fake-count", {"steps": 3, "sleep": 0})))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 4
+    assert [_wait(ray_manager, run_id).status for run_id in ids] == ["finished"] * 4
