@@ -84,3 +84,18 @@ def test_answers_before_a_name_reach_the_learner_when_the_name_is_given(data_dir
     assert {c.question_id for c in store.cards("Ada")} == {"markov-property", "discount-factor"}
     assert store.attempts(anonymous) == []
     assert [r.id for r in RunStore().list(session="Ada")] == ["r1"]  # her run came with her
+
+
+def test_the_browser_id_is_the_same_for_every_load_of_one_browser_and_differs_between_browsers() -> None:
+    """Streamlit re-masks its XSRF cookie on every page load; the token inside is the browser's."""
+    import os
+
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    from app.widgets.progress_learner import _cookie_token
+
+    mine, theirs = os.urandom(16), os.urandom(16)
+    first, reload = generate_xsrf_token_string(mine), generate_xsrf_token_string(mine)
+    assert first != reload  # what the browser sends changes from load to load...
+    assert _cookie_token(first) == _cookie_token(reload) == mine  # ...the token inside does not
+    assert _cookie_token(generate_xsrf_token_string(theirs)) == theirs
