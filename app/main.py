@@ -23,4 +23,9 @@ PAGES = [
     st.Page("views/class_page.py", title="Class", icon=":material/groups:", url_path="class"),
 ]
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+from app.widgets.progress_learner import auth_gate, sidebar_store_notice  # noqa: E402
+
+auth_gate()  # RLDOJO_AUTH: who may be whom; a server open beyond localhost needs a login mode
+sidebar_store_notice()  # a damaged learner database is said on every page; lessons keep working
+page.run()

@@ -2,6 +2,7 @@
 # Install Debian's chromium and bubblewrap when they are missing and we are allowed to, and the
 # OpenGL libraries MuJoCo renders episodes with when there is no display: EGL with Mesa's software
 # rasteriser (libegl1, libegl-mesa0, libgl1-mesa-dri), and OSMesa (libosmesa6) as the fallback.
+# PostgreSQL's server (postgresql): the store tests start a throwaway cluster of their own with it.
 # Never downloads a browser of its own: the browser tests drive /usr/bin/chromium.
 # libseccomp2 gives the sandbox its system-call filter (loaded through ctypes); without it the
 # page says the protection is reduced.
@@ -15,6 +16,7 @@ have_lib 'libEGL\.so\.1 ' || missing+=(libegl1)
 have_lib 'libEGL_mesa\.so\.0 ' || missing+=(libegl-mesa0)
 compgen -G '/usr/lib/*/dri/swrast_dri.so' >/dev/null || missing+=(libgl1-mesa-dri)
 have_lib 'libOSMesa\.so' || missing+=(libosmesa6)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: ${missing[*]} missing and apt-get is not available; the tests that need them will be skipped." >&2

@@ -71,7 +71,12 @@ def _journal(record: dict[str, Any]) -> None:
 
 def read_attempts(question_id: str | None = None, learner: str | None = None) -> list[dict[str, Any]]:
     """Stored attempts, oldest first; each a dict with `time`, `learner`, `question_id`, `kind`,
-    `correct`, `score`, `self_graded`, `seed`, `response`, `details`, `duration_s`, `drill_id`, `uuid`."""
-    from app.learners import store
+    `correct`, `score`, `self_graded`, `seed`, `response`, `details`, `duration_s`, `drill_id`, `uuid`.
+    None while the learner database is damaged (the sidebar says so): a page that shows a history
+    shows none rather than failing."""
+    from app.learners import db, store
 
-    return store.attempts(learner=learner, question_id=question_id)
+    try:
+        return store.attempts(learner=learner, question_id=question_id)
+    except db.DatabaseUnusable:
+        return []

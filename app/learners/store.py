@@ -8,15 +8,18 @@ imported twice adds nothing the second time.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid as uuid_lib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, delete, insert, select, update
 
 from app.learners import db, schedule
+from app.learners.identity import is_anonymous
 
 EXPORT_FORMAT = "rldojo-progress"
 EXPORT_VERSION = 1
@@ -120,12 +123,29 @@ def attempts(
         return [_attempt_dict(row) for row in conn.execute(query)]
 
 
-def learners() -> list[str]:
-    """Everyone who has answered a question or finished a lesson, sorted."""
+def learners(include_anonymous: bool = False) -> list[str]:
+    """Everyone who has answered a question or finished a lesson, sorted; anonymous browsers
+    (and the legacy `local`) only when asked for: they are not people."""
     with db.reading() as conn:
         names = set(conn.execute(select(db.attempts.c.learner).distinct()).scalars())
         names |= set(conn.execute(select(db.events.c.learner).distinct()).scalars())
-    return sorted(names)
+    return sorted(n for n in names if include_anonymous or not is_anonymous(n))
+
+
+def claim_anonymous(anonymous: str, learner: str) -> int:
+    """Move what an anonymous browser did (attempts, lesson events, drills, cards) to `learner`,
+    in one transaction; returns how many attempts moved. Called when a name is first given."""
+    if anonymous == learner or not is_anonymous(anonymous) or is_anonymous(learner):
+        return 0
+    with db.transaction() as conn:
+        mine = db.attempts.c.learner == anonymous
+        question_ids = set(conn.execute(select(db.attempts.c.question_id).where(mine).distinct()).scalars())
+        moved = conn.execute(update(db.attempts).where(mine).values(learner=learner)).rowcount
+        conn.execute(update(db.events).where(db.events.c.learner == anonymous).values(learner=learner))
+        conn.execute(update(db.drills).where(db.drills.c.learner == anonymous).values(learner=learner))
+        conn.execute(delete(db.cards).where(db.cards.c.learner == anonymous))
+        rebuild_cards(conn, learner, question_ids)
+    return moved
 
 
 def rebuild_cards(conn: Connection, learner: str, question_ids: Iterable[str]) -> None:
@@ -267,65 +287,124 @@ class ImportResult:
 
 
 class BadExport(ValueError):
-    """The file is not an RL Dojo progress export."""
+    """The file is not an RL Dojo progress export, or one of its records is bad (the message says which)."""
 
 
-def _check_export(data: Any) -> None:
-    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-        raise BadExport("this is not an RL Dojo progress export")
-    if data.get("version") != EXPORT_VERSION:
-        raise BadExport(f"export version {data.get('version')!r} is not supported (expected {EXPORT_VERSION})")
-    if not isinstance(data.get("attempts", []), list) or not isinstance(data.get("events", []), list):
-        raise BadExport("`attempts` and `events` must be lists")
+MAX_IMPORT_BYTES = 50_000_000
+MAX_RECORDS = 500_000
+_UUID = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+_LATEST = 4_102_444_800.0  # 2100-01-01: no answer is dated later
+_STRICT = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore")
 
 
-def _clean_attempt(raw: Any, learner: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise BadExport("an attempt is not an object")
+class _ImportedAttempt(BaseModel):
+    """One attempt of an export, every field typed and bounded (strict: "false" is not a bool)."""
+
+    model_config = _STRICT
+    uuid: Annotated[str, Field(pattern=_UUID)]
+    question_id: Annotated[str, Field(min_length=1, max_length=120)]
+    kind: Annotated[str, Field(min_length=1, max_length=40)]
+    correct: bool
+    score: Annotated[float, Field(ge=0.0, le=1.0)]
+    self_graded: bool = False
+    seed: Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | None = None
+    response: Any = None
+    details: dict[str, Any] | None = None
+    duration_s: Annotated[float, Field(ge=0.0, le=10_000_000.0)] | None = None
+    drill_id: Annotated[str, Field(max_length=40)] | None = None
+    time: Annotated[float, Field(ge=0.0, le=_LATEST)]
+
+
+class _ImportedEvent(BaseModel):
+    model_config = _STRICT
+    uuid: Annotated[str, Field(pattern=_UUID)]
+    kind: Annotated[str, Field(min_length=1, max_length=40)]
+    subject: Annotated[str, Field(min_length=1, max_length=200)]
+    time: Annotated[float, Field(ge=0.0, le=_LATEST)]
+
+
+class _Export(BaseModel):
+    model_config = _STRICT
+    format: Literal["rldojo-progress"]
+    version: Literal[1]
+    learner: Annotated[str, Field(max_length=200)] | None = None
+    exported_at: Annotated[float, Field(ge=0.0, le=_LATEST)] | None = None
+    attempts: Annotated[list[_ImportedAttempt], Field(max_length=MAX_RECORDS)] = []
+    events: Annotated[list[_ImportedEvent], Field(max_length=MAX_RECORDS)] = []
+
+
+def _first_problem(exc: ValidationError, data: Any) -> str:
+    """The first bad record and field of an export, in words: 'attempt 3 (uuid ...): score: ...'."""
+    error = exc.errors(include_url=False)[0]
+    loc = list(error["loc"])
+    message = error["msg"]
+    if error["type"] == "json_invalid":
+        return f"this file is not valid JSON ({message.removeprefix('Invalid JSON: ')})"
+    if loc[:1] == ["format"] or (not loc and error["type"] in ("model_type", "dict_type")):
+        return "this is not an RL Dojo progress export"
+    if loc[:1] == ["version"]:
+        found = data.get("version") if isinstance(data, dict) else None
+        return f"export version {found!r} is not supported (expected {EXPORT_VERSION})"
+    if len(loc) >= 2 and loc[0] in ("attempts", "events") and isinstance(loc[1], int):
+        kind = "attempt" if loc[0] == "attempts" else "event"
+        where = f"{kind} {loc[1] + 1}"
+        try:
+            uuid = data[loc[0]][loc[1]].get("uuid")
+            if isinstance(uuid, str):
+                where += f" (uuid {uuid[:36]})"
+        except (AttributeError, IndexError, KeyError, TypeError):
+            pass
+        field = ".".join(str(part) for part in loc[2:]) or "the record"
+        return f"{where}: {field}: {message}"
+    return f"{'.'.join(str(part) for part in loc) or 'the file'}: {message}"
+
+
+def parse_export(raw: bytes | str) -> _Export:
+    """An uploaded export file, parsed and checked whole; BadExport names the first bad record."""
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise BadExport(f"the file is {len(raw):,} bytes; an export is at most {MAX_IMPORT_BYTES:,}")
     try:
-        uuid = str(uuid_lib.UUID(str(raw["uuid"])))
-        return {
-            "uuid": uuid,
-            "learner": learner,
-            "question_id": str(raw["question_id"]),
-            "kind": str(raw["kind"]),
-            "correct": bool(raw["correct"]),
-            "score": float(raw["score"]),
-            "self_graded": bool(raw.get("self_graded", False)),
-            "seed": None if raw.get("seed") is None else int(raw["seed"]),
-            "response": raw.get("response"),
-            "details": raw.get("details") or {},
-            "duration_s": None if raw.get("duration_s") is None else float(raw["duration_s"]),
-            "drill_id": raw.get("drill_id"),
-            "time": float(raw["time"]),
-        }
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BadExport(f"an attempt is missing or has a bad field: {exc}") from exc
+        return _Export.model_validate_json(raw)
+    except ValidationError as exc:
+        try:
+            data = json.loads(raw) if exc.errors()[0]["type"] != "json_invalid" else None
+        except (ValueError, RecursionError):
+            data = None
+        raise BadExport(_first_problem(exc, data)) from None
+
+
+def _validated(data: Any) -> _Export:
+    if isinstance(data, _Export):
+        return data
+    try:
+        return _Export.model_validate(data)
+    except ValidationError as exc:
+        raise BadExport(_first_problem(exc, data)) from None
 
 
 def import_learner(data: Any, learner: str | None = None) -> ImportResult:
     """Add an export's attempts and events (to `learner`, default the exporter's name).
 
+    `data` is the parsed JSON (or `parse_export`'s result for a file). Every record is checked
+    before anything is written: one bad record refuses the whole file, naming that record.
     Attempts already stored (same uuid) are skipped; the whole import is one transaction."""
-    _check_export(data)
-    learner = learner or str(data.get("learner") or "")
+    export = _validated(data)
+    learner = learner or (export.learner or "")
     if not learner:
         raise BadExport("the export names no learner")
-    incoming = [_clean_attempt(a, learner) for a in data.get("attempts", [])]
-    incoming_events = []
-    for e in data.get("events", []):
-        try:
-            incoming_events.append(
-                {
-                    "uuid": str(uuid_lib.UUID(str(e["uuid"]))),
-                    "learner": learner,
-                    "kind": str(e["kind"]),
-                    "subject": str(e["subject"]),
-                    "time": float(e["time"]),
-                }
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadExport(f"an event is missing or has a bad field: {exc}") from exc
+    incoming = [
+        {
+            **a.model_dump(exclude={"uuid", "details"}),
+            "uuid": str(uuid_lib.UUID(a.uuid)),
+            "learner": learner,
+            "details": a.details or {},
+        }
+        for a in export.attempts
+    ]
+    incoming_events = [
+        {**e.model_dump(exclude={"uuid"}), "uuid": str(uuid_lib.UUID(e.uuid)), "learner": learner}
+        for e in export.events
+    ]
     with db.transaction() as conn:
         known = _existing_uuids(conn, db.attempts, [a["uuid"] for a in incoming])
         new = [a for a in _unique(incoming) if a["uuid"] not in known]
@@ -337,6 +416,11 @@ def import_learner(data: Any, learner: str | None = None) -> ImportResult:
             _insert_event(conn, record)
         rebuild_cards(conn, learner, {a["question_id"] for a in new})
     return ImportResult(len(new), len(incoming) - len(new), len(new_events), len(incoming_events) - len(new_events))
+
+
+def import_file(raw: bytes | str, learner: str) -> ImportResult:
+    """Import an uploaded export file (bytes as uploaded) for `learner`."""
+    return import_learner(parse_export(raw), learner=learner)
 
 
 def _unique(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

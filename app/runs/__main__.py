@@ -19,8 +19,8 @@ import time
 from algorithms import load, registry
 from algorithms.contract import config_fields
 from app.runs.configs import ConfigError
-from app.runs.manager import RunManager
-from app.runs.store import ACTIVE, STATUSES, RunRecord
+from app.runs.manager import CapacityError, RunManager
+from app.runs.store import ACTIVE, STATUSES, RunRecord, StoreUnavailable
 
 
 def parse_settings(pairs: list[str]) -> dict[str, str]:
@@ -78,6 +78,15 @@ def follow(manager: RunManager, run_id: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a data folder or setting that cannot be used is one line on stderr, exit 2."""
+    try:
+        return _main(argv)
+    except (StoreUnavailable, CapacityError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.runs", description="Start, list, show and stop runs.")
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser("start", help="start a run: ALGORITHM [--key value ...]")

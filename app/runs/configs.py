@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -63,10 +64,75 @@ def build_config(config_class: type, values: dict[str, Any]) -> Any:
     if unknown:
         raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; {config_class.__name__} has: {', '.join(known)}")
     kwargs = {name: coerce(name, known[name]["type"], value) for name, value in values.items()}
+    for name, value in kwargs.items():
+        check_bounds(name, value, known[name]["default"], known[name]["help"] or "")
+    if isinstance(kwargs.get("env_id"), str):
+        problem = unknown_environment(kwargs["env_id"])
+        if problem:
+            raise ConfigError(f"env_id: {problem}")
     try:
         return config_class(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from exc
+
+
+_POSITIVE_FLOATS = ("lr", "learning_rate", "max_seconds", "clip_eps", "max_grad_norm", "tau")
+
+
+def check_bounds(name: str, value: Any, default: Any, helptext: str = "") -> None:
+    """Refuse values no run can use, before it is queued: a NaN or infinite number anywhere, a
+    count below 1 (episodes, steps, environments, layer sizes), a learning rate that is not
+    positive, a discount or lambda outside [0, 1], a negative coefficient. A field whose default
+    is a negative sentinel (-1: never) may keep it; a count whose help gives 0 a meaning ("0: no
+    evaluation") may be 0."""
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, tuple):
+        for item in value:
+            if isinstance(item, int) and not isinstance(item, bool) and item < 1:
+                raise ConfigError(f"{name}: every entry must be at least 1, got {item}")
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name}: must be a finite number, got {value}")
+    if isinstance(value, int):
+        if name == "seed":
+            low = 0
+        elif (default is None or (isinstance(default, int) and default >= 1)) and "0:" not in helptext:
+            low = 1
+        else:
+            low = min(0, default)
+        if value < low:
+            raise ConfigError(f"{name}: must be at least {low}, got {value}")
+        return
+    if isinstance(value, float):
+        lowered = name.lower()
+        if lowered in _POSITIVE_FLOATS or lowered.endswith("_lr"):
+            if value <= 0:
+                raise ConfigError(f"{name}: must be greater than 0, got {value}")
+        elif lowered == "gamma" or "lambda" in lowered:
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name}: must be between 0 and 1, got {value}")
+        elif value < 0 and (lowered.endswith("_coef") or (_number(default) and default >= 0 and "log" not in lowered)):
+            raise ConfigError(f"{name}: must be at least 0, got {value}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def unknown_environment(env_id: str) -> str | None:
+    """Why `env_id` names no environment gymnasium knows (with a close match), or None."""
+    import difflib
+
+    from gymnasium.envs.registration import registry
+
+    import algorithms.envs  # noqa: F401  (registers our own environments)
+
+    if env_id in registry:
+        return None
+    close = difflib.get_close_matches(env_id, list(registry), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"no environment called {env_id!r}{hint}"
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 A run never trains in the caller's process: the Streamlit script thread stays responsive, and a
 crash or an out-of-memory error kills only that run. At most `capacity` runs train at once; the
-rest wait in a queue, and whoever notices free capacity (the app, the command line, or a worker
-that just finished) starts the next one.
+rest wait in a queue, and whoever notices free capacity (the app, the command line, or the run's
+supervisor, `app.runs.worker`, which outlives its training process however that ends, a kill
+included) starts the next one, so the queue advances with no page open.
 """
 
 from __future__ import annotations
@@ -21,22 +22,51 @@ from typing import Any
 
 from algorithms import load
 from app.runs.configs import build_config, config_to_dict
-from app.runs.store import ACTIVE, FAILED, QUEUED, ROOT, RUNNING, STARTING, STOPPED, RunRecord, RunStore
+from app.runs.store import (
+    ACTIVE,
+    DATABASE_URL_ENV,
+    FAILED,
+    QUEUED,
+    ROOT,
+    RUNNING,
+    STARTING,
+    STOPPED,
+    RunRecord,
+    RunStore,
+)
 
 CAPACITY_ENV = "RLDOJO_MAX_RUNS"
+BACKEND_ENV = "RLDOJO_RUNS_BACKEND"
 STOP_GRACE_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 120.0
 
 
+class CapacityError(ValueError):
+    """RLDOJO_MAX_RUNS is not a whole number of runs."""
+
+
 def default_capacity() -> int:
     """RLDOJO_MAX_RUNS, else one run per two CPU cores (1 on a 2-core machine)."""
-    if os.environ.get(CAPACITY_ENV):
-        return max(1, int(os.environ[CAPACITY_ENV]))
+    raw = os.environ.get(CAPACITY_ENV, "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise CapacityError(f"{CAPACITY_ENV} must be a whole number of runs, 1 or more; it is {raw!r}")
+        return value
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def worker_environment() -> dict[str, str]:
+def worker_environment(database_url: str | None = None) -> dict[str, str]:
+    """The worker's environment: ours, its database (`DATABASE_URL`, never on the command line where
+    `ps` would show a password), one OpenMP thread, our code on PYTHONPATH."""
     env = dict(os.environ)
+    if database_url and not database_url.startswith("sqlite"):
+        env[DATABASE_URL_ENV] = database_url
+    elif database_url:
+        env.pop(DATABASE_URL_ENV, None)  # the data folder's runs.sqlite
     # Before torch is imported: one OpenMP thread that sleeps instead of spinning.
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -51,19 +81,34 @@ class RunManager:
     capacity: int
 
     @classmethod
-    def open(cls, data_dir: Path | str | None = None, capacity: int | None = None) -> RunManager:
-        return cls(RunStore(data_dir), capacity or default_capacity())
+    def open(
+        cls, data_dir: Path | str | None = None, capacity: int | None = None, url: str | None = None
+    ) -> RunManager:
+        """A manager on the data folder's runs (or the database `url` / `DATABASE_URL` names), for the
+        backend `RLDOJO_RUNS_BACKEND` names: `local` (processes here, the default) or `ray`."""
+        backend = os.environ.get(BACKEND_ENV, "local").strip().lower() or "local"
+        if backend not in ("local", "ray"):
+            raise CapacityError(f"{BACKEND_ENV} must be local or ray; it is {backend!r}")
+        if backend == "ray" and cls is RunManager:
+            from app.runs.ray_backend import RayRunManager
+
+            return RayRunManager(RunStore(data_dir, url=url), capacity or 1)
+        return cls(RunStore(data_dir, url=url), capacity or default_capacity())
 
     # --- starting ------------------------------------------------------------------------------
     def start(
         self, algorithm: str, config: dict[str, Any] | None = None, session: str | None = None, label: str | None = None
     ) -> str:
         """Validate the config, queue the run, and start it now if there is capacity. Returns its id."""
+        run_id = self._create(algorithm, config, session, label)
+        self.schedule()
+        return run_id
+
+    def _create(self, algorithm: str, config: dict[str, Any] | None, session: str | None, label: str | None) -> str:
         _, config_class, _ = load(algorithm)
         checked = config_to_dict(build_config(config_class, config or {}))
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         self.store.create(run_id, algorithm, checked, session, label)
-        self.schedule()
         return run_id
 
     def schedule(self) -> list[str]:
@@ -79,9 +124,18 @@ class RunManager:
         log = self.store.log_path(record.id).open("ab")
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "app.runs.worker", record.id, "--data-dir", str(self.store.data_dir)],
+                [
+                    sys.executable,
+                    "-m",
+                    "app.runs.worker",
+                    record.id,
+                    "--data-dir",
+                    str(self.store.data_dir),
+                    "--capacity",
+                    str(self.capacity),
+                ],
                 cwd=ROOT,
-                env=worker_environment(),
+                env=worker_environment(self.store.url),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -92,7 +146,7 @@ class RunManager:
             return
         finally:
             log.close()
-        self.store.update(record.id, pid=process.pid)
+        self.store.set_pid_if_unset(record.id, process.pid)  # the training process records its own
         # Reap the child when it exits, so no zombie stays behind in a long-lived app process.
         threading.Thread(target=self._reap, args=(record.id, process), daemon=True).start()
 
@@ -130,6 +184,7 @@ class RunManager:
                 run_id, STOPPED, error=f"did not stop within {grace:.0f} s; its process was ended"
             )
             _kill_group(record.pid)
+            self.schedule()  # its supervisor went with it: start the next queued run here
         return self._require(run_id)
 
     def stop_in_background(self, run_id: str) -> None:
@@ -190,6 +245,11 @@ def _alive(pid: int, run_id: str) -> bool:
 
 
 def _kill_group(pid: int) -> None:
+    """End the process group of `pid` (the run's supervisor, its training process and their children)."""
+    try:
+        pid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
     for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
         try:
             os.killpg(pid, sig)

@@ -1,8 +1,17 @@
-"""Runs and their metrics in an embedded SQLite database (WAL), artifacts as files beside it.
+"""Runs and their metrics in a database behind SQLAlchemy Core, artifacts as files in the data folder.
 
-Every call opens its own short-lived connection, so the store is safe to use from the Streamlit
-script threads, the waiter threads and the worker processes at once; SQLite's locking keeps two
-app processes pointed at the same data directory from corrupting it.
+The database is `runs.sqlite` in the data folder (SQLite, WAL) unless `DATABASE_URL` names another,
+e.g. `postgresql+psycopg://user:password@host/rldojo`: then runs live beside the learners' tables,
+one database for both, and any replica of the app (and any machine's workers) sees every run.
+
+Every call runs in its own short transaction, so the store is safe to use from the Streamlit
+script threads, the waiter threads and the worker processes at once. First use is safe under any
+number of processes (tables created under a file lock, or PostgreSQL's advisory lock); on SQLite
+every write starts with `BEGIN IMMEDIATE` and waits (busy_timeout) rather than failing on a lock
+upgrade; claiming a slot is serialised (the write lock, or an advisory lock) so capacity is never
+exceeded. Workers batch their metric points (worker.py), so a run logging 50 points a second
+costs a few statements a second. A database or folder that cannot be used raises
+`StoreUnavailable` with a one-line message.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ import json
 import math
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,43 +28,75 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Double,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from app.learners import db as engines  # the engine plumbing both stores share (SQLite or PostgreSQL)
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR_ENV = "RLDOJO_DATA_DIR"
+DATABASE_URL_ENV = engines.DATABASE_URL_ENV
+FILE_NAME = "runs.sqlite"
 
 QUEUED, STARTING, RUNNING = "queued", "starting", "running"
 FINISHED, FAILED, STOPPED = "finished", "failed", "stopped"
 ACTIVE = (QUEUED, STARTING, RUNNING)
 DONE = (FINISHED, FAILED, STOPPED)
 STATUSES = (*ACTIVE, *DONE)
+_CLAIM_LOCK = 7215002  # PostgreSQL advisory lock: one claim at a time across every process
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    algorithm TEXT NOT NULL,
-    config TEXT NOT NULL,
-    status TEXT NOT NULL,
-    session TEXT,
-    label TEXT,
-    device TEXT,
-    pid INTEGER,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    heartbeat REAL,
-    progress REAL NOT NULL DEFAULT 0,
-    stop_requested INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    final_metrics TEXT,
-    artifacts TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-"""
+metadata = MetaData()
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("algorithm", String(80), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("session", String(200)),  # the owner: a learner, a browser's anonymous key, or "cli"
+    Column("label", String(200)),
+    Column("device", String(200)),
+    Column("pid", Integer),
+    Column("created_at", Double, nullable=False),
+    Column("started_at", Double),
+    Column("finished_at", Double),
+    Column("heartbeat", Double),
+    Column("progress", Double, nullable=False, default=0.0),
+    Column("stop_requested", Boolean, nullable=False, default=False),
+    Column("error", Text),
+    Column("final_metrics", Text),
+    Column("artifacts", Text),
+    Index("runs_status", "status", "created_at"),
+    Index("runs_session", "session", "created_at"),
+)
+metrics_table = Table(
+    "metrics",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("data", Text, nullable=False),
+)
+_JSON_COLUMNS = ("config", "final_metrics", "artifacts")
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
 
 
 def default_data_dir() -> Path:
@@ -111,34 +153,81 @@ def dumps(value: Any) -> str:
     return json.dumps(_json_safe(value), allow_nan=False, default=str)
 
 
+class StoreUnavailable(RuntimeError):
+    """The runs database cannot be used; the message says why and what to do, in one line."""
+
+
+def describe_problem(data_dir: Path, exc: BaseException) -> str:
+    if isinstance(exc, engines.DatabaseUnusable):
+        return str(exc)
+    inner = getattr(exc, "orig", None) or exc
+    reason = getattr(inner, "strerror", None) or str(inner).splitlines()[0]
+    lowered = str(inner).lower()
+    if "unable to open" in lowered:
+        reason = "the folder is read-only, not yours, or on a file system that refuses it"
+    if isinstance(inner, PermissionError) or any(
+        word in lowered for word in ("readonly", "read-only", "permission", "unable to open")
+    ):
+        return (
+            f"the data folder {data_dir} is not writable ({reason}): make it writable, or point "
+            f"{DATA_DIR_ENV} (or --data-dir) at a folder you can write to"
+        )
+    if "malformed" in lowered or "not a database" in lowered:
+        return (
+            f"the runs database {data_dir / FILE_NAME} is damaged ({reason}): move it aside "
+            "(rename it) and RL Dojo starts a new one; nothing was written to it"
+        )
+    return f"cannot use the runs database ({reason})"
+
+
+def _engine(url: str) -> Engine:
+    with _lock:
+        found = _engines.get(url)
+        if found is None:
+            found = engines.open_engine(url, metadata)
+            _engines[url] = found
+        return found
+
+
+def dispose_all() -> None:
+    """Forget every engine (tests that switch databases)."""
+    with _lock:
+        for eng in _engines.values():
+            eng.dispose()
+        _engines.clear()
+
+
 class RunStore:
-    def __init__(self, data_dir: Path | str | None = None):
+    def __init__(self, data_dir: Path | str | None = None, url: str | None = None):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.data_dir / "runs.sqlite"
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
-            db.executescript(_SCHEMA)
-        finally:
-            db.close()
+        self.url = url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{self.data_dir / FILE_NAME}"
+        self.path = engines.sqlite_path(self.url)
+        with self._errors():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.engine = _engine(self.url)
 
     @contextmanager
-    def connect(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+    def _errors(self) -> Iterator[None]:
         try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
+            yield
+        except StoreUnavailable:
+            raise
+        except IntegrityError:
+            raise
+        except OperationalError as exc:
+            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
                 raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+            raise StoreUnavailable(describe_problem(self.data_dir, exc)) from exc
+        except (OSError, sqlite3.Error, DBAPIError, engines.DatabaseUnusable) as exc:
+            raise StoreUnavailable(describe_problem(self.data_dir, exc)) from exc
+
+    @contextmanager
+    def connect(self, immediate: bool = False) -> Iterator[Connection]:
+        """A transaction: `immediate` for every write (SQLite takes the write lock up front, waiting for it)."""
+        with self._errors():
+            eng = self.engine.execution_options(rldojo_write=True) if immediate else self.engine
+            with eng.begin() as conn:
+                yield conn
 
     def run_dir(self, run_id: str) -> Path:
         path = self.data_dir / "runs" / run_id
@@ -150,97 +239,128 @@ class RunStore:
 
     # --- writing -------------------------------------------------------------------------------
     def create(self, run_id: str, algorithm: str, config: dict[str, Any], session: str | None, label: str | None):
-        with self.connect() as db:
-            db.execute(
-                "INSERT INTO runs (id, algorithm, config, status, session, label, created_at) VALUES (?,?,?,?,?,?,?)",
-                (run_id, algorithm, dumps(config), QUEUED, session, label, time.time()),
+        with self.connect(immediate=True) as conn:
+            conn.execute(
+                insert(runs).values(
+                    id=run_id,
+                    algorithm=algorithm,
+                    config=dumps(config),
+                    status=QUEUED,
+                    session=session,
+                    label=label,
+                    created_at=time.time(),
+                    progress=0.0,
+                    stop_requested=False,
+                )
             )
 
     def update(self, run_id: str, **values: Any) -> None:
         if not values:
             return
-        encoded = {k: dumps(v) if k in ("config", "final_metrics", "artifacts") else v for k, v in values.items()}
-        assignments = ", ".join(f"{k} = ?" for k in encoded)
-        with self.connect() as db:
-            db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*encoded.values(), run_id))
+        with self.connect(immediate=True) as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**_encode(values)))
 
     def finish_if_active(self, run_id: str, status: str, **values: Any) -> bool:
         """Set a final status unless the run already has one (two parties may race to end it)."""
-        encoded = {k: dumps(v) if k in ("final_metrics", "artifacts") else v for k, v in values.items()}
-        encoded |= {"status": status, "finished_at": time.time()}
-        assignments = ", ".join(f"{k} = ?" for k in encoded)
-        with self.connect() as db:
-            cursor = db.execute(
-                f"UPDATE runs SET {assignments} WHERE id = ? AND status IN (?, ?, ?)",
-                (*encoded.values(), run_id, *ACTIVE),
-            )
-            return cursor.rowcount == 1
+        encoded = _encode(values) | {"status": status, "finished_at": time.time()}
+        with self.connect(immediate=True) as conn:
+            result = conn.execute(update(runs).where(runs.c.id == run_id, runs.c.status.in_(ACTIVE)).values(**encoded))
+            return result.rowcount == 1
+
+    def reassign(self, old_owner: str, new_owner: str) -> int:
+        """Give `old_owner`'s runs (an anonymous browser's) to `new_owner`; returns how many."""
+        with self.connect(immediate=True) as conn:
+            return conn.execute(update(runs).where(runs.c.session == old_owner).values(session=new_owner)).rowcount
+
+    def set_pid_if_unset(self, run_id: str, pid: int) -> None:
+        """The spawner's pid, unless the run's own process already recorded its pid."""
+        with self.connect(immediate=True) as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id, runs.c.pid.is_(None)).values(pid=pid))
 
     def append_metrics(self, run_id: str, points: Sequence[dict[str, Any]], progress: float | None = None) -> None:
-        """Write a batch of metric points in one transaction (the worker batches: see worker.py)."""
-        with self.connect() as db:
-            (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM metrics WHERE run_id = ?", (run_id,)).fetchone()
-            db.executemany(
-                "INSERT INTO metrics (run_id, seq, data) VALUES (?, ?, ?)",
-                [(run_id, last + i + 1, dumps(p)) for i, p in enumerate(points)],
-            )
-            sets, args = "heartbeat = ?", [time.time()]
+        """Write a batch of metric points in one transaction: one INSERT of many rows, one UPDATE."""
+        with self.connect(immediate=True) as conn:
+            # The run's row first (locked on PostgreSQL): its points are numbered by one writer at a time.
+            conn.execute(select(runs.c.id).where(runs.c.id == run_id).with_for_update())
+            last = conn.execute(
+                select(func.coalesce(func.max(metrics_table.c.seq), 0)).where(metrics_table.c.run_id == run_id)
+            ).scalar_one()
+            if points:
+                conn.execute(
+                    insert(metrics_table),
+                    [{"run_id": run_id, "seq": last + i + 1, "data": dumps(p)} for i, p in enumerate(points)],
+                )
+            values: dict[str, Any] = {"heartbeat": time.time()}
             if progress is not None:
-                sets += ", progress = ?"
-                args.append(progress)
-            db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*args, run_id))
+                values["progress"] = progress
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
     def claim_next(self, capacity: int) -> RunRecord | None:
         """Atomically move the oldest queued run to 'starting' if fewer than `capacity` are active."""
-        with self.connect(immediate=True) as db:
-            (busy,) = db.execute("SELECT COUNT(*) FROM runs WHERE status IN (?, ?)", (STARTING, RUNNING)).fetchone()
+        with self.connect(immediate=True) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
+            busy = conn.execute(
+                select(func.count()).select_from(runs).where(runs.c.status.in_((STARTING, RUNNING)))
+            ).scalar_one()
             if busy >= capacity:
                 return None
-            row = db.execute(
-                "SELECT * FROM runs WHERE status = ? ORDER BY created_at, id LIMIT 1", (QUEUED,)
-            ).fetchone()
+            row = conn.execute(
+                select(runs).where(runs.c.status == QUEUED).order_by(runs.c.created_at, runs.c.id).limit(1)
+            ).first()
             if row is None:
                 return None
-            db.execute("UPDATE runs SET status = ?, started_at = ? WHERE id = ?", (STARTING, time.time(), row["id"]))
-            return replace(_record(row), status=STARTING, started_at=time.time())
+            now = time.time()
+            conn.execute(update(runs).where(runs.c.id == row.id).values(status=STARTING, started_at=now))
+            return replace(_record(row), status=STARTING, started_at=now)
 
     # --- reading -------------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord | None:
-        with self.connect() as db:
-            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        with self.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
         return _record(row) if row else None
 
     def list(self, session: str | None = None, statuses: Sequence[str] | None = None) -> list[RunRecord]:
-        query, args = "SELECT * FROM runs WHERE 1=1", []
+        query = select(runs).order_by(runs.c.created_at.desc(), runs.c.id)
         if session is not None:
-            query += " AND session = ?"
-            args.append(session)
+            query = query.where(runs.c.session == session)
         if statuses:
-            query += f" AND status IN ({','.join('?' * len(statuses))})"
-            args += list(statuses)
-        with self.connect() as db:
-            rows = db.execute(query + " ORDER BY created_at DESC, id", args).fetchall()
+            query = query.where(runs.c.status.in_(list(statuses)))
+        with self.connect() as conn:
+            rows = conn.execute(query).all()
         return [_record(row) for row in rows]
 
     def metrics(self, run_id: str, after_seq: int = 0) -> list[tuple[int, dict[str, Any]]]:
-        with self.connect() as db:
-            rows = db.execute(
-                "SELECT seq, data FROM metrics WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, after_seq)
-            ).fetchall()
-        return [(row["seq"], json.loads(row["data"])) for row in rows]
+        query = (
+            select(metrics_table.c.seq, metrics_table.c.data)
+            .where(metrics_table.c.run_id == run_id, metrics_table.c.seq > after_seq)
+            .order_by(metrics_table.c.seq)
+        )
+        with self.connect() as conn:
+            rows = conn.execute(query).all()
+        return [(row.seq, json.loads(row.data)) for row in rows]
 
     def queue_position(self, run_id: str) -> int | None:
         """1 for the next run to start, None if the run is not queued."""
-        with self.connect() as db:
-            queued = [
-                r["id"] for r in db.execute("SELECT id FROM runs WHERE status = ? ORDER BY created_at, id", (QUEUED,))
-            ]
+        with self.connect() as conn:
+            queued = list(
+                conn.execute(
+                    select(runs.c.id).where(runs.c.status == QUEUED).order_by(runs.c.created_at, runs.c.id)
+                ).scalars()
+            )
         return queued.index(run_id) + 1 if run_id in queued else None
 
 
-def _record(row: sqlite3.Row) -> RunRecord:
-    values = dict(row)
-    for key in ("config", "final_metrics", "artifacts"):
+def _encode(values: dict[str, Any]) -> dict[str, Any]:
+    out = {k: dumps(v) if k in _JSON_COLUMNS else v for k, v in values.items()}
+    if "stop_requested" in out:
+        out["stop_requested"] = bool(out["stop_requested"])
+    return out
+
+
+def _record(row: Any) -> RunRecord:
+    values = dict(row._mapping)
+    for key in _JSON_COLUMNS:
         values[key] = json.loads(values[key]) if values[key] else {}
     values["stop_requested"] = bool(values["stop_requested"])
     return RunRecord(**values)

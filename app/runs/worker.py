@@ -1,8 +1,11 @@
-"""The process that trains one run: `python -m app.runs.worker RUN_ID --data-dir DIR`.
+"""The processes of one run: `python -m app.runs.worker RUN_ID --data-dir DIR`.
 
-Started by the run manager with its own process group, its output going to the run's log.
-It calls the algorithm's train(), batches metrics into the store, polls the store for a stop
-request, and records how the run ended. It never imports streamlit.
+Started by the run manager with its own process group, its output going to the run's log. That
+process is the run's supervisor: it starts the training process (the same module with `--train`),
+waits for it, records a failure if it ended without reporting (killed, out of memory), and then
+starts the next queued run: the queue advances however a run ends, with no page open. The
+training process calls the algorithm's train(), batches metrics into the store, polls the store
+for a stop request, and records how the run ended. Neither imports streamlit.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -19,8 +24,8 @@ from typing import Any
 from algorithms import load
 from algorithms.contract import NonFiniteLossError, TrainResult
 from app.runs.configs import build_config
-from app.runs.manager import RunManager, default_capacity
-from app.runs.store import FAILED, FINISHED, RUNNING, STOPPED, RunStore
+from app.runs.manager import RunManager
+from app.runs.store import ACTIVE, FAILED, FINISHED, ROOT, RUNNING, STOPPED, RunStore, StoreUnavailable
 
 FLUSH_SECONDS = 0.5
 FLUSH_POINTS = 500
@@ -142,16 +147,50 @@ def run(run_id: str, store: RunStore) -> int:
     return 0
 
 
+def _die_with_parent() -> None:
+    """In the training process (Linux): be killed when the supervisor dies, never left orphaned."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def supervise(run_id: str, store: RunStore, capacity: int) -> int:
+    """Train in a child process, record how it ended if it could not, then start the next run."""
+    command = [sys.executable, "-m", "app.runs.worker", run_id, "--data-dir", str(store.data_dir), "--train"]
+    try:
+        child = subprocess.Popen(command, cwd=ROOT, preexec_fn=_die_with_parent)
+        code = child.wait()
+    except OSError as exc:
+        store.finish_if_active(run_id, FAILED, error=f"could not start the training process: {exc}")
+        code = 1
+    else:
+        record = store.get(run_id)
+        if record is not None and record.status in ACTIVE:
+            reason = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            store.finish_if_active(run_id, FAILED, error=f"the run's process {reason} before it finished")
+    # Capacity is free now: start the next queued run, if any.
+    RunManager(store, capacity).schedule()
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.runs.worker")
     parser.add_argument("run_id")
     parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--capacity", type=int, default=1, help="runs at once (the manager passes its own)")
+    parser.add_argument("--train", action="store_true", help="train here (the supervisor starts this)")
     args = parser.parse_args(argv)
-    store = RunStore(args.data_dir)
-    code = run(args.run_id, store)
-    # Capacity is free now: start the next queued run, if any.
-    RunManager(store, default_capacity()).schedule()
-    return code
+    try:
+        store = RunStore(args.data_dir)
+        if args.train:
+            return run(args.run_id, store)
+        return supervise(args.run_id, store, max(1, args.capacity))
+    except StoreUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

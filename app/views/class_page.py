@@ -7,18 +7,19 @@ import streamlit as st
 
 from app.grading.bank import load_questions
 from app.learners import store
-from app.learners.identity import INSTRUCTORS_ENV, is_instructor
+from app.learners.identity import INSTRUCTORS_ENV
 from app.learners.progress import by_topic, summary, weakest_topics
 from app.widgets.progress import accuracy_chart, topic_table, weakest
-from app.widgets.progress_learner import learner_badge, require_learner
+from app.widgets.progress_learner import can_open_class, learner_badge, require_learner
 
 st.title("Class")
 learner = require_learner("open the class page")
 learner_badge(learner)
-if not is_instructor(learner):
+if not can_open_class(learner):
     st.info(
         f"This page is for instructors. An instructor is named in `{INSTRUCTORS_ENV}` on the server "
-        "(comma-separated names or e-mails). Your own progress is on the Progress page.",
+        "(comma-separated names or e-mails), or, with RLDOJO_AUTH=builtin, has an instructor's account "
+        "(`python -m app.learners.auth invite NAME --instructor`). Your own progress is on the Progress page.",
         icon=":material/lock:",
     )
     st.page_link("views/progress.py", label="My progress", icon=":material/insights:")

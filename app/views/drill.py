@@ -13,13 +13,14 @@ from app.learners import drills, store
 from app.learners.identity import normalize_learner
 from app.learners.progress import review_queue
 from app.widgets.drill_session import TITLES, candidate_view, interviewer_view
-from app.widgets.progress_learner import learner_badge, require_learner
+from app.widgets.progress_learner import guard_drill, learner_badge, require_learner
 
 questions = load_questions()
 info = drills.question_info(questions.by_id.values())
 drill_id = st.query_params.get("drill")
 
 if drill_id:
+    guard_drill(drill_id, st.query_params.get("role"))  # under a login mode: its learner or an instructor only
     if st.query_params.get("role") == "interviewer":
         interviewer_view(drill_id, questions, info)
     else:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app.grading.bank import load_questions
 from app.learners import store
+from app.learners.db import DatabaseUnusable
 from app.learners.progress import by_topic, summary, weakest_topics
 from app.widgets.progress import accuracy_chart, headline, topic_table, weakest
 from app.widgets.progress_learner import learner_badge, require_learner
@@ -75,8 +76,8 @@ with right:
         marker = (upload.name, upload.size)
         if st.session_state.get("progress-imported") != marker:
             try:
-                result = store.import_learner(json.loads(upload.getvalue()), learner=learner)
-            except (ValueError, UnicodeDecodeError) as exc:
+                result = store.import_file(upload.getvalue(), learner=learner)
+            except (store.BadExport, DatabaseUnusable) as exc:  # the whole file is refused, its first bad record named
                 st.error(f"Could not import this file: {exc}", icon=":material/error:")
             else:
                 st.session_state["progress-imported"] = marker

@@ -4,18 +4,18 @@ import streamlit as st
 
 from algorithms import registry
 from app.runs.store import STATUSES
-from app.widgets.runs import compare_chart, run_launcher, run_manager, run_monitor, runs_table, session_id
+from app.widgets.runs import compare_chart, run_launcher, run_monitor, runs_table, session_id, usable_run_manager
 
 st.title("Runs")
+manager = usable_run_manager()  # also starts queued runs where capacity was freed while nobody was looking
+if manager is None:  # it said why in one line (a read-only data folder, a bad RLDOJO_MAX_RUNS)
+    st.stop()
 
 run_id = st.query_params.get("run")
 if run_id:
     st.page_link("views/runs.py", label="All runs", icon=":material/arrow_back:", query_params={})
     run_monitor(run_id)
     st.stop()
-
-manager = run_manager()
-manager.schedule()  # picks up capacity freed while nobody was looking
 
 with st.expander("Start a new run", icon=":material/play_arrow:", expanded=False):
     specs = registry()
@@ -32,17 +32,17 @@ with middle:
     algorithms = st.multiselect("Algorithm", sorted(registry()), default=[], placeholder="any algorithm")
 with right:
     everyone = st.toggle(
-        "All sessions",
+        "All runs",
         value=False,
         key="runs-all-sessions",
-        help="Show runs started by other browser sessions and the CLI",
+        help="Everyone's runs, and those started from the command line; off: yours",
     )
 
 records = manager.store.list(session=None if everyone else session_id(), statuses=statuses or None)
 records = [r for r in records if not algorithms or r.algorithm in algorithms]
 
 if not records:
-    st.info("No runs to show. Start one above, or switch on **All sessions**.", icon=":material/info:")
+    st.info("No runs to show. Start one above, or switch on **All runs**.", icon=":material/info:")
     st.stop()
 
 table = runs_table(records)

@@ -6,7 +6,6 @@ import json
 import time
 import types
 import typing
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ import streamlit as st
 from algorithms import load
 from algorithms.contract import LATEST_FILE, config_fields
 from app.runs.configs import ConfigError, environment_problem, preset_values, run_presets
-from app.runs.manager import RunManager
-from app.runs.store import ACTIVE, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunRecord
+from app.runs.manager import CapacityError, RunManager
+from app.runs.store import ACTIVE, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunRecord, StoreUnavailable
 
 MAX_POINTS = 1500  # per curve on screen; longer runs are downsampled
 SHORT_NAMES = {"charts/episodic_return": "return", "charts/episodic_return_mean100": "mean of last 100"}
@@ -46,9 +45,23 @@ def run_manager() -> RunManager:
 
 
 def session_id() -> str:
-    if "session_id" not in st.session_state:
-        st.session_state["session_id"] = uuid.uuid4().hex[:12]
-    return st.session_state["session_id"]
+    """Who owns the runs started here: the learner, or this browser until a name is given (the
+    same in every tab, after a reload and on another day; they move to the learner with the name)."""
+    from app.widgets.progress_learner import learner_or_default
+
+    return learner_or_default()
+
+
+def usable_run_manager() -> RunManager | None:
+    """The run manager, queued runs started where there is room; or None after saying in one line
+    why runs cannot be used here (a read-only data folder, a bad RLDOJO_MAX_RUNS)."""
+    try:
+        manager = run_manager()
+        manager.schedule()  # a probe that reads and writes, and picks up capacity freed while nobody looked
+        return manager
+    except (StoreUnavailable, CapacityError) as exc:
+        st.error(f"Runs are not available: {exc}", icon=":material/error:")
+        return None
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -347,7 +360,9 @@ def live_run(params: Any, key: str) -> None:
     The run id goes into the URL next to the lesson id, so the run survives a page reload; so does
     the block that started it (`run_block`), so that two blocks of one lesson that offer the same
     algorithm (PPO on CartPole and on Hopper, say) do not both show it."""
-    manager = run_manager()
+    manager = usable_run_manager()
+    if manager is None:
+        return
     run_id = st.query_params.get("run")
     record = manager.get(run_id) if run_id else None
     block = st.query_params.get("run_block")

@@ -126,12 +126,13 @@ def test_a_run_that_ignores_stop_is_ended_with_its_children(manager: RunManager)
     run_id = manager.start("fake-count", {"steps": 10_000, "sleep": 0.01, "ignore_stop": True, "spawn_child": True})
     wait_for_metrics(manager, run_id, 3)
     pid = manager.get(run_id).pid
-    children = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()
-    assert len(children) >= 2  # the worker and its `sleep 300`
+    group = os.getpgid(pid)  # the run's supervisor leads the group: it, the training process, its child
+    children = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True).stdout.split()
+    assert len(children) >= 3  # the supervisor, the worker and its `sleep 300`
     record = manager.stop(run_id, grace=1.0)
     assert record.status == "stopped" and "was ended" in record.error
     time.sleep(0.3)
-    survivors = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()
+    survivors = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True).stdout.split()
     assert survivors == []  # no child left, and the worker was reaped (no zombie in the group)
 
 

@@ -1,0 +1,161 @@
+"""Runs on a Ray cluster (`RLDOJO_RUNS_BACKEND=ray`, the cluster at `RAY_ADDRESS`).
+
+Each run is a detached Ray actor named `run-<id>` in the `rldojo` namespace, asking for the
+resources it needs (one CPU; one GPU when its config says `device: cuda`). It runs the same
+training loop as a local worker (`worker.run`): metrics stream into the shared store (one
+`DATABASE_URL` for every replica and node), logs and artifacts go to the data folder, which the
+cluster's nodes must share. Queueing and capacity are Ray's: an actor waits, `queued`, until the
+cluster has its resources. Stop asks the run to stop, then kills its actor after the grace period;
+a run whose actor is gone while the run is still active (its node died) is marked `failed`, its
+metrics kept, by whoever looks next (`reconcile`). No streamlit here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from app.runs.manager import STOP_GRACE_SECONDS, RunManager
+from app.runs.store import ACTIVE, DATABASE_URL_ENV, FAILED, QUEUED, ROOT, STOPPED, RunRecord, StoreUnavailable
+
+NAMESPACE = "rldojo"
+ADDRESS_ENV = "RAY_ADDRESS"
+
+
+class RayUnavailable(StoreUnavailable):
+    """No Ray cluster to use; the message says what to set (said in one line like a store problem)."""
+
+
+_connecting = threading.Lock()
+
+
+def connect() -> Any:
+    """This process's connection to the cluster (one, whatever the number of threads asking)."""
+    import ray
+
+    with _connecting:
+        return _connect(ray)
+
+
+def _connect(ray: Any) -> Any:
+    if not ray.is_initialized():
+        address = os.environ.get(ADDRESS_ENV, "").strip()
+        if not address:
+            raise RayUnavailable(
+                f"RLDOJO_RUNS_BACKEND=ray needs a Ray cluster: start one (`ray start --head`) and set {ADDRESS_ENV} "
+                "(e.g. auto, or HOST:6379)"
+            )
+        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+    return ray
+
+
+def _actor_name(run_id: str) -> str:
+    return f"run-{run_id}"
+
+
+def _train(run_id: str, data_dir: str, url: str | None) -> int:
+    """In the actor's process: the local worker's training loop, then the actor ends."""
+    import ray
+
+    from app.runs import worker
+    from app.runs.store import RunStore
+
+    code = worker.run(run_id, RunStore(data_dir, url=url))
+    ray.actor.exit_actor()
+    return code
+
+
+@dataclass
+class RayRunManager(RunManager):
+    """The run manager of the Ray backend: the same calls, runs as actors."""
+
+    def schedule(self) -> list[str]:
+        """Nothing to start here: Ray starts each run's actor when its resources are free."""
+        self.reconcile()
+        return []
+
+    def start(
+        self, algorithm: str, config: dict[str, Any] | None = None, session: str | None = None, label: str | None = None
+    ) -> str:
+        run_id = self._create(algorithm, config, session, label)
+        record = self.store.get(run_id)
+        try:
+            self._submit(record)
+        except Exception as exc:  # no cluster, or it refused the actor
+            self.store.finish_if_active(run_id, FAILED, error=f"could not start the run on Ray: {exc}")
+        return run_id
+
+    def _submit(self, record: RunRecord) -> None:
+        ray = connect()
+        env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        for name in (DATABASE_URL_ENV, "RLDOJO_PLUGINS", "RLDOJO_DATA_DIR"):
+            if os.environ.get(name):
+                env[name] = os.environ[name]
+        env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+        gpus = 1 if str(record.config.get("device", "")).startswith("cuda") else 0
+
+        @ray.remote
+        class RunActor:
+            def train(self, run_id: str, data_dir: str, url: str | None) -> int:
+                return _train(run_id, data_dir, url)
+
+        actor = RunActor.options(
+            name=_actor_name(record.id),
+            lifetime="detached",
+            num_cpus=1,
+            num_gpus=gpus,
+            max_restarts=0,
+            runtime_env={"env_vars": env},
+        ).remote()
+        actor.train.remote(record.id, str(self.store.data_dir), self.store.url if not self._sqlite() else None)
+
+    def _sqlite(self) -> bool:
+        return self.store.url.startswith("sqlite")
+
+    def _actor(self, run_id: str) -> Any | None:
+        ray = connect()
+        try:
+            return ray.get_actor(_actor_name(run_id), namespace=NAMESPACE)
+        except ValueError:
+            return None
+
+    def request_stop(self, run_id: str) -> None:
+        record = self._require(run_id)
+        if record.status == QUEUED:
+            self.store.finish_if_active(run_id, STOPPED, error=None)
+            self._kill(run_id)
+            return
+        if record.status in ACTIVE:
+            self.store.update(run_id, stop_requested=1)
+
+    def stop(self, run_id: str, grace: float = STOP_GRACE_SECONDS) -> RunRecord:
+        self.request_stop(run_id)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            record = self._require(run_id)
+            if record.status not in ACTIVE:
+                return record
+            time.sleep(0.1)
+        if self._require(run_id).status in ACTIVE:
+            ended = f"did not stop within {grace:.0f} s; its actor was ended"
+            self.store.finish_if_active(run_id, STOPPED, error=ended)
+            self._kill(run_id)
+        return self._require(run_id)
+
+    def _kill(self, run_id: str) -> None:
+        actor = self._actor(run_id)
+        if actor is not None:
+            connect().kill(actor, no_restart=True)
+
+    def reconcile(self) -> None:
+        """Mark as failed the active runs whose actor is gone (killed, or its node died)."""
+        for record in self.store.list(statuses=list(ACTIVE)):
+            if time.time() - record.created_at < 10:
+                continue  # just submitted: its actor may not be registered yet
+            if self._actor(record.id) is None:
+                self.store.finish_if_active(
+                    record.id, FAILED, error="the run's Ray actor ended without reporting (killed, or its node died)"
+                )

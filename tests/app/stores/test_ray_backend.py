@@ -1,0 +1,120 @@
+"""Runs on Ray (RLDOJO_RUNS_BACKEND=ray): a local Ray head started for the session (`ray.init` in a
+process of its own, ended by its process group), a fake algorithm to completion, a stop, and a
+killed actor, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from app.runs.manager import RunManager
+from app.runs.store import ACTIVE, ROOT
+
+# Ray 2.60 authenticates clients with a token, and reads the mode when it is imported: ours, set
+# before the import, reaches this process and the head (which passes it on to its workers).
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
+ray = pytest.importorskip("ray")
+
+HEAD = (
+    "import ray, sys, time\n"
+    "ray.init(num_cpus=2, include_dashboard=False, namespace='rldojo')\n"
+    "print(ray.get_runtime_context().gcs_address, flush=True)\n"
+    "while True:\n    time.sleep(3600)\n"
+)
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    head = subprocess.Popen(
+        [sys.executable, "-c", HEAD], cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        address = head.stdout.readline().strip()
+        assert address, "the Ray head did not start"
+        yield address
+    finally:
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+        os.killpg(head.pid, signal.SIGTERM)  # the head and the Ray processes it started: our group only
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def ray_manager(database, ray_address, monkeypatch) -> RunManager:
+    monkeypatch.setenv("RLDOJO_RUNS_BACKEND", "ray")
+    monkeypatch.setenv("RAY_ADDRESS", ray_address)
+    manager = RunManager.open(database.data_dir, url=database.url)
+    assert type(manager).__name__ == "RayRunManager"
+    return manager
+
+
+def _wait(manager, run_id, statuses=("finished", "failed", "stopped"), timeout=180.0):
+    deadline = time.monotonic() + timeout
+    while (record := manager.get(run_id)).status not in statuses:
+        assert time.monotonic() < deadline, record
+        time.sleep(0.2)
+    return record
+
+
+def test_a_run_on_ray_finishes_with_its_metrics(ray_manager) -> None:
+    run_id = ray_manager.start("fake-count", {"steps": 6, "sleep": 0}, session="ada")
+    record = _wait(ray_manager, run_id)
+    assert record.status == "finished", record.error
+    assert len(ray_manager.store.metrics(run_id)) == 6 and record.final_metrics["total_steps"] == 6
+
+
+def test_a_run_on_ray_stops_within_seconds(ray_manager) -> None:
+    run_id = ray_manager.start("fake-count", {"steps": 100_000, "sleep": 0.01})
+    _wait(ray_manager, run_id, statuses=("running",))
+    while not ray_manager.store.metrics(run_id):
+        time.sleep(0.1)
+    began = time.monotonic()
+    assert ray_manager.stop(run_id).status == "stopped"
+    assert time.monotonic() - began < 10
+
+
+def test_a_killed_actor_fails_the_run_and_keeps_its_metrics(ray_manager) -> None:
+    run_id = ray_manager.start("fake-count", {"steps": 100_000, "sleep": 0.01, "ignore_stop": True})
+    _wait(ray_manager, run_id, statuses=("running",))
+    while len(ray_manager.store.metrics(run_id)) < 3:
+        time.sleep(0.1)
+    ray.kill(ray_manager._actor(run_id), no_restart=True)  # as when its node dies
+    time.sleep(1.0)
+    ray_manager.store.update(run_id, created_at=time.time() - 60)  # past reconcile's grace for new actors
+    ray_manager.reconcile()
+    record = ray_manager.get(run_id)
+    assert record.status == "failed" and "Ray actor ended" in record.error
+    assert len(ray_manager.store.metrics(run_id)) >= 3
+    assert record.status not in ACTIVE
+
+
+def test_runs_started_from_many_threads_at_once_all_reach_ray(ray_manager) -> None:
+    """Streamlit sessions are threads: their first runs connect to the cluster at the same moment
+    (once, this made all but one fail with 'could not start the run on Ray')."""
+    import threading
+
+    ray.shutdown()  # a fresh process: nobody connected yet
+    ids: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: ids.append(ray_manager.start("fake-count", {"steps": 3, "sleep": 0})))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 4
+    assert [_wait(ray_manager, run_id).status for run_id in ids] == ["finished"] * 4
