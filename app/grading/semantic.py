@@ -38,7 +38,7 @@ PHRASE_BONUS = HIT - HIT_WITH_PHRASE
 
 _NEGATION = re.compile(
     r"\b(?:not|no|never|none|nothing|neither|nor|cannot|without|isn't|aren't|doesn't|don't|didn't|won't|"
-    r"can't|shouldn't|wouldn't|needn't|hardly|barely)\b|n't\b",
+    r"can't|shouldn't|wouldn't|needn't|hardly|barely|unnecessary|useless|pointless|needless)\b|n't\b",
     re.IGNORECASE,
 )
 # Pairs of opposite word stems: a clause that has one where its anchor has the other says the opposite.
@@ -352,7 +352,7 @@ def _decide(
     sims = unit_vecs @ point_vecs.T  # (units, anchors)
     contra_sims = unit_vecs @ contra_vecs.T if len(contra_vecs) else None
     contradicted_sentences: set[str] = set()
-    candidates: list[PointVerdict] = []
+    candidates: list[tuple[PointVerdict, bool]] = []
     for i, unit in enumerate(answer_units):
         j = int(np.argmax(sims[i]))
         sim = float(sims[i, j])
@@ -364,6 +364,8 @@ def _decide(
             if c >= RELATED and c > sim and not disagreement(unit.text, anc.contradicts[k]):
                 contra = PointVerdict(point.point, "contradicted", unit.sentence, c, "a known wrong belief")
         why = disagreement(unit.text, anc.texts[j]) if unit.leaf else ""
+        if why == "numbers":  # about another value of the parameter ("near 1" against "near 0")
+            continue
         if contra is None and why and sim + bonus >= RELATED:
             contra = PointVerdict(point.point, "contradicted", unit.sentence, sim + bonus, why)
         if contra is not None:
@@ -371,10 +373,10 @@ def _decide(
             if best_contra is None or contra.similarity > best_contra.similarity:
                 best_contra = contra
         elif not why and sim + bonus >= HIT:
-            candidates.append(PointVerdict(point.point, "hit", unit.sentence, sim + bonus))
-    # A sentence none of whose clauses contradicts the point may earn it.
-    for candidate in candidates:
-        if candidate.sentence not in contradicted_sentences and (
+            candidates.append((PointVerdict(point.point, "hit", unit.sentence, sim + bonus), unit.leaf))
+    # A whole sentence one of whose clauses contradicts the point does not earn it; its other clauses may.
+    for candidate, leaf in candidates:
+        if (leaf or candidate.sentence not in contradicted_sentences) and (
             best_hit is None or candidate.similarity > best_hit.similarity
         ):
             best_hit = candidate
