@@ -1,4 +1,4 @@
-"""The labelled calibration answers of quizzes/calibration/answers.yaml, as pydantic models."""
+"""The labelled calibration answers of tests/data/explain_calibration.yaml, as pydantic models."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-CALIBRATION = Path(__file__).resolve().parents[2] / "quizzes" / "calibration" / "answers.yaml"
+CALIBRATION = Path(__file__).resolve().parents[2] / "tests" / "data" / "explain_calibration.yaml"
 LABELS = ("good", "partial", "salad", "wrong")
 
 

@@ -30,11 +30,12 @@ import numpy as np
 from app.content.quiz_models import RubricPoint
 from app.grading import rubric
 
-# Thresholds chosen on the `split: tune` half of quizzes/calibration/answers.yaml.
+# Thresholds chosen on the `split: tune` half of tests/data/explain_calibration.yaml.
 HIT = 0.60  # cosine to an anchor that earns the point on its own
 HIT_WITH_PHRASE = 0.40  # ... when the clause also contains one of the point's accept phrasings
 RELATED = 0.55  # a disagreeing clause this close to an anchor contradicts the point
 PHRASE_BONUS = HIT - HIT_WITH_PHRASE
+NEGATED_MARGIN = 0.1  # how much closer a negated anchor must be to explain a negated sentence
 
 _NEGATION = re.compile(
     r"\b(?:not|no|never|none|nothing|neither|nor|cannot|without|isn't|aren't|doesn't|don't|didn't|won't|"
@@ -43,9 +44,15 @@ _NEGATION = re.compile(
 )
 # Pairs of opposite word stems: a clause that has one where its anchor has the other says the opposite.
 _ANTONYMS = [
-    ("myopic|short-sighted|shortsighted|short sighted|immediate", "far-sighted|farsighted|far sighted|long-term|long term"),
+    (
+        "myopic|short-sighted|shortsighted|short sighted|immediate",
+        "far-sighted|farsighted|far sighted|long-term|long term",
+    ),
     ("close|near|anchor|tether|leash|stay", "away|far from|drift|diverge|wander"),
-    ("small|smaller|weak|low|lower|less|fewer|decreas|reduc|shrink", "large|larger|big|strong|high|higher|more|increas|grow"),
+    (
+        "small|smaller|weak|low|lower|less|fewer|decreas|reduc|shrink",
+        "large|larger|big|strong|high|higher|more|increas|grow",
+    ),
     ("on-policy|on policy", "off-policy|off policy"),
     ("online", "offline"),
     ("unbiased", "biased|bias"),
@@ -60,7 +67,10 @@ _ANTONYMS = [
     ("overestimat", "underestimat"),
     ("separate|distinct|apart", "same thing|identical|merge"),
     ("slow|slower|bottleneck", "fast|faster|quick"),
-    ("chosen - rejected|chosen minus rejected|r_chosen - r_rejected", "rejected - chosen|rejected minus chosen|r_rejected - r_chosen"),
+    (
+        "chosen - rejected|chosen minus rejected|r_chosen - r_rejected",
+        "rejected - chosen|rejected minus chosen|r_rejected - r_chosen",
+    ),
     ("more likely", "less likely"),
     ("hard|difficult|challenging|costly|expensive", "easy|trivial|cheap|free"),
     ("once|single reward|at the end", "every token|each token|every step"),
@@ -71,7 +81,11 @@ _ANTONYM_RES = [
 ]
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 _CODE = re.compile(r"[A-Za-z_][\w.\[\]]*\s*(?<![=!<>])=(?!=)\s*\S|\w\(.*\)")
-_CLAUSE = re.compile(r";\s+|:\s+|,\s+(?=(?:without|because|since|unless|although)\b)|,\s+(?:and|but|while|whereas|so|which)\s+|\s+(?:but|while|whereas)\s+|,?\s+and\s+(?=(?:a|an|the|with|it|its|they|this|that|[a-z]+s)\b)")
+_CLAUSE = re.compile(
+    r";\s+|:\s+|,\s+(?=(?:without|because|since|unless|although)\b)"
+    r"|,\s+(?:and|but|while|whereas|so|which)\s+|\s+(?:but|while|whereas)\s+"
+    r"|,?\s+and\s+(?=(?:a|an|the|with|it|its|they|this|that|[a-z]+s)\b)"
+)
 _SENTENCE = re.compile(
     r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\betc\.)(?<=[.!?])\s+(?=\S)|\n\s*\n|\n\s*[-*]\s|(?<=[a-z)\]`]):\s+(?=[A-Z])"
 )
@@ -81,7 +95,7 @@ _FUNCTION_WORDS = frozenset(
     is are was were be been being am has have had do does did can could will would should must may might
     not no never only also too very more most less least much many each every all any both either some
     and or but nor yet while whereas although though until unless after before once again still just
-    i you we he she one our your my his her us me""".split()
+    i you we he she one our your my his her us me""".split()  # noqa: SIM905
 )
 
 
@@ -193,6 +207,12 @@ def negated(text: str) -> bool:
     return bool(_NEGATION.search(text))
 
 
+def _negations(text: str) -> set[str]:
+    """Each negation with the word after it: {"not keep", "never end"}."""
+    found = re.findall(r"\b(\w*n't|not|no|never|none|nothing|without|cannot)\s+(\w+)", text.casefold())
+    return {f"{cue} {word}" for cue, word in found}
+
+
 def _flips(text: str, anchor: str) -> int:
     flips = 0
     for left, right in _ANTONYM_RES:
@@ -240,19 +260,22 @@ class Encoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
-            if todo:
-                batch = self._tokenizer(todo, padding=True, truncation=True, max_length=128, return_tensors="pt")
+            todo.sort(key=len)  # batches of similar lengths waste little on padding
+            fresh: dict[str, np.ndarray] = {}
+            for start in range(0, len(todo), 16):
+                chunk = todo[start : start + 16]
+                batch = self._tokenizer(chunk, padding=True, truncation=True, max_length=128, return_tensors="pt")
                 with self._torch.inference_mode():
                     hidden = self._model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = self._torch.nn.functional.normalize(pooled, dim=-1).numpy()
-                for text, vector in zip(todo, pooled, strict=True):
-                    self._cache[text] = vector
-                if len(self._cache) > 50_000:  # a long-lived server: keep memory bounded
-                    self._cache.clear()
-                    self._cache.update(zip(todo, pooled, strict=True))
-            return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
+                fresh.update(zip(chunk, pooled, strict=True))
+            vectors = [fresh[t] if t in fresh else self._cache[t] for t in texts]
+            if len(self._cache) + len(fresh) > 50_000:  # a long-lived server: keep memory bounded
+                self._cache.clear()
+            self._cache.update(fresh)
+            return np.stack(vectors) if vectors else np.zeros((0, 384), dtype=np.float32)
 
 
 _encoder_lock = threading.Lock()
@@ -368,6 +391,18 @@ def _decide(
             continue
         if contra is None and why and sim + bonus >= RELATED:
             contra = PointVerdict(point.point, "contradicted", unit.sentence, sim + bonus, why)
+        elif contra is None and unit.leaf and not why and negated(unit.text):
+            # The closest anchor is negated too ("... tasks that never end"): the point's affirmative
+            # anchors decide whether this negation denies it; the closer kind of anchor wins below.
+            # The negated anchor explains the learner's negation only when it is clearly the closer one.
+            plain = [k for k, a in enumerate(anc.texts) if not negated(a)]
+            if plain:
+                k = max(plain, key=lambda k: sims[i, k])
+                explained = _negations(unit.text) <= _negations(anc.texts[j])  # the same "never end"
+                if not explained and float(sims[i, k]) + bonus >= RELATED and float(sims[i, k]) + NEGATED_MARGIN > sim:
+                    best_contra = _closer(best_contra, point, unit, sim + bonus)
+                    contradicted_sentences.add(unit.sentence)
+                    continue
         if contra is not None:
             contradicted_sentences.add(unit.sentence)
             if best_contra is None or contra.similarity > best_contra.similarity:
@@ -383,6 +418,12 @@ def _decide(
     if best_contra is not None and (best_hit is None or best_contra.similarity >= best_hit.similarity):
         return best_contra
     return best_hit or PointVerdict(point.point, "missed")
+
+
+def _closer(best: PointVerdict | None, point: RubricPoint, unit: Unit, similarity: float) -> PointVerdict:
+    if best is not None and best.similarity >= similarity:
+        return best
+    return PointVerdict(point.point, "contradicted", unit.sentence, similarity, "negation")
 
 
 def _grade_without_model(points: list[RubricPoint], answer_units: list[Unit]) -> PointsResult:
