@@ -5,7 +5,9 @@ Prints one line per problem as `FILE:LINE: field: message` and exits 1 if there 
 0 otherwise. PATHs are files or folders (default: lessons/ and quizzes/). A file whose top
 level has `questions:` is a question bank; any other YAML file is a lesson. Cross-references
 (prerequisites, quiz ids) are checked against the repository's lessons and quizzes too, so a
-single new file can be validated on its own.
+single new file can be validated on its own. Every explain and spot-the-bug rubric of a valid bank
+must grade its own model answer as a pass and a salad of its accept phrasings as a fail
+(app/grading/rubric_check.py).
 """
 
 from __future__ import annotations
@@ -60,7 +62,26 @@ def validate(paths: list[Path]) -> tuple[list[str], int]:
         (quizzes if _is_quiz_bank(path) else lessons).add(path)
     catalogue = build_catalogue(sorted(lessons), sorted(quizzes))
     lines += [str(p) for p in catalogue.problems if p.file.resolve() in targets]
+    broken = {p.file.resolve() for p in catalogue.problems}
+    lines += _rubric_self_checks(sorted(t for t in targets if t in quizzes and t not in broken))
     return lines, len(targets)
+
+
+def _rubric_self_checks(banks: list[Path]) -> list[str]:
+    """Each rubric grades its model answer as a pass and a salad of its own phrasings as a fail."""
+    from app.content.loader import Problem
+    from app.content.quiz_models import QuizBank
+    from app.content.yaml_source import load_yaml
+    from app.grading import rubric_check
+
+    lines = []
+    for path in banks:
+        data, source = load_yaml(path.read_text(encoding="utf-8"))
+        for i, q in enumerate(QuizBank.model_validate(data).questions):
+            for loc, message in rubric_check.problems(q):
+                line = source.line_of(("questions", i, *loc))
+                lines.append(str(Problem(path, line, f"questions[{i}].{'.'.join(loc)}", message)))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

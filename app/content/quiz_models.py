@@ -213,6 +213,9 @@ class RubricPoint(_Strict):
     accept: list[Text] = Field(min_length=1)
     """Phrasings that count as making the point. Words match whole words; `clip*` matches any word
     starting with `clip`; `ratio + clip*` needs both parts in one sentence."""
+    contradicts: list[Text] = []
+    """Classic wrong beliefs, as sentences: a learner's sentence that says one of them contradicts the
+    point (app/grading/semantic.py)."""
 
 
 # ---------------------------------------------------------------------------------------------

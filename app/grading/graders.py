@@ -2,7 +2,8 @@
 
 Choice and order questions shuffle their options per attempt (seeded, so a page rerun shows the
 same order); predict questions compute their key with the reference; explain and spot-the-bug
-answers are matched against a rubric; implement answers run in the sandbox and their outputs are
+answers are graded point by point for meaning (app/grading/semantic.py, or an LLM judge);
+implement answers run in the sandbox and their outputs are
 compared here, in the parent, with the reference's.
 """
 
@@ -25,7 +26,7 @@ from app.content.quiz_models import (
     SpotTheBugQuestion,
 )
 from app.grading import cases as case_lib
-from app.grading import predict, rubric
+from app.grading import judge, predict, semantic
 from app.grading.sandbox import Sandbox, SandboxResult, shared_sandbox
 from app.grading.sandbox_runner import OutputError, encode_output
 
@@ -123,30 +124,53 @@ def grade_predict(q: PredictQuestion, seed: int, response: str | float | None) -
 # ---------------------------------------------------------------------------------------------
 
 
+def _rubric_details(result: semantic.PointsResult) -> dict[str, Any]:
+    return {
+        "hit": result.hit,
+        "missed": result.missed,
+        "contradicted": result.contradicted,
+        "points": [v.as_dict() for v in result.verdicts],
+        "grader": result.grader,
+    }
+
+
+def _points(q: ExplainQuestion | SpotTheBugQuestion, text: str) -> semantic.PointsResult:
+    """The LLM judge when one is configured (RLDOJO_JUDGE_URL), else (or when it fails) the offline grader."""
+    fix = isinstance(q, SpotTheBugQuestion)
+    points, reference = (q.fix, q.model_fix) if fix else (q.rubric, q.model_answer)
+    config = judge.JudgeConfig.from_env()
+    if config is not None and text.strip():
+        verdict = judge.judge(config, q.prompt, points, text)
+        if verdict is not None:
+            return verdict
+    return semantic.grade_points(points, text, reference, fix=fix)
+
+
 def grade_explain(q: ExplainQuestion, text: str | None) -> Grade:
-    result = rubric.match(q.rubric, text or "")
+    result = _points(q, text or "")
     need = q.points_to_pass
     correct = result.score >= need
     feedback = f"{result.score} of {len(q.rubric)} key points made ({need} needed)."
-    details = {"hit": result.hit, "missed": result.missed, "model_answer": q.model_answer}
+    if result.contradicted:
+        feedback += f" {len(result.contradicted)} contradicted."
+    details = {**_rubric_details(result), "model_answer": q.model_answer}
     return Grade(q.id, q.kind, correct, result.score / len(q.rubric), feedback, details)
 
 
 def grade_spot_the_bug(q: SpotTheBugQuestion, line: int | None, fix: str | None) -> Grade:
     line_ok = line == q.bug_line
-    result = rubric.match(q.fix, fix or "")
+    result = _points(q, fix or "")
     fix_ok = result.score >= q.fix_pass_mark
     correct = line_ok and fix_ok
     parts = [f"Line {line}: right line." if line_ok else f"Line {line}: not the line with the bug."]
-    parts.append("The fix is right." if fix_ok else "The fix does not yet say what changes.")
+    if fix_ok:
+        parts.append("The fix is right.")
+    elif result.contradicted:
+        parts.append("The fix says the opposite of what is needed.")
+    else:
+        parts.append("The fix does not yet say what changes.")
     score = (0.5 if line_ok else 0.0) + (0.5 * min(1.0, result.score / q.fix_pass_mark))
-    details = {
-        "bug_line": q.bug_line,
-        "line_ok": line_ok,
-        "hit": result.hit,
-        "missed": result.missed,
-        "model_fix": q.model_fix,
-    }
+    details = {**_rubric_details(result), "bug_line": q.bug_line, "line_ok": line_ok, "model_fix": q.model_fix}
     return Grade(q.id, q.kind, correct, score, " ".join(parts), details)
 
 

@@ -153,7 +153,9 @@ def _record(
 
 def _small(details: dict[str, Any]) -> dict[str, Any]:
     return {
-        k: v for k, v in details.items() if k in ("cases_passed", "cases_total", "hit", "missed", "status", "line_ok")
+        k: v
+        for k, v in details.items()
+        if k in ("cases_passed", "cases_total", "hit", "missed", "contradicted", "grader", "status", "line_ok")
     }
 
 
@@ -266,9 +268,32 @@ def _again_button(key: str, attempt: int, opts: _Options, label: str = "Try agai
 # ---------------------------------------------------------------------------------------------
 
 
+_CONTRADICTED = ":red[:material/cancel:]"
+
+
+def _quote(sentence: str | None) -> str:
+    text = " ".join((sentence or "").split())
+    return (text[:237] + "...") if len(text) > 240 else text
+
+
 def _rubric_lists(grade: graders.Grade) -> None:
-    hit, missed = grade.details.get("hit", []), grade.details.get("missed", [])
-    lines = [f"- {_HIT} {point}" for point in hit] + [f"- {_MISSED} {point}" for point in missed]
+    """Per rubric point: made (with the sentence that made it), missed, or contradicted (quoted)."""
+    points = grade.details.get("points")
+    if points is None:  # a self-grade, or an older grade: only the lists
+        points = [{"point": p, "status": "hit"} for p in grade.details.get("hit", [])]
+        points += [{"point": p, "status": "missed"} for p in grade.details.get("missed", [])]
+    lines = []
+    for p in points:
+        if p["status"] == "hit":
+            said = f' *(you wrote: "{_quote(p.get("sentence"))}")*' if p.get("sentence") else ""
+            lines.append(f"- {_HIT} {p['point']}{said}")
+        elif p["status"] == "contradicted":
+            lines.append(
+                f'- {_CONTRADICTED} **Contradicted:** you wrote "{_quote(p.get("sentence"))}"; '
+                f"the opposite holds: {p['point']}"
+            )
+        else:
+            lines.append(f"- {_MISSED} {p['point']}")
     if lines:
         st.markdown("**Key points:**\n" + "\n".join(lines))
 
@@ -287,7 +312,7 @@ def _explain(q: ExplainQuestion, key: str, attempt: int, opts: _Options) -> None
         st.markdown(q.model_answer)
     _explanation(q)
     with st.form(f"{key}-self-{attempt}"):
-        st.markdown("**Grade yourself** against the rubric (the matcher looks for words, you know what you meant):")
+        st.markdown("**Grade yourself** against the rubric (the grader can misread you; you know what you meant):")
         ticks = [st.checkbox(point.point, key=f"{key}-tick-{attempt}-{i}") for i, point in enumerate(q.rubric)]
         if st.form_submit_button("Record my self-grade"):
             made = sum(ticks)

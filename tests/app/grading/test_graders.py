@@ -111,7 +111,8 @@ def test_explain_lists_hits_and_misses(questions: Questions) -> None:
 
 def test_every_model_answer_passes_its_own_rubric_and_an_empty_answer_fails(questions: Questions) -> None:
     for q in questions.filter(kinds=["explain"]):
-        assert graders.grade_explain(q, q.model_answer).details["missed"] == [], q.id
+        grade = graders.grade_explain(q, q.model_answer)
+        assert grade.correct and grade.details["contradicted"] == [], q.id
         assert graders.grade_explain(q, "I would need to look that up.").score == 0, q.id
     for q in questions.filter(kinds=["spot-the-bug"]):
         assert graders.grade_spot_the_bug(q, q.bug_line, q.model_fix).correct, q.id

@@ -97,14 +97,21 @@ def test_an_order_question_uses_the_click_order() -> None:
     assert [s.value for s in at.success] == ["Correct order."]
 
 
-def test_an_explain_question_lists_hit_and_missed_points() -> None:
+def test_an_explain_question_lists_hit_missed_and_contradicted_points() -> None:
     at = practice("discount-factor")
-    at.text_area[0].input("It keeps the return finite, and a small gamma makes the agent myopic.")
+    at.text_area[0].input(
+        "It keeps the return finite, and a small gamma makes the agent myopic. "
+        "With gamma near 1 the agent becomes short-sighted."
+    )
     button(at, "Check").click().run()
     shown = texts(at)
-    assert "2 of 4 key points made (3 needed)." in [e.value for e in at.error]
-    assert ":material/check_circle:] Keeps the return finite" in shown
-    assert ":material/radio_button_unchecked:] Near 1 the agent is far-sighted" in shown
+    assert "2 of 4 key points made (3 needed). 1 contradicted." in [e.value for e in at.error]
+    assert ':material/check_circle:] Keeps the return finite in continuing (never-ending) tasks *(you wrote: "' in shown
+    assert (
+        ':material/cancel:] **Contradicted:** you wrote "With gamma near 1 the agent becomes short-sighted."; '
+        "the opposite holds: Near 1 the agent is far-sighted" in shown
+    )
+    assert ":material/radio_button_unchecked:] Larger gamma makes learning harder" in shown
 
 
 def test_an_implement_question_runs_in_the_sandbox_and_shows_the_first_failure() -> None:

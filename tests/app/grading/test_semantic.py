@@ -1,0 +1,133 @@
+"""The meaning-based rubric grader (app/grading/semantic.py) with the packaged MiniLM model."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.content.quiz_models import RubricPoint
+from app.grading import calibration, graders, rubric_check, semantic
+from app.grading.bank import Questions
+
+
+@pytest.mark.parametrize(
+    ("text", "claim"),
+    [
+        ("close to. reward hacking. beta small.", False),
+        ("context, user features, arms, click reward, LinUCB, Thompson sampling", False),
+        ("The KL penalty keeps the policy close to the reference model.", True),
+        ("ratio = torch.exp(logp - logp_old)", True),
+        ("Reward hacking.", False),
+    ],
+)
+def test_a_claim_is_a_statement_not_a_keyword_list(text: str, claim: bool) -> None:
+    assert semantic.is_claim(text) is claim
+
+
+@pytest.mark.parametrize(
+    ("text", "anchor", "why"),
+    [
+        ("Gamma does not keep the return finite.", "It keeps the return finite.", "negation"),
+        ("A gamma near 0 makes the agent far-sighted", "With gamma near 0 the agent is myopic", "opposite"),
+        ("A larger beta lets the model drift further", "with a beta that is too small the model drifts", "opposite"),
+        ("a gamma near 1 makes it myopic", "With gamma near 0 the agent is myopic", "numbers"),
+        ("The policy stays close to the reference.", "It keeps the policy close to the SFT model.", ""),
+    ],
+)
+def test_disagreement_rules(text: str, anchor: str, why: str) -> None:
+    assert semantic.disagreement(text, anchor) == why
+
+
+def test_the_model_loads_once_per_process() -> None:
+    assert semantic.available()
+    assert semantic.encoder() is semantic.encoder()
+
+
+def test_a_paraphrase_earns_the_point_the_keywords_missed(questions: Questions) -> None:
+    # The issue's example: "anchors the model to the reference" has none of the accept phrasings.
+    q = questions.get("kl-penalty-role")
+    text = (
+        "It anchors the policy to the reference model it started from. Without that anchor the policy wanders "
+        "off into odd text that exploits weaknesses of the reward model. Beta is how strong the anchor is: too "
+        "weak and the model games the reward, too strong and it hardly moves away from the SFT model."
+    )
+    grade = graders.grade_explain(q, text)
+    assert q.rubric[0].point in grade.details["hit"]
+    assert grade.correct, grade.details
+
+
+def test_a_keyword_salad_earns_nothing(questions: Questions) -> None:
+    q = questions.get("kl-penalty-role")
+    grade = graders.grade_explain(q, "close to. reward hacking. beta small. per token.")
+    assert grade.details["hit"] == [] and not grade.correct
+
+
+def test_a_negated_answer_fails_and_its_sentence_is_quoted(questions: Questions) -> None:
+    q = questions.get("discount-factor")
+    text = (
+        "Gamma does not keep the return finite. A gamma near 0 makes the agent far-sighted, and a gamma near 1 "
+        "makes it myopic. A larger gamma lowers the variance of the returns."
+    )
+    grade = graders.grade_explain(q, text)
+    assert not grade.correct
+    contradicted = {c["point"]: c["sentence"] for c in grade.details["contradicted"]}
+    assert contradicted[q.rubric[0].point] == "Gamma does not keep the return finite."
+    assert "far-sighted" in contradicted[q.rubric[1].point]
+    assert "contradicted" in grade.feedback
+
+
+def test_a_contradicts_statement_catches_a_wrong_belief_without_negation() -> None:
+    point = RubricPoint(
+        point="The ratio is the exponential of the difference of log-probabilities",
+        accept=["exp*"],
+        contradicts=["Dividing the log-probabilities gives the probability ratio"],
+    )
+    wrong = semantic.grade_points([point], "You get the probability ratio by dividing the two log-probabilities.")
+    assert [v.status for v in wrong.verdicts] == ["contradicted"]
+    assert wrong.verdicts[0].why == "a known wrong belief"
+    right = semantic.grade_points([point], "The ratio is exp of logp minus logp_old, a difference of logs.")
+    assert right.hit == [point.point]
+
+
+def test_a_fix_that_calls_the_buggy_line_right_is_contradicted(questions: Questions) -> None:
+    q = questions.get("ppo-ratio-bug")
+    grade = graders.grade_spot_the_bug(q, q.bug_line, "The ratio line is right; exp is applied later anyway.")
+    assert not grade.correct and grade.details["contradicted"]
+    assert "opposite" in grade.feedback
+
+
+def test_without_the_model_the_phrasings_still_need_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(semantic, "encoder", lambda: None)
+    point = RubricPoint(point="Keeps the return finite", accept=["finite"])
+    assert semantic.grade_points([point], "finite. bounded.").hit == []
+    result = semantic.grade_points([point], "Discounting keeps the return finite in continuing tasks.")
+    assert result.hit == [point.point] and result.grader == "keyword"
+    negated = semantic.grade_points([point], "Discounting does not keep the return finite at all.")
+    assert [v.status for v in negated.verdicts] == ["contradicted"]
+
+
+def test_rubric_self_check_flags_a_rubric_that_a_salad_passes(questions: Questions) -> None:
+    q = questions.get("why-ppo-clips")
+    assert rubric_check.problems(q) == []
+    salad = rubric_check.accept_salad(q.rubric)
+    assert "ratio. importance." in salad and "=" not in salad
+    # A model answer that makes no point is reported on its field.
+    bad = q.model_copy(update={"model_answer": "Interesting question. Let me think about it."})
+    (problem,) = rubric_check.problems(bad)
+    assert problem[0] == ("model_answer",) and "points needed" in problem[1]
+
+
+def test_calibration_set_covers_every_explain_and_spot_the_bug_question(questions: Questions) -> None:
+    answered = {cq.question: cq for cq in calibration.load()}
+    for q in questions.filter(kinds=["explain", "spot-the-bug"]):
+        assert q.id in answered, q.id
+        assert {"good", "partial", "salad", "wrong"} <= {a.label for a in answered[q.id].answers}, q.id
+    splits = [cq.split for cq in answered.values()]
+    assert splits.count("heldout") >= len(splits) // 3
+
+
+@pytest.mark.slow
+def test_held_out_targets_of_the_issue_are_met() -> None:
+    from bench.explain_grading import _metrics, run
+
+    m = _metrics(run("heldout")["passed"], "semantic", None)
+    assert m["pass:good"] >= 0.9 and m["pass:salad"] <= 0.05 and m["pass:wrong"] <= 0.10, m
