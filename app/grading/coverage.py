@@ -1,7 +1,7 @@
 """quizzes/COVERAGE.md, generated from the banks' `sources`: which question covers which part of the syllabus.
 
     python -m app.grading coverage           # rewrite quizzes/COVERAGE.md
-    python -m app.grading coverage --check   # exit 1 if it is stale or a syllabus item is uncovered
+    python -m app.grading coverage --check   # exit 1 if it is stale or a syllabus item is not fully covered
 
 A test runs the check, so the file can never drift from the banks.
 """
@@ -116,9 +116,10 @@ def write(directory: Path | None = None) -> Path:
 
 
 def check(directory: Path | None = None) -> list[str]:
-    """Problems: a stale file, an uncovered syllabus item. Empty when all is well."""
+    """Problems: a stale file, a syllabus item no question covers, or only partially. Empty when all is well."""
     questions = load_questions(directory)
     problems = [f"not covered: {item}" for item in uncovered(questions)]
+    problems += [f"only partially covered: {item}" for item in items_at(questions, "partial")]
     path = coverage_path(directory)
     if not path.exists() or path.read_text(encoding="utf-8") != render(questions):
         problems.insert(0, f"{path.name} is stale: run `python -m app.grading coverage`")
