@@ -22,7 +22,7 @@ Command line (one JSON object on the last line with ``--json``)::
     python -m algorithms.planning dyna --planning-steps 0 5 50 --runs 30 --episodes 50 --json
     python -m algorithms.planning mcts --board "X.O.X...." --simulations 2000 --json
     python -m algorithms.planning solve --json
-    python -m algorithms.planning versus-minimax --simulations 1000 --games 10 --json
+    python -m algorithms.planning versus-minimax --simulations 2000 --games 20 --json
 """
 
 from __future__ import annotations
@@ -431,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     search.add_argument("--seed", type=int, default=0)
     commands.add_parser("solve", help="solve tic-tac-toe exactly: positions, games, value")
     versus = commands.add_parser("versus-minimax", help="MCTS against a perfect minimax player")
-    versus.add_argument("--simulations", type=int, default=1000)
+    versus.add_argument("--simulations", type=int, default=2000)
     versus.add_argument("--games", type=int, default=10)
     versus.add_argument("--seed", type=int, default=0)
     for sub in (dyna, search, versus, commands.choices["solve"]):
