@@ -393,6 +393,7 @@ def train(config: A2CConfig, on_update: OnUpdate | None = None, should_stop: Sho
         values_all = agent.value(torch.cat([x_all, rollout.next_obs]))  # V(s_t) with gradient, (T N + N,)
         values = values_all[: T * N].view(T, N)  # (T, N)
         with torch.no_grad():
+            # lesson:start a2c-advantages
             next_value = values_all[T * N :].detach()  # V(s_T), (N,)
             v = values.detach()
             if config.gae_lambda == 1.0:
@@ -411,10 +412,12 @@ def train(config: A2CConfig, on_update: OnUpdate | None = None, should_stop: Sho
                     config.gae_lambda,
                 )
                 returns = advantages + v
+            # lesson:end a2c-advantages
 
         b_obs, b_actions, b_values, b_adv, b_returns = flatten_valid(rollout, values, advantages, returns)
         losses: Metrics = {}
         if b_obs.shape[0] > 0:
+            # lesson:start a2c-update
             logp, entropy = agent.log_prob_entropy(b_obs, b_actions)
             assert entropy is not None
             adv = normalize_advantages(b_adv) if config.norm_adv else b_adv
@@ -425,6 +428,7 @@ def train(config: A2CConfig, on_update: OnUpdate | None = None, should_stop: Sho
             loss.backward()
             nn.utils.clip_grad_norm_(params, config.max_grad_norm)
             optimizer.step()
+            # lesson:end a2c-update
             losses = {
                 "losses/policy": pg_loss.item(),
                 "losses/value": v_loss.item(),

@@ -3,6 +3,10 @@
 Sutton & Barto (2nd ed.), section 3.3 (returns and episodes) and chapter 12 (lambda-returns);
 Schulman et al. 2016, "High-Dimensional Continuous Control Using Generalized Advantage
 Estimation" (GAE), equations 11 to 16.
+
+Indexing: the book calls the reward that follows action A_t R_{t+1}; here an episode's rewards
+are one 0-based array, so that same reward is ``rewards[t]`` (written r_t in comments, as in the
+GAE paper). G_t = r_t + gamma G_{t+1} below is the book's G_t = R_{t+1} + gamma G_{t+1}.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ def discounted_return(rewards: np.ndarray, gamma: float) -> float:
 def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
     """G_t for every step t of one finished episode. rewards: (T,) -> returns: (T,).
 
-    Uses the recursion G_t = r_t + gamma * G_{t+1} (S&B eq. 3.9) with G_T = 0: one backward
-    pass, O(T), instead of T separate sums.
+    Uses the recursion G_t = r_t + gamma * G_{t+1} (S&B eq. 3.9, where r_t = rewards[t] is the
+    book's R_{t+1}) with G_T = 0: one backward pass, O(T), instead of T separate sums.
     """
     _check_gamma(gamma)
     rewards = np.asarray(rewards, dtype=np.float64)

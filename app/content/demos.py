@@ -7,6 +7,7 @@ every demo here has a renderer there.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -85,6 +86,35 @@ class PpoClipParams(DemoParams):
     clip_eps: float = Field(default=0.2, ge=0.05, le=0.5)
     ratio: float = Field(default=1.3, ge=0.0, le=2.5)
     advantage: float = Field(default=2.0, gt=0.0, le=10.0)
+
+
+class DynaMazeParams(DemoParams):
+    planning_steps: list[int] = Field(default=[0, 5, 50], min_length=1, max_length=5)
+    """The n of each curve: planning updates per real step, 0 to 100."""
+    runs: int = Field(default=10, ge=1, le=30)
+    episodes: int = Field(default=50, ge=5, le=100)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _planning_steps_in_range(self) -> DynaMazeParams:
+        if any(not 0 <= n <= 100 for n in self.planning_steps):
+            raise ValueError(f"planning_steps must each be 0 to 100, got {self.planning_steps}")
+        return self
+
+
+class MctsTreeParams(DemoParams):
+    board: str = Field(default="X.O.X....", description="9 cells of X, O or . row by row")
+    simulations: int = Field(default=1000, ge=10, le=20000)
+    c: float = Field(default=math.sqrt(2), ge=0.0, le=5.0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _a_playable_board(self) -> MctsTreeParams:
+        from algorithms.planning import legal_moves, parse_board
+
+        if not legal_moves(parse_board(self.board)):  # parse_board raises a ValueError that names the problem
+            raise ValueError(f"the game is already over on board {self.board!r}: pick a position with moves left")
+        return self
 
 
 class LiveRunParams(DemoParams):
@@ -264,6 +294,18 @@ DEMOS: dict[str, DemoSpec] = {
             title="PPO's clipped objective",
             description="L^CLIP against the probability ratio for positive and negative advantages, with its gradient.",
             params=PpoClipParams,
+        ),
+        DemoSpec(
+            name="dyna-maze",
+            title="Dyna-Q on the Dyna Maze",
+            description="Steps per episode with 0, 5 or 50 planning updates per real step (S&B Figure 8.2).",
+            params=DynaMazeParams,
+        ),
+        DemoSpec(
+            name="mcts-tree",
+            title="Monte Carlo tree search on tic-tac-toe",
+            description="UCT's visit counts and mean results per move on a position, beside the exact minimax values.",
+            params=MctsTreeParams,
         ),
         DemoSpec(
             name="live-run",

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -194,7 +195,28 @@ SOURCES: dict[str, dict[str, str]] = {
     },
 }
 
-SourceRef = Annotated[str, StringConstraints(pattern=r"^\d{3}:[a-z0-9-]+$")]
+DEPTHS: tuple[str, ...] = ("full", "partial")
+_SOURCE = re.compile(r"^\d{3}:[a-z0-9-]+( (full|partial))?$")
+
+
+def _check_source_ref(ref: str) -> str:
+    if not _SOURCE.match(ref):
+        raise ValueError(
+            "a source is 'SEED:ITEM', optionally followed by ' full' or ' partial'"
+            f" (e.g. '003:16 partial'); got {ref!r}"
+        )
+    return ref
+
+
+SourceRef = Annotated[str, AfterValidator(_check_source_ref)]
+"""'003:14' or '003:14 full': the question fully asks that syllabus item; '003:16 partial': only part of it."""
+
+
+def parse_source(ref: str) -> tuple[str, str, str]:
+    """'003:16 partial' -> ('003', '16', 'partial'); with no depth given the mapping is 'full'."""
+    item, _, depth = ref.partition(" ")
+    seed, _, section = item.partition(":")
+    return seed, section, depth or "full"
 
 
 class _Strict(BaseModel):
@@ -695,8 +717,11 @@ def check_bank(bank: QuizBank, lesson_ids: set[str] | None) -> list[tuple[Loc, s
 
 
 def check_question(q: AnyQuestion, lesson_ids: set[str] | None) -> Iterator[tuple[Loc, str]]:
+    items = [parse_source(source)[:2] for source in q.sources]
     for i, source in enumerate(q.sources):
-        seed, _, section = source.partition(":")
+        seed, section, _ = parse_source(source)
+        if items.index((seed, section)) != i:
+            yield ("sources", i), f"'{seed}:{section}' is listed twice (once is enough: full or partial)"
         if seed not in SOURCES:
             yield ("sources", i), f"unknown seed '{seed}'; seeds: {', '.join(SOURCES)}"
         elif section not in SOURCES[seed]:

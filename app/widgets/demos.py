@@ -15,6 +15,7 @@ from app.widgets.bandit_demos import bandit_testbed, contextual_bandits
 from app.widgets.debug_demo import debug_lab_demo
 from app.widgets.gae_demo import gae_explorer
 from app.widgets.gridworld import gridworld_dp
+from app.widgets.planning_demos import dyna_maze, mcts_tree
 from app.widgets.ppo_demo import ppo_clip_explorer
 from app.widgets.rlhf_demo import rlhf_compare
 from app.widgets.runs import live_run
@@ -128,6 +129,8 @@ RENDERERS: dict[str, Callable[[DemoParams, str], None]] = {
     "gae-explorer": gae_explorer,  # type: ignore[dict-item]
     "ppo-clip-explorer": ppo_clip_explorer,  # type: ignore[dict-item]
     "debug-lab": debug_lab_demo,  # type: ignore[dict-item]
+    "dyna-maze": dyna_maze,  # type: ignore[dict-item]
+    "mcts-tree": mcts_tree,  # type: ignore[dict-item]
 }
 
 
