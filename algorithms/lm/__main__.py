@@ -2,6 +2,7 @@
 
 python -m algorithms.lm run --preset tiny --json       the whole chain; last line: one JSON object
 python -m algorithms.lm train --stage ppo --beta 0     one stage (as a live run does), SFT etc. cached
+python -m algorithms.lm grpo --preset tiny --json      GRPO against a verifiable reward; last line: one JSON object
 python -m algorithms.lm sample --model PATH --prompt "the film"   sample from any saved causal LM
 """
 
@@ -31,6 +32,7 @@ def _printer():
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from algorithms.lm.grpo import GRPOConfig
     from algorithms.lm.pipeline import PRESETS, RLHFConfig, run_chain, train
 
     parser = argparse.ArgumentParser(prog="python -m algorithms.lm", description=__doc__.splitlines()[0])
@@ -45,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stage = commands.add_parser("train", help="one stage, as the live-runs manager runs it")
     add_config_arguments(stage, RLHFConfig)
     stage.add_argument("--json", action="store_true")
+    grpo = commands.add_parser(
+        "grpo", help="GRPO from the SFT model against a verifiable reward (a fresh SFT model unless --cache-dir)"
+    )
+    add_config_arguments(grpo, GRPOConfig)
+    grpo.add_argument("--json", action="store_true", help="print one JSON object of results, last")
     sample = commands.add_parser("sample", help="sample completions from a saved model (a folder or hub id)")
     sample.add_argument("--model", required=True)
     sample.add_argument("--prompt", default="the film")
@@ -72,7 +79,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         if as_json:
             print(json.dumps(result.metrics))
         return 0
+    if args.command == "grpo":
+        return _grpo(args)
     return _sample(args)
+
+
+def _grpo(args) -> int:
+    import tempfile
+
+    from algorithms.lm.grpo import GRPOConfig, run_grpo
+
+    values = vars(args)
+    as_json = values.pop("json")
+    values.pop("command")
+    if not values["cache_dir"]:
+        values["cache_dir"] = tempfile.mkdtemp(prefix="rldojo-grpo-")  # a fresh SFT model: time the whole thing
+    result = run_grpo(GRPOConfig(**values), on_update=_printer())
+    result.pop("_policy")
+    print(
+        f"\npreset {result['preset']} on {result['device']}, {result['threads']} thread(s): "
+        f"{result['seconds']} s in all (GRPO {result['grpo_seconds']} s)"
+    )
+    print(f"accuracy {result['accuracy_before']:.3f} -> {result['accuracy_after']:.3f}, KL {result['kl']:.2f} nats")
+    print(f"mean length {result['mean_length_before']:.1f} -> {result['mean_length_after']:.1f} tokens")
+    for text in result["samples_after"]:
+        print(f"  {text}")
+    if as_json:
+        print(json.dumps(result))
+    return 0
 
 
 def _sample(args) -> int:
