@@ -27,7 +27,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -44,13 +44,22 @@ from algorithms.contract import (
     pick_device,
 )
 from algorithms.lm import reviews
+from algorithms.lm.hf import (
+    answer_match,
+    decoder,
+    detect_format,
+    encode_prompt,
+    load_base,
+    merged,
+    prompt_text,
+    read_records,
+)
 from algorithms.lm.model import (
     autocast,
     build_model,
     build_tokenizer,
     decode,
     encode_prompts,
-    load_policy,
     sample,
     save,
     sequence_logprobs,
@@ -129,20 +138,74 @@ def group_advantages(rewards: torch.Tensor, settings: GRPOSettings) -> torch.Ten
     # lesson:end grpo-advantage-choice
 
 
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt: its text, its token ids (with <bos> where the tokenizer has one) and its data record."""
+
+    text: str
+    ids: tuple[int, ...]
+    record: dict = field(default_factory=dict)
+
+
+Reward = Callable[[str, str, dict], float]
+"""(prompt, completion, record) -> reward."""
+
+
+def review_prompts(tokenizer) -> list[Prompt]:
+    """Our task's prompts: the subjects that open a review."""
+    return [Prompt(s, tuple(encode_prompts(tokenizer, [s])[0].tolist())) for s in reviews.SUBJECTS]
+
+
+@dataclass
+class Bucket:
+    """Completions whose prompts have one length, so they stack without padding: (N, P), (N, T), (N, T), (N,)."""
+
+    prompt_ids: torch.Tensor
+    tokens: torch.Tensor
+    mask: torch.Tensor
+    advantages: torch.Tensor
+
+
+@torch.no_grad()
+def sample_groups(
+    policy, tokenizer, prompts: list[Prompt], G: int, max_new_tokens: int, temperature: float, device: str
+):
+    """G completions of each prompt, one `sample` call per prompt length: yields (prompts, prompt ids, tokens, mask)."""
+    by_length: dict[int, list[Prompt]] = {}
+    for prompt in prompts:
+        by_length.setdefault(len(prompt.ids), []).append(prompt)
+    policy.eval()
+    for same in by_length.values():
+        prompt_ids = torch.tensor([p.ids for p in same], device=device).repeat_interleave(G, dim=0)  # (n G, P)
+        with autocast(device):
+            tokens, mask = sample(  # token by token with the KV cache
+                policy, prompt_ids, max_new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id, temperature
+            )
+        yield same, prompt_ids, tokens, mask
+
+
 def train_grpo(
     policy,
     reference,
     tokenizer,
     settings: GRPOSettings,
-    reward_fn: Callable[[str], float],
+    reward_fn: Callable[[str], float] | Reward,
     *,
     device: str,
     seed: int,
+    prompts: list[Prompt] | None = None,
+    decode_fn: Callable | None = None,
+    accuracy_fn: Reward | None = None,
     log: OnUpdate = ignore_metrics,
     should_stop: ShouldStop = never_stop,
     on_samples: Callable[[list[dict]], None] = lambda _: None,
 ) -> dict[str, float]:
-    """Train `policy` in place against `reward_fn`; the reference stays frozen. Returns a summary."""
+    """Train `policy` in place against `reward_fn`; the reference stays frozen. Returns a summary.
+
+    prompts: where to draw prompts from (default: our review subjects). reward_fn takes the whole
+    text (prompt and completion) for our reviews, or (prompt, completion, record) for a dataset's
+    prompts. accuracy_fn (same form) is what `charts/accuracy` reports (default: the exact rule).
+    """
     if settings.group_size < 2:
         raise ValueError(
             f"group_size must be at least 2 (a group needs others to compare with), got {settings.group_size}"
@@ -151,7 +214,12 @@ def train_grpo(
         raise ValueError(f"aggregation must be 'sequence', 'token' or 'constant', got {settings.aggregation!r}")
     if settings.advantage not in ("grpo", "rloo"):
         raise ValueError(f"advantage must be 'grpo' or 'rloo', got {settings.advantage!r}")
-    optimizer, _ = make_optimizer(policy, settings.lr, settings.iterations)
+    if prompts is None:
+        prompts = review_prompts(tokenizer)
+        reward_fn, accuracy_fn = _on_text(reward_fn), accuracy_fn or _on_text(all_praise)
+    accuracy_fn = accuracy_fn or reward_fn
+    decode_fn = decode_fn or (lambda tokens, mask: decode(tokenizer, tokens, mask))
+    optimizer, _ = make_optimizer([p for p in policy.parameters() if p.requires_grad], settings.lr, settings.iterations)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     B, G = settings.prompts_per_iteration, settings.group_size
@@ -161,43 +229,47 @@ def train_grpo(
     for iteration in range(settings.iterations):
         if should_stop():
             break
-        prompts = [str(rng.choice(reviews.SUBJECTS)) for _ in range(B)]
-        # lesson:start grpo-rollout
-        prompt_ids = encode_prompts(tokenizer, prompts, device).repeat_interleave(G, dim=0)  # (B G, P)
-        policy.eval()
-        with torch.no_grad(), autocast(device):
-            tokens, mask = sample(  # G completions per prompt, token by token with the KV cache
-                policy,
-                prompt_ids,
-                settings.max_new_tokens,
-                tokenizer.eos_token_id,
-                tokenizer.pad_token_id,
-                settings.temperature,
-            )
-        texts = [f"{p} {c}" for p, c in zip(np.repeat(prompts, G), decode(tokenizer, tokens, mask), strict=True)]
-        rewards = torch.tensor([reward_fn(t) for t in texts], dtype=torch.float32, device=device).view(B, G)
-        advantages = group_advantages(rewards, settings)  # (B, G): no critic
-        # lesson:end grpo-rollout
-        # lesson:start dynamic-sampling
-        informative = rewards.std(dim=1) > 0  # (B,): a group of equal rewards has zero advantage everywhere
-        keep = informative if settings.dynamic_sampling else torch.ones_like(informative)
-        rows = keep.repeat_interleave(G).nonzero().squeeze(1)  # the completions of the groups kept
-        # lesson:end dynamic-sampling
-        correct = [all_praise(t) for t in texts]
+        chosen = [prompts[int(rng.choice(len(prompts)))] for _ in range(B)]
+        buckets, all_rewards, lengths, correct, shown = [], [], [], [], []
+        for same, prompt_ids, tokens, mask in sample_groups(
+            policy, tokenizer, chosen, G, settings.max_new_tokens, settings.temperature, device
+        ):
+            # lesson:start grpo-rollout
+            completions = decode_fn(tokens, mask)  # G completions per prompt, sampled with the KV cache
+            group_of = [p for p in same for _ in range(G)]  # the prompt of each completion
+            scores = [reward_fn(p.text, c, p.record) for p, c in zip(group_of, completions, strict=True)]
+            rewards = torch.tensor(scores, dtype=torch.float32, device=device).view(len(same), G)  # (B, G)
+            advantages = group_advantages(rewards, settings)  # (B, G): no critic
+            # lesson:end grpo-rollout
+            # lesson:start dynamic-sampling
+            informative = rewards.std(dim=1) > 0  # (B,): a group of equal rewards has zero advantage everywhere
+            keep = informative if settings.dynamic_sampling else torch.ones_like(informative)
+            rows = keep.repeat_interleave(G).nonzero().squeeze(1)  # the completions of the groups kept
+            # lesson:end dynamic-sampling
+            if len(rows):
+                buckets.append(Bucket(prompt_ids[rows], tokens[rows], mask[rows], advantages.flatten()[rows]))
+            all_rewards.append(rewards)
+            lengths.append(mask.sum(1))
+            hits = [accuracy_fn(p.text, c, p.record) for p, c in zip(group_of, completions, strict=True)]
+            correct += hits
+            shown += [
+                {"text": f"{p.text} {c}", "reward": r, "correct": bool(h)}
+                for p, c, r, h in list(zip(group_of, completions, scores, hits, strict=True))[::G]
+            ]
+        rewards = torch.cat(all_rewards)
         history = {
             "progress": (iteration + 1) / settings.iterations,
             "global_step": iteration + 1,
             "charts/reward": rewards.mean().item(),
             "charts/accuracy": float(np.mean(correct)),
-            "charts/length": mask.sum(1).mean().item(),
-            "charts/informative_groups": informative.float().mean().item(),
+            "charts/length": torch.cat(lengths).mean().item(),
+            "charts/informative_groups": (rewards.std(dim=1) > 0).float().mean().item(),
         }
-        if len(rows):
-            kept_total += len(rows) // G
-            history.update(_update(policy, reference, optimizer, prompt_ids, tokens, mask, advantages, rows, settings))
+        if buckets:
+            kept_total += sum(len(b.advantages) for b in buckets) // G
+            history.update(_update(policy, reference, optimizer, buckets, settings))
         log(history)
-        shown = zip(texts[::G], rewards[:, 0].tolist(), correct[::G], strict=True)  # one completion per prompt
-        on_samples([{"text": t, "reward": r, "correct": bool(c)} for t, r, c in shown])
+        on_samples(shown)
     return {
         "iterations": history.get("global_step", 0),
         "groups_trained": kept_total,
@@ -205,21 +277,35 @@ def train_grpo(
     }
 
 
-def _update(policy, reference, optimizer, prompt_ids, tokens, mask, advantages, rows, settings: GRPOSettings) -> dict:
-    device = str(prompt_ids.device)
-    prompt_ids, tokens, mask = prompt_ids[rows], tokens[rows], mask[rows]
-    adv = advantages.flatten()[rows]  # (N,): one advantage per completion, for all its tokens
-    on_policy = settings.epochs == 1 and settings.minibatch_size >= len(rows)
+def _on_text(fn: Callable[[str], float]) -> Reward:
+    """A reward of the whole review text as a (prompt, completion, record) reward."""
+    return lambda prompt, completion, _record: fn(f"{prompt} {completion}")
+
+
+def _update(policy, reference, optimizer, buckets: list[Bucket], settings: GRPOSettings) -> dict:
+    device = str(buckets[0].prompt_ids.device)
+    n = sum(len(b.advantages) for b in buckets)
+    on_policy = settings.epochs == 1 and settings.minibatch_size >= n
+    old_ref = []
     with torch.no_grad(), autocast(device):
-        logp_ref = token_logprobs(reference, prompt_ids, tokens, mask) if settings.beta else None
-        # With one gradient step per batch, pi_old is the current policy: its log-probs are logp.detach().
-        logp_old = None if on_policy else token_logprobs(policy, prompt_ids, tokens, mask)
+        for b in buckets:
+            logp_ref = token_logprobs(reference, b.prompt_ids, b.tokens, b.mask) if settings.beta else None
+            # With one gradient step per batch, pi_old is the current policy: its log-probs are logp.detach().
+            logp_old = None if on_policy else token_logprobs(policy, b.prompt_ids, b.tokens, b.mask)
+            old_ref.append((logp_old, logp_ref))
+    trainable = [p for p in policy.parameters() if p.requires_grad]
     policy.train()
     losses, clips, kls = [], [], []
     for _ in range(settings.epochs):
-        for index in torch.randperm(len(rows), device=prompt_ids.device).split(settings.minibatch_size):
+        minibatches = [
+            (b, index, old, ref)
+            for b, (old, ref) in zip(buckets, old_ref, strict=True)
+            for index in torch.randperm(len(b.advantages), device=b.prompt_ids.device).split(settings.minibatch_size)
+        ]
+        for b, index, logp_old, logp_ref in minibatches:
+            mask, adv = b.mask[index], b.advantages[index]
             with autocast(device):
-                logp = token_logprobs(policy, prompt_ids[index], tokens[index], mask[index])
+                logp = token_logprobs(policy, b.prompt_ids[index], b.tokens[index], mask)
             old = logp.detach() if logp_old is None else logp_old[index]
             ref = None if logp_ref is None else logp_ref[index]
             # lesson:start grpo-step
@@ -227,8 +313,8 @@ def _update(policy, reference, optimizer, prompt_ids, tokens, mask, advantages, 
                 logp,
                 old,
                 ref,
-                adv[index],
-                mask[index],
+                adv,
+                mask,
                 clip_eps=settings.clip_eps,
                 clip_eps_high=settings.clip_eps_high,
                 beta=settings.beta,
@@ -237,15 +323,15 @@ def _update(policy, reference, optimizer, prompt_ids, tokens, mask, advantages, 
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             # lesson:end grpo-step
             check_finite("the GRPO loss", loss.item(), len(losses))
-            m = mask[index].bool()
+            m = mask.bool()
             losses.append(loss.item())
             clips.append(clip_fraction(logp[m], old[m], settings.clip_eps).item())
             if ref is not None:
-                kls.append(((logp.detach() - ref) * mask[index]).sum(1).mean().item())
+                kls.append(((logp.detach() - ref) * mask).sum(1).mean().item())
     policy.eval()
     out = {"losses/policy": float(np.mean(losses)), "losses/clip_fraction": float(np.mean(clips))}
     if kls:
@@ -272,6 +358,36 @@ def evaluate_task(policy, reference, tokenizer, n: int, max_new_tokens: int, dev
         "ended": round(float((tokens == tokenizer.eos_token_id).any(1).float().mean()), 4),
         "samples": texts[:n_samples],
     }
+
+
+@torch.no_grad()
+def evaluate_prompts(
+    policy,
+    reference,
+    tokenizer,
+    prompts: list[Prompt],
+    accuracy_fn: Reward,
+    max_new_tokens: int,
+    device: str,
+    decode_fn: Callable,
+    n_samples: int = 4,
+) -> dict:
+    """evaluate_task for any prompts and verifier: one sample per prompt; accuracy, mean length, KL per completion."""
+    torch.manual_seed(EVAL_SEED + 1)
+    hits, lengths, kls, samples = [], [], [], []
+    for same, prompt_ids, tokens, mask in sample_groups(policy, tokenizer, prompts, 1, max_new_tokens, 1.0, device):
+        completions = decode_fn(tokens, mask)
+        hits += [accuracy_fn(p.text, c, p.record) for p, c in zip(same, completions, strict=True)]
+        lengths.append(mask.sum(1))
+        logp = sequence_logprobs(policy, prompt_ids, tokens, mask)
+        kls.append(logp - sequence_logprobs(reference, prompt_ids, tokens, mask))
+        samples += [f"{p.text} {c}" for p, c in zip(same, completions, strict=True)]
+    return {
+        "accuracy": round(float(np.mean(hits)), 4),
+        "mean_length": round(float(torch.cat(lengths).float().mean()), 3),
+        "kl": round(float(torch.cat(kls).mean()), 4),
+        "samples": samples[:n_samples],
+    }  # fmt: skip
 
 
 # --- the SFT model it starts from ---------------------------------------------------------------
@@ -320,8 +436,8 @@ def ensure_sft(preset, cache: Path, seed: int, device: str, log: OnUpdate, shoul
 # --- the live-runs contract and the command line -------------------------------------------------
 @dataclass(frozen=True)
 class GRPOConfig:
-    task: Literal["praise", "praise_partial_credit"] = "praise"
-    """The reward: 'praise' checks the rule exactly (1 or 0); the partial credit pays per positive word (hackable)."""
+    task: Literal["praise", "praise_partial_credit", "answer_match"] = "praise"
+    """Reward: 'praise' checks the rule; partial credit pays per praise word; 'answer_match' checks dataset answers."""
     aggregation: Literal["sequence", "token", "constant"] = "sequence"
     """Averaging of token losses: per sequence first (GRPO), over all tokens (DAPO), or sum / a constant (Dr. GRPO)."""
     scale: Literal["std", "none"] = "std"
@@ -350,6 +466,12 @@ class GRPOConfig:
     """Where the SFT model is kept between runs (empty: the data directory's lm/)."""
     output_dir: str = ""
     """Where this run writes its report, samples and final policy (set by the run manager)."""
+    base_model: str = ""
+    """A Hugging Face causal LM (a folder, or a hub id: downloaded) to start from instead of our SFT model."""
+    dataset: str = ""
+    """Prompts in trl's prompt-only format (a JSONL file or a hub id), optionally with an 'answer' column."""
+    lora: int = 0
+    """LoRA rank: train low-rank adapters on every linear layer instead of all weights (0: off)."""
 
 
 def settings_for(config: GRPOConfig, preset_name: str) -> GRPOSettings:
@@ -380,16 +502,32 @@ def run_grpo(config: GRPOConfig, on_update: OnUpdate = ignore_metrics, should_st
     threads = configure_threads(device, config.threads, preset)
     settings = settings_for(config, preset.name)
     cache = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
-    reporter = Reporter(on_update, {"sft": 30.0, "grpo": 70.0})
+    reporter = Reporter(on_update, {"sft": 0.0 if config.base_model else 30.0, "grpo": 70.0})
     log = reporter.stage("sft")
-    sft_dir = ensure_sft(preset, cache, config.seed, device, log, should_stop)
+    model_path = config.base_model or ensure_sft(preset, cache, config.seed, device, log, should_stop)
     log({"progress": 1.0})
     log.finish()  # type: ignore[attr-defined]
-    policy, tokenizer = load_policy(sft_dir, device)
-    reference, _ = load_policy(sft_dir, device)
-    reference.requires_grad_(False)
+    policy, reference, tokenizer = load_base(model_path, device, config.lora)
     n_eval = N_EVAL[preset.name]
-    before = evaluate_task(policy, reference, tokenizer, n_eval, settings.max_new_tokens, device)
+    generic = bool(config.base_model or config.dataset)  # our review task on our SFT model keeps its own evaluation
+    reward = _reward(config.task)
+    accuracy = answer_match if config.task == "answer_match" else _on_text(all_praise)
+    prompts = eval_prompts = None
+    if generic:
+        prompts = _prompts(config, tokenizer)
+        eval_prompts = prompts[:n_eval]
+        decode_fn = decoder(tokenizer) if config.base_model else (lambda t, m: decode(tokenizer, t, m))
+
+        def measure() -> dict:
+            args = (policy, reference, tokenizer, eval_prompts, accuracy, settings.max_new_tokens, device, decode_fn)
+            return evaluate_prompts(*args)
+    else:
+        decode_fn = None
+
+        def measure() -> dict:
+            return evaluate_task(policy, reference, tokenizer, n_eval, settings.max_new_tokens, device)
+
+    before = measure()
     log = reporter.stage("grpo")
     out = Path(config.output_dir) if config.output_dir else None
 
@@ -405,15 +543,18 @@ def run_grpo(config: GRPOConfig, on_update: OnUpdate = ignore_metrics, should_st
         reference,
         tokenizer,
         settings,
-        TASKS[config.task],
+        reward,
         device=device,
         seed=config.seed,
+        prompts=prompts,
+        decode_fn=decode_fn,
+        accuracy_fn=accuracy if generic else None,
         log=log,
         should_stop=should_stop,
         on_samples=write_samples,
     )
     log.finish()  # type: ignore[attr-defined]
-    after = evaluate_task(policy, reference, tokenizer, n_eval, settings.max_new_tokens, device)
+    after = measure()
     result = {
         "preset": preset.name,
         "device": device,
@@ -426,8 +567,10 @@ def run_grpo(config: GRPOConfig, on_update: OnUpdate = ignore_metrics, should_st
         "kl": after["kl"],
         "mean_length_before": before["mean_length"],
         "mean_length_after": after["mean_length"],
-        "well_formed_after": after["well_formed"],
-        "ended_after": after["ended"],
+        **({} if generic else {"well_formed_after": after["well_formed"], "ended_after": after["ended"]}),
+        "base_model": config.base_model or None,
+        "dataset": config.dataset or None,
+        "lora": config.lora,
         "iterations": info["iterations"],
         "groups_trained": info["groups_trained"],
         "grpo_seconds": round(info["seconds"], 1),
@@ -437,10 +580,39 @@ def run_grpo(config: GRPOConfig, on_update: OnUpdate = ignore_metrics, should_st
     }
     if out:
         out.mkdir(parents=True, exist_ok=True)
-        save(policy, tokenizer, out / "policy")
+        save(merged(policy), tokenizer, out / "policy")
         (out / "report.json").write_text(json.dumps(result, indent=1))
     result["_policy"] = policy
     return result
+
+
+def _reward(task: str) -> Reward:
+    if task == "answer_match":
+        return answer_match
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join([*TASKS, 'answer_match'])}")
+    return _on_text(TASKS[task])
+
+
+def _prompts(config: GRPOConfig, tokenizer) -> list[Prompt]:
+    """The dataset's prompts (trl's prompt-only format), or our review subjects."""
+    if not config.dataset:
+        if config.task == "answer_match":
+            raise ValueError("the reward 'answer_match' needs --dataset with an 'answer' column")
+        return [Prompt(s, encode_prompt(tokenizer, s)) for s in reviews.SUBJECTS]
+    records = read_records(config.dataset)
+    fmt = detect_format(records, config.dataset)
+    if fmt != "prompt-only":
+        raise ValueError(f"GRPO needs prompts, and {config.dataset!r} is in the {fmt} format (it has completions)")
+    if config.task == "answer_match" and "answer" not in records[0]:
+        raise ValueError(
+            f"the reward 'answer_match' needs an 'answer' column; {config.dataset!r} has {sorted(records[0])}"
+        )
+    out = []
+    for record in records:
+        text = prompt_text(tokenizer, record["prompt"])
+        out.append(Prompt(text, encode_prompt(tokenizer, text), record))
+    return out
 
 
 def train(
