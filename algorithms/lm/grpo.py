@@ -512,9 +512,8 @@ def run_grpo(config: GRPOConfig, on_update: OnUpdate = ignore_metrics, should_st
     generic = bool(config.base_model or config.dataset)  # our review task on our SFT model keeps its own evaluation
     reward = _reward(config.task)
     accuracy = answer_match if config.task == "answer_match" else _on_text(all_praise)
-    prompts = eval_prompts = None
+    prompts = _prompts(config, tokenizer)
     if generic:
-        prompts = _prompts(config, tokenizer)
         eval_prompts = prompts[:n_eval]
         decode_fn = decoder(tokenizer) if config.base_model else (lambda t, m: decode(tokenizer, t, m))
 
@@ -548,7 +547,7 @@ def run_grpo(config: GRPOConfig, on_update: OnUpdate = ignore_metrics, should_st
         seed=config.seed,
         prompts=prompts,
         decode_fn=decode_fn,
-        accuracy_fn=accuracy if generic else None,
+        accuracy_fn=accuracy,
         log=log,
         should_stop=should_stop,
         on_samples=write_samples,
