@@ -128,3 +128,113 @@ def answer_match(_prompt: str, completion: str, record: dict) -> float:
     if "answer" not in record:
         raise ValueError("the reward 'answer_match' needs an 'answer' column in the dataset")
     return float(str(record["answer"]).strip() in completion)
+
+
+# --- DPO on your own preference data -----------------------------------------------------------
+def preference_buckets(tokenizer, records: list[dict], max_completion: int, device: str) -> list:
+    """trl preference rows as `Pairs`, one per prompt length (so no prompt needs padding); completions end in <eos>."""
+    from algorithms.lm.preferences import Pairs
+
+    def completion_ids(completion) -> list[int]:
+        ids = tokenizer(completion_text(completion), add_special_tokens=False).input_ids[: max_completion - 1]
+        return ids if ids and ids[-1] == tokenizer.eos_token_id else [*ids, tokenizer.eos_token_id]
+
+    by_length: dict[int, list[tuple]] = {}
+    for record in records:
+        prompt = encode_prompt(tokenizer, prompt_text(tokenizer, record["prompt"]))
+        by_length.setdefault(len(prompt), []).append(
+            (prompt, completion_ids(record["chosen"]), completion_ids(record["rejected"]))
+        )
+    buckets = []
+    for rows in by_length.values():
+        T = max(len(ids) for _, c, r in rows for ids in (c, r))
+
+        def padded(seqs: list[list[int]], T: int = T) -> tuple[torch.Tensor, torch.Tensor]:
+            ids = torch.full((len(seqs), T), tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros(len(seqs), T)
+            for i, seq in enumerate(seqs):
+                ids[i, : len(seq)], mask[i, : len(seq)] = torch.tensor(seq), 1.0
+            return ids.to(device), mask.to(device)
+
+        chosen, chosen_mask = padded([c for _, c, _ in rows])
+        rejected, rejected_mask = padded([r for _, _, r in rows])
+        prompts = torch.tensor([p for p, _, _ in rows], device=device)
+        buckets.append(Pairs(prompts, chosen, chosen_mask, rejected, rejected_mask))
+    return buckets
+
+
+def train_dpo_buckets(
+    policy,
+    reference,
+    buckets: list,
+    *,
+    beta: float,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    device: str,
+    seed: int = 0,
+) -> dict:
+    """DPO (`algorithms.losses.dpo_loss`) over pairs grouped by prompt length; minibatches stay in a bucket."""
+    import time
+
+    from algorithms.lm.dpo import _reference_logprobs
+    from algorithms.lm.model import autocast, token_logprobs
+    from algorithms.lm.optim import make_optimizer
+    from algorithms.losses import dpo_loss
+
+    refs = [
+        (
+            _reference_logprobs(reference, b.prompt, b.chosen, b.chosen_mask),
+            _reference_logprobs(reference, b.prompt, b.rejected, b.rejected_mask),
+        )
+        for b in buckets
+    ]
+    torch.manual_seed(seed)
+    plan = [(i, index) for i, b in enumerate(buckets) for index in torch.randperm(len(b)).split(batch_size)]
+    trainable = [p for p in policy.parameters() if p.requires_grad]
+    optimizer, scheduler = make_optimizer(trainable, lr, epochs * len(plan))
+    policy.train()
+    start, losses = time.perf_counter(), []
+    for _ in range(epochs):
+        for k in torch.randperm(len(plan)).tolist():
+            i, index = plan[k]
+            b, (ref_c, ref_r) = buckets[i].subset(index.to(buckets[i].prompt.device)), refs[i]
+            with autocast(device):
+                both = token_logprobs(
+                    policy,
+                    b.prompt.repeat(2, 1),
+                    torch.cat([b.chosen, b.rejected]),
+                    torch.cat([b.chosen_mask, b.rejected_mask]),
+                ).sum(1)
+                pi_c, pi_r = both.chunk(2)
+                loss = dpo_loss(pi_c, pi_r, ref_c[index], ref_r[index], beta)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+    policy.eval()
+    return {"steps": len(losses), "final_loss": losses[-1], "seconds": time.perf_counter() - start}
+
+
+@torch.no_grad()
+def preference_accuracy(policy, reference, buckets: list, beta: float) -> tuple[float, float]:
+    """(DPO loss, share of pairs whose implicit reward ranks chosen above rejected) over all buckets."""
+    from algorithms.lm.model import sequence_logprobs
+    from algorithms.losses import dpo_loss
+
+    total, right, n = 0.0, 0.0, 0
+    for b in buckets:
+        margin = [
+            sequence_logprobs(m, b.prompt, b.chosen, b.chosen_mask)
+            - sequence_logprobs(m, b.prompt, b.rejected, b.rejected_mask)
+            for m in (policy, reference)
+        ]
+        total += dpo_loss(
+            margin[0], torch.zeros_like(margin[0]), margin[1], torch.zeros_like(margin[1]), beta
+        ).item() * len(b)
+        right += float((margin[0] - margin[1] > 0).sum())
+        n += len(b)
+    return total / n, right / n

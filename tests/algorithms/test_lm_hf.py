@@ -131,3 +131,30 @@ def test_grpo_refuses_a_dataset_it_cannot_use(base_model, tmp_path) -> None:
         run_grpo(
             GRPOConfig(base_model=base_model, dataset=no_answer, task="answer_match", preset="smoke", device="cpu")
         )
+
+
+def test_dpo_on_a_base_model_with_preference_data_and_lora(base_model, tmp_path, capsys) -> None:
+    from algorithms.lm.__main__ import main
+
+    rows = [
+        {"prompt": "the film", "chosen": "is great . <eos>", "rejected": "is dull . <eos>"},
+        {"prompt": "the film", "chosen": "was lovely and moving .", "rejected": "was slow ."},  # <eos> added
+        {"prompt": "this movie is", "chosen": "great .", "rejected": "boring ."},  # another prompt length
+        {
+            "prompt": [{"role": "user", "content": "the plot"}],  # chat messages, as long as "the film"
+            "chosen": [{"role": "assistant", "content": "is clever ."}],
+            "rejected": [{"role": "assistant", "content": "is silly ."}],
+        },
+    ]
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    out = tmp_path / "dpo"
+    args = ["dpo", "--base-model", base_model, "--dataset", data, "--lora", "4", "--lr", "0.05", "--epochs", "15"]
+    assert main([*args, "--batch-size", "2", "--device", "cpu", "--output-dir", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["pairs"] == 4 and result["steps"] == 15 * 3  # 3 prompts of 3 tokens (batches 2 + 1), 1 of 4
+    assert result["loss_before"] == pytest.approx(0.6931, abs=1e-3)  # the policy starts as the reference
+    assert result["loss_after"] < result["loss_before"] - 0.05 and result["preference_accuracy_after"] >= 0.75
+    assert (out / "config.json").exists()
+    prompt_only = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": "the film"}])
+    assert main(["dpo", "--base-model", base_model, "--dataset", prompt_only, "--device", "cpu"]) == 2
+    assert "DPO needs prompt/chosen/rejected rows" in capsys.readouterr().err
