@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--trl-first", action="store_true", help="run trl's side first")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")  # trl's progress bar while it precomputes reference log-probs
@@ -164,8 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     quiet_transformers()
     warnings.filterwarnings("ignore", category=FutureWarning)  # transformers 5 deprecations inside trl
     data = preference_pairs(args.steps * args.batch, args.seed)
-    ours = run_ours(data, args.steps, args.batch, args.lr, args.seed)
-    trl = run_trl(data, args.steps, args.batch, args.lr, args.seed)
+    if args.trl_first:  # on a shared machine the load drifts: run both orders to see how much that moves the ratio
+        trl = run_trl(data, args.steps, args.batch, args.lr, args.seed)
+        ours = run_ours(data, args.steps, args.batch, args.lr, args.seed)
+    else:
+        ours = run_ours(data, args.steps, args.batch, args.lr, args.seed)
+        trl = run_trl(data, args.steps, args.batch, args.lr, args.seed)
     per_step = {name: r["seconds"] / max(1, r["steps"]) for name, r in (("ours", ours), ("trl", trl))}
     cpu_per_step = {name: r["cpu_seconds"] / max(1, r["steps"]) for name, r in (("ours", ours), ("trl", trl))}
     result = {
@@ -180,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "trl_over_ours_cpu": round(cpu_per_step["trl"] / cpu_per_step["ours"], 2),
         "ours_final_loss": round(ours["final_loss"], 4),
         "trl_final_loss": round(trl["final_loss"], 4),
+        "order": "trl first" if args.trl_first else "ours first",
         "ours_steps": ours["steps"],
         "trl_steps": trl["steps"],
     }
