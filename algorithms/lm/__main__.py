@@ -126,12 +126,15 @@ def _grpo(args) -> int:
 
 
 def _dpo(args) -> int:
+    import torch
+
     from algorithms.contract import pick_device
     from algorithms.lm import hf
     from algorithms.lm.model import save
 
     start = time.perf_counter()
     device = pick_device(args.device)
+    torch.manual_seed(args.seed)  # LoRA's initial adapters are random
     try:
         policy, reference, tokenizer = hf.load_base(args.base_model, device, args.lora)
         records = hf.read_records(args.dataset)

@@ -507,6 +507,7 @@ def run_grpo(config: GRPOConfig, on_update: OnUpdate = ignore_metrics, should_st
     model_path = config.base_model or ensure_sft(preset, cache, config.seed, device, log, should_stop)
     log({"progress": 1.0})
     log.finish()  # type: ignore[attr-defined]
+    torch.manual_seed(config.seed)  # LoRA's initial adapters are random
     policy, reference, tokenizer = load_base(model_path, device, config.lora)
     n_eval = N_EVAL[preset.name]
     generic = bool(config.base_model or config.dataset)  # our review task on our SFT model keeps its own evaluation
