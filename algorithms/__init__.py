@@ -93,6 +93,13 @@ REGISTRY: dict[str, AlgorithmSpec] = {
             module="algorithms.lm.pipeline",
             config="RLHFConfig",
         ),
+        AlgorithmSpec(
+            name="grpo",
+            title="GRPO with a verifiable reward",
+            description="GRPO from the SFT model against a program as reward (RLVR); Dr. GRPO, DAPO, RLOO as switches.",
+            module="algorithms.lm.grpo",
+            config="GRPOConfig",
+        ),
     ]
 }
 

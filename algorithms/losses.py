@@ -13,6 +13,11 @@ Preferences: the Bradley-Terry reward-model loss (Bradley & Terry 1952; Christia
 Ouyang et al. 2022, eq. 1), DPO (Rafailov et al. 2023, eq. 7), KTO (Ethayarajh et al. 2024, eq. 8)
 and the KL-shaped per-token reward of RLHF with PPO (Ziegler et al. 2019; Stiennon et al. 2020).
 
+Critic-free policy optimisation for LLMs: GRPO's group-relative advantages and per-token clipped
+loss with the k3 KL to the reference (Shao et al. 2024, "DeepSeekMath", eq. 3 and 4), with the
+aggregations and clip-higher of DAPO (Yu et al. 2025) and Dr. GRPO (Liu et al. 2025, "Understanding
+R1-Zero-Like Training"), and RLOO's leave-one-out baseline (Ahmadian et al. 2024, "Back to Basics").
+
 The REINFORCE losses (``reinforce_loss``, ``reinforce_loss_from_rewards``) live in
 ``algorithms/reinforce.py`` beside their algorithm; they are not re-exported here so that this
 module imports torch alone, not gymnasium.
@@ -37,10 +42,13 @@ __all__ = [
     "dqn_loss",
     "dqn_td_targets",
     "entropy_bonus",
+    "grpo_advantages",
+    "grpo_loss",
     "kl_shaped_reward",
     "kto_loss",
     "ppo_clip_loss",
     "ppo_clip_objective",
+    "rloo_advantages",
 ]
 
 
@@ -321,6 +329,130 @@ def kl_shaped_reward(
     rewards = -beta * (logp - logp_ref) * mask  # the KL penalty, paid at every real token, (B, T)
     return rewards.scatter_add(-1, last, reward)  # the reward model's score, at the last token
     # lesson:end kl-penalty
+
+
+# ---------------------------------------------------------------------------------------
+# GRPO and its relatives: a baseline from the group, no critic
+# ---------------------------------------------------------------------------------------
+
+GRPO_AGGREGATIONS = ("sequence", "token", "constant")
+
+
+def grpo_advantages(rewards: Tensor, scale: str = "std", eps: float = 1e-4) -> Tensor:
+    """Group-relative advantages (Shao et al. 2024, "DeepSeekMath", section 4.1.2): (r - mean_g r) / (std_g r + eps).
+
+    rewards: (B, G), G >= 2 completions sampled for each of B prompts, each scored once (outcome
+    supervision). The group's mean is the baseline a critic would otherwise learn; dividing by the
+    group's standard deviation (Bessel-corrected, as in trl; eps = 1e-4 as in trl) makes every
+    prompt weigh alike, easy or hard. scale="none" keeps the raw difference: Dr. GRPO (Liu et al.
+    2025) drops the division, which over-weights prompts whose rewards barely vary. A group whose
+    rewards are all equal gets advantage 0 everywhere: it teaches nothing (DAPO's dynamic sampling
+    drops such groups). Returns (B, G), no gradient.
+    """
+    if rewards.dim() != 2 or rewards.shape[1] < 2:
+        raise ValueError(
+            f"rewards must have shape (B, G) with G >= 2 completions per prompt, got {tuple(rewards.shape)}"
+        )
+    if scale not in ("std", "none"):
+        raise ValueError(f"scale must be 'std' or 'none', got {scale!r}")
+    rewards = rewards.detach()
+    # lesson:start grpo-advantages
+    advantages = rewards - rewards.mean(dim=1, keepdim=True)  # baseline: the group's mean reward, (B, G)
+    if scale == "std":
+        advantages = advantages / (rewards.std(dim=1, keepdim=True) + eps)  # Bessel-corrected std, (B, 1)
+    return advantages
+    # lesson:end grpo-advantages
+
+
+def rloo_advantages(rewards: Tensor) -> Tensor:
+    """REINFORCE Leave-One-Out (Ahmadian et al. 2024, eq. 5; Kool et al. 2019): r_i - mean of the group's other rewards.
+
+    rewards: (B, G) with G >= 2. Each completion's baseline is the mean reward of the G - 1 others,
+    so it does not depend on the completion itself and the gradient estimate stays unbiased (GRPO's
+    own-group mean includes r_i). Since r_i - (S - r_i) / (G - 1) = G / (G - 1) (r_i - S / G), it is
+    GRPO's unscaled advantage times G / (G - 1). Returns (B, G), no gradient.
+    """
+    if rewards.dim() != 2 or rewards.shape[1] < 2:
+        raise ValueError(
+            f"rewards must have shape (B, G) with G >= 2 completions per prompt, got {tuple(rewards.shape)}"
+        )
+    rewards = rewards.detach()
+    G = rewards.shape[1]
+    # lesson:start rloo-advantages
+    others_mean = (rewards.sum(dim=1, keepdim=True) - rewards) / (G - 1)  # mean of the other G - 1, (B, G)
+    return rewards - others_mean
+    # lesson:end rloo-advantages
+
+
+def grpo_loss(
+    logp: Tensor,
+    logp_old: Tensor,
+    logp_ref: Tensor | None,
+    adv: Tensor,
+    mask: Tensor,
+    clip_eps: float = 0.2,
+    clip_eps_high: float | None = None,
+    beta: float = 0.04,
+    aggregation: str = "sequence",
+    max_len: int | None = None,
+) -> Tensor:
+    """The GRPO loss (Shao et al. 2024, eq. 3), with the aggregations of DAPO and Dr. GRPO. A scalar to minimise.
+
+    logp, logp_old, logp_ref: ln pi(y_t | x, y_<t) of each sampled completion token under the policy
+    being trained, the policy that sampled, and the frozen reference, (B, T). mask: (B, T), 1 on
+    real completion tokens. adv: one advantage per completion, (B,) or (B, 1), given to every token
+    of it (e.g. ``grpo_advantages(...).flatten()``). Per token:
+
+        l_t = -min(r_t A, clip(r_t, 1 - eps, 1 + eps_high) A) + beta k3_t,   r_t = exp(logp - logp_old)
+        k3_t = exp(ref - logp) - (ref - logp) - 1
+
+    k3 (Schulman 2020) is an unbiased, never negative estimate of KL(pi || ref) from samples of pi;
+    GRPO puts it in the loss instead of shaping the reward as PPO-RLHF does. clip_eps_high (None:
+    clip_eps) is DAPO's clip-higher: a wider upper clip lets unlikely tokens with A > 0 grow, against
+    entropy collapse. logp_ref may be None when beta is 0. The aggregation of the l_t:
+
+    - "sequence": mean over each sequence's tokens, then over sequences (DeepSeekMath; trl's "grpo").
+      A long completion's tokens each weigh less, so long wrong answers are punished less per token:
+      a bias towards length in failures that Liu et al. 2025 point out.
+    - "token": sum over all tokens of the batch / their number (DAPO; trl's "bnpo" and, in one
+      batch, "dapo"). Every token weighs alike.
+    - "constant": sum over all tokens / (B * max_len) (Dr. GRPO; trl's "dr_grpo"), max_len the
+      generation budget (default T). No dependence on lengths at all.
+    """
+    if logp.dim() != 2:
+        raise ValueError(f"logp must have shape (B, T), got {tuple(logp.shape)}")
+    tensors = {"logp": logp, "logp_old": logp_old, "mask": mask}
+    if logp_ref is not None:
+        tensors["logp_ref"] = logp_ref
+    elif beta != 0.0:
+        raise ValueError("logp_ref is needed when beta is not 0 (the KL to the reference)")
+    _check_same_shape(**tensors)
+    if adv.shape not in ((logp.shape[0],), (logp.shape[0], 1)):
+        raise ValueError(f"adv must have shape (B,) or (B, 1) with B = {logp.shape[0]}, got {tuple(adv.shape)}")
+    if aggregation not in GRPO_AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {GRPO_AGGREGATIONS}, got {aggregation!r}")
+    if max_len is not None and max_len < 1:
+        raise ValueError(f"max_len must be a positive number of tokens, got {max_len}")
+    eps_high = clip_eps if clip_eps_high is None else clip_eps_high
+    logp_old, adv = logp_old.detach(), adv.detach().reshape(-1, 1)  # (B, 1): one advantage for all tokens
+    mask = mask.to(logp.dtype)
+    # lesson:start grpo-token-loss
+    ratio = (logp - logp_old).exp()  # r_t, (B, T)
+    clipped = ratio.clamp(1.0 - clip_eps, 1.0 + eps_high)  # DAPO: eps_high > eps lets rare tokens rise
+    per_token = -torch.min(ratio * adv, clipped * adv)  # PPO's pessimistic surrogate, per token, (B, T)
+    if beta != 0.0:
+        log_ref_ratio = logp_ref.detach() - logp  # ln ref / pi, (B, T)
+        k3 = log_ref_ratio.exp() - log_ref_ratio - 1.0  # >= 0, unbiased for KL(pi || ref)
+        per_token = per_token + beta * k3
+    # lesson:end grpo-token-loss
+    # lesson:start grpo-aggregation
+    if aggregation == "sequence":  # DeepSeekMath: each sequence's mean, then the mean of those
+        return ((per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)).mean()
+    if aggregation == "token":  # DAPO: every token of the batch weighs alike
+        return (per_token * mask).sum() / mask.sum().clamp(min=1.0)
+    budget = logp.shape[1] if max_len is None else max_len  # Dr. GRPO: a constant, not the lengths
+    return (per_token * mask).sum() / (logp.shape[0] * budget)
+    # lesson:end grpo-aggregation
 
 
 def _check_same_shape(**tensors: Tensor) -> None:

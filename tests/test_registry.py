@@ -29,6 +29,7 @@ TINY = {
     "dqn": {"total_timesteps": 600, "learning_starts": 100, "train_freq": 50, "gradient_steps": 4, "eval_episodes": 2},
     "debug-lab": {"total_timesteps": 512, "num_envs": 4, "num_steps": 32, "update_epochs": 1, "eval_episodes": 2},
     "rlhf": {"stage": "ppo", "preset": "smoke", "iterations": 1, "device": "cpu", "cache_dir": tempfile.mkdtemp()},
+    "grpo": {"preset": "smoke", "iterations": 1, "device": "cpu", "cache_dir": tempfile.mkdtemp()},
 }
 
 

@@ -2,6 +2,8 @@
 
 python -m algorithms.lm run --preset tiny --json       the whole chain; last line: one JSON object
 python -m algorithms.lm train --stage ppo --beta 0     one stage (as a live run does), SFT etc. cached
+python -m algorithms.lm grpo --preset tiny --json      GRPO against a verifiable reward; last line: one JSON object
+python -m algorithms.lm dpo --base-model ID --dataset pairs.jsonl [--lora 16]   DPO on your own model and data
 python -m algorithms.lm sample --model PATH --prompt "the film"   sample from any saved causal LM
 """
 
@@ -31,6 +33,7 @@ def _printer():
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from algorithms.lm.grpo import GRPOConfig
     from algorithms.lm.pipeline import PRESETS, RLHFConfig, run_chain, train
 
     parser = argparse.ArgumentParser(prog="python -m algorithms.lm", description=__doc__.splitlines()[0])
@@ -45,6 +48,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     stage = commands.add_parser("train", help="one stage, as the live-runs manager runs it")
     add_config_arguments(stage, RLHFConfig)
     stage.add_argument("--json", action="store_true")
+    grpo = commands.add_parser(
+        "grpo", help="GRPO from the SFT model against a verifiable reward (a fresh SFT model unless --cache-dir)"
+    )
+    add_config_arguments(grpo, GRPOConfig)
+    grpo.add_argument("--json", action="store_true", help="print one JSON object of results, last")
+    dpo = commands.add_parser("dpo", help="DPO on any causal LM and trl-format preference data")
+    dpo.add_argument("--base-model", required=True, help="a Hugging Face causal LM: a folder, or a hub id (downloaded)")
+    dpo.add_argument("--dataset", required=True, help="prompt/chosen/rejected rows: a JSONL file or a hub id")
+    dpo.add_argument("--lora", type=int, default=0, help="LoRA rank (0: train all weights)")
+    dpo.add_argument("--beta", type=float, default=0.1)
+    dpo.add_argument("--epochs", type=int, default=1)
+    dpo.add_argument("--batch-size", type=int, default=8)
+    dpo.add_argument("--lr", type=float, default=1e-5)
+    dpo.add_argument("--max-completion", type=int, default=256, help="completion tokens kept, <eos> included")
+    dpo.add_argument("--device", default="auto")
+    dpo.add_argument("--seed", type=int, default=0)
+    dpo.add_argument("--output-dir", default="", help="save the trained model here (LoRA adapters merged)")
+    dpo.add_argument("--json", action="store_true")
     sample = commands.add_parser("sample", help="sample completions from a saved model (a folder or hub id)")
     sample.add_argument("--model", required=True)
     sample.add_argument("--prompt", default="the film")
@@ -72,7 +93,82 @@ def main(argv: Sequence[str] | None = None) -> int:
         if as_json:
             print(json.dumps(result.metrics))
         return 0
+    if args.command == "grpo":
+        return _grpo(args)
+    if args.command == "dpo":
+        return _dpo(args)
     return _sample(args)
+
+
+def _grpo(args) -> int:
+    import tempfile
+
+    from algorithms.lm.grpo import GRPOConfig, run_grpo
+
+    values = vars(args)
+    as_json = values.pop("json")
+    values.pop("command")
+    if not values["cache_dir"]:
+        values["cache_dir"] = tempfile.mkdtemp(prefix="rldojo-grpo-")  # a fresh SFT model: time the whole thing
+    result = run_grpo(GRPOConfig(**values), on_update=_printer())
+    result.pop("_policy")
+    print(
+        f"\npreset {result['preset']} on {result['device']}, {result['threads']} thread(s): "
+        f"{result['seconds']} s in all (GRPO {result['grpo_seconds']} s)"
+    )
+    print(f"accuracy {result['accuracy_before']:.3f} -> {result['accuracy_after']:.3f}, KL {result['kl']:.2f} nats")
+    print(f"mean length {result['mean_length_before']:.1f} -> {result['mean_length_after']:.1f} tokens")
+    for text in result["samples_after"]:
+        print(f"  {text}")
+    if as_json:
+        print(json.dumps(result))
+    return 0
+
+
+def _dpo(args) -> int:
+    import torch
+
+    from algorithms.contract import pick_device
+    from algorithms.lm import hf
+    from algorithms.lm.model import save
+
+    start = time.perf_counter()
+    device = pick_device(args.device)
+    torch.manual_seed(args.seed)  # LoRA's initial adapters are random
+    try:
+        policy, reference, tokenizer = hf.load_base(args.base_model, device, args.lora)
+        records = hf.read_records(args.dataset)
+        if hf.detect_format(records, args.dataset) != "preference":
+            raise ValueError(f"DPO needs prompt/chosen/rejected rows; {args.dataset!r} has {sorted(records[0])}")
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    buckets = hf.preference_buckets(tokenizer, records, args.max_completion, device)
+    loss_before, accuracy_before = hf.preference_accuracy(policy, reference, buckets, args.beta)
+    info = hf.train_dpo_buckets(
+        policy, reference, buckets, beta=args.beta, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        device=device, seed=args.seed,
+    )  # fmt: skip
+    loss_after, accuracy_after = hf.preference_accuracy(policy, reference, buckets, args.beta)
+    result = {
+        "base_model": args.base_model,
+        "dataset": args.dataset,
+        "lora": args.lora,
+        "pairs": len(records),
+        "steps": info["steps"],
+        "loss_before": round(loss_before, 4),
+        "loss_after": round(loss_after, 4),
+        "preference_accuracy_before": round(accuracy_before, 4),
+        "preference_accuracy_after": round(accuracy_after, 4),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    if args.output_dir:
+        save(hf.merged(policy), tokenizer, args.output_dir)
+    print(f"DPO loss {loss_before:.4f} -> {loss_after:.4f}")
+    print(f"preference accuracy {accuracy_before:.3f} -> {accuracy_after:.3f}")
+    if args.json:
+        print(json.dumps(result))
+    return 0
 
 
 def _sample(args) -> int:

@@ -59,9 +59,15 @@ def train_dpo(
             b = pairs.subset(index)
             with autocast(device):
                 # lesson:start dpo-step
-                chosen_tokens = token_logprobs(policy, b.prompt, b.chosen, b.chosen_mask)  # (B, T)
+                both = token_logprobs(  # chosen and rejected in one forward pass: (2B, T)
+                    policy,
+                    b.prompt.repeat(2, 1),
+                    torch.cat([b.chosen, b.rejected]),
+                    torch.cat([b.chosen_mask, b.rejected_mask]),
+                )
+                chosen_tokens, rejected_tokens = both.chunk(2)  # (B, T) each
                 pi_chosen = chosen_tokens.sum(1)  # ln pi(y_w | x), summed over tokens
-                pi_rejected = sequence_logprobs(policy, b.prompt, b.rejected, b.rejected_mask)
+                pi_rejected = rejected_tokens.sum(1)  # ln pi(y_l | x)
                 loss = dpo_loss(pi_chosen, pi_rejected, ref_chosen[index], ref_rejected[index], beta)
                 if nll_coef:  # "RPO": keep the chosen answers likely, not only more likely than the rejected
                     loss = loss + nll_coef * (-chosen_tokens.sum() / b.chosen_mask.sum())

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
+import contextlib
 import math
 import re
 import types
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,13 @@ from algorithms.losses import (
     dqn_loss,
     dqn_td_targets,
     entropy_bonus,
+    grpo_advantages,
+    grpo_loss,
     kl_shaped_reward,
     kto_loss,
     ppo_clip_loss,
     ppo_clip_objective,
+    rloo_advantages,
 )
 from app.content.coderef import resolve
 
@@ -332,6 +336,151 @@ def test_kl_shaped_reward_rejects_mismatched_shapes() -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# GRPO, RLOO
+# ---------------------------------------------------------------------------------------
+
+GRPO_AGG = ("sequence", "token", "constant")
+
+
+def test_grpo_advantages_by_hand() -> None:
+    # group [1, 0, 0, 1]: mean 0.5, deviations +-0.5, Bessel variance 4 * 0.25 / 3 = 1/3, std 1/sqrt(3).
+    # group [3, 0, 0, 0]: mean 0.75, deviations [2.25, -0.75 x3], variance (5.0625 + 3 * 0.5625) / 3 = 2.25, std 1.5.
+    # group [2, 2, 2, 2]: all equal, advantage 0 (it teaches nothing). eps = 1e-4 is added to the std.
+    rewards = torch.tensor([[1.0, 0.0, 0.0, 1.0], [3.0, 0.0, 0.0, 0.0], [2.0, 2.0, 2.0, 2.0]], dtype=torch.float64)
+    s3 = 1 / math.sqrt(3.0) + 1e-4
+    expected = torch.tensor(
+        [
+            [0.5 / s3, -0.5 / s3, -0.5 / s3, 0.5 / s3],
+            [2.25 / 1.5001, -0.75 / 1.5001, -0.75 / 1.5001, -0.75 / 1.5001],
+            [0.0, 0.0, 0.0, 0.0],
+        ],
+        dtype=torch.float64,
+    )
+    torch.testing.assert_close(grpo_advantages(rewards), expected, rtol=0, atol=1e-12)
+    # Dr. GRPO: no division, just the deviation from the group's mean.
+    unscaled = torch.tensor([[0.5, -0.5, -0.5, 0.5], [2.25, -0.75, -0.75, -0.75], [0.0] * 4], dtype=torch.float64)
+    torch.testing.assert_close(grpo_advantages(rewards, scale="none"), unscaled, rtol=0, atol=1e-12)
+
+
+def test_grpo_advantages_sum_to_zero_and_carry_no_gradient() -> None:
+    rewards = torch.rand(5, 6, dtype=torch.float64, requires_grad=True)
+    for scale in ("std", "none"):
+        adv = grpo_advantages(rewards, scale=scale)
+        assert adv.shape == (5, 6) and not adv.requires_grad
+        torch.testing.assert_close(adv.sum(dim=1), torch.zeros(5, dtype=torch.float64))
+    # Scaling rewards by 10 leaves the std-scaled advantages (up to eps) unchanged and multiplies the unscaled by 10.
+    r = rewards.detach()
+    torch.testing.assert_close(grpo_advantages(10 * r), grpo_advantages(r), rtol=0, atol=1e-2)
+    torch.testing.assert_close(grpo_advantages(10 * r, "none"), 10 * grpo_advantages(r, "none"))
+
+
+def test_rloo_advantages_by_hand() -> None:
+    # [1, 0, 0, 1]: the others' mean is 1/3 for a 1 and 2/3 for a 0: advantages +-2/3.
+    # [3, 0, 0]: 3 - 0 = 3; 0 - (3 + 0) / 2 = -1.5.
+    torch.testing.assert_close(
+        rloo_advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0]], dtype=torch.float64)),
+        torch.tensor([[2 / 3, -2 / 3, -2 / 3, 2 / 3]], dtype=torch.float64),
+    )
+    torch.testing.assert_close(rloo_advantages(t(3.0, 0.0, 0.0)[None]), t(3.0, -1.5, -1.5)[None])
+    # It is GRPO's unscaled advantage times G / (G - 1).
+    rewards = torch.rand(4, 5, dtype=torch.float64)
+    torch.testing.assert_close(rloo_advantages(rewards), 5 / 4 * grpo_advantages(rewards, scale="none"))
+
+
+def test_group_advantages_reject_bad_shapes() -> None:
+    for function in (grpo_advantages, rloo_advantages):
+        with pytest.raises(ValueError, match=r"\(B, G\) with G >= 2"):
+            function(torch.zeros(8))
+        with pytest.raises(ValueError, match="G >= 2"):
+            function(torch.zeros(8, 1))
+    with pytest.raises(ValueError, match="scale must be"):
+        grpo_advantages(torch.zeros(2, 2), scale="batch")
+
+
+def _grpo_case() -> tuple[torch.Tensor, ...]:
+    """Two completions, T = 3. Ratios [1, 1.5, 0.5] with A = +1 (3 tokens); [1.5, 0.5, pad] with A = -2 (2 tokens)."""
+    logp_old = torch.log(t(0.5, 0.4, 0.2, 0.3, 0.6, 0.9)).reshape(2, 3)
+    ratios = t(1.0, 1.5, 0.5, 1.5, 0.5, 7.0).reshape(2, 3)  # 7.0 sits on padding and must not count
+    logp = (logp_old + ratios.log()).requires_grad_()
+    mask = t(1, 1, 1, 1, 1, 0).reshape(2, 3)
+    return logp, logp_old, t(1.0, -2.0), mask
+
+
+def test_grpo_loss_aggregations_by_hand() -> None:
+    logp, logp_old, adv, mask = _grpo_case()
+    # eps 0.2. Per token -min(r A, clip(r, 0.8, 1.2) A):
+    #   seq 0 (A = 1):  r 1 -> -1;  r 1.5 -> -min(1.5, 1.2) = -1.2;  r 0.5 -> -min(0.5, 0.8) = -0.5.  Sum -2.7.
+    #   seq 1 (A = -2): r 1.5 -> -min(-3, -2.4) = 3;  r 0.5 -> -min(-1, -1.6) = 1.6.                  Sum 4.6.
+    args = (logp, logp_old, None, adv, mask)
+    assert grpo_loss(*args, beta=0.0).item() == pytest.approx((-2.7 / 3 + 4.6 / 2) / 2, abs=1e-12)  # 0.7
+    assert grpo_loss(*args, beta=0.0, aggregation="token").item() == pytest.approx(1.9 / 5, abs=1e-12)
+    assert grpo_loss(*args, beta=0.0, aggregation="constant").item() == pytest.approx(1.9 / (2 * 3), abs=1e-12)
+    assert grpo_loss(*args, beta=0.0, aggregation="constant", max_len=4).item() == pytest.approx(1.9 / 8, abs=1e-12)
+    # Clip-higher (eps_high 0.6): seq 0's r = 1.5 is no longer clipped: -1.5 instead of -1.2. seq 1 is unchanged
+    # (for A < 0 the upper clip never binds). Token mean (-3.0 + 4.6) / 5.
+    high = grpo_loss(*args, clip_eps_high=0.6, beta=0.0, aggregation="token")
+    assert high.item() == pytest.approx(1.6 / 5, abs=1e-12)
+    # (B, 1) advantages are the same as (B,).
+    torch.testing.assert_close(
+        grpo_loss(logp, logp_old, None, adv[:, None], mask, beta=0.0), grpo_loss(*args, beta=0.0)
+    )
+
+
+def test_grpo_k3_kl_term_by_hand() -> None:
+    logp, logp_old, adv, mask = _grpo_case()
+    # ln ref - ln pi = ln 2 at seq 0's first token, 0 elsewhere: k3 = 2 - ln 2 - 1 there, 0 elsewhere.
+    logp_ref = logp.detach() + t(LN2, 0, 0, 0, 0, 0).reshape(2, 3)
+    beta = 0.1
+    with_kl = grpo_loss(logp, logp_old, logp_ref, adv, mask, beta=beta)
+    assert with_kl.item() == pytest.approx(0.7 + beta * (1 - LN2) / 3 / 2, abs=1e-12)
+    # k3 is 0 where pi = ref.
+    assert grpo_loss(logp, logp_old, logp.detach(), adv, mask, beta=5.0).item() == pytest.approx(0.7, abs=1e-12)
+
+
+def test_grpo_loss_gradients_by_hand() -> None:
+    logp, logp_old, adv, mask = _grpo_case()
+    grpo_loss(logp, logp_old, None, adv, mask, beta=0.0).backward()
+    # d/dlogp of -r A is -r A; the sequence mean divides by the length (3, 2) and the batch mean by 2.
+    # Clipped tokens (seq 0 token 1; seq 1 token 1: -min(-1, -1.6) takes the clipped branch) and padding get 0.
+    expected = t(-1.0 / 6, 0.0, -0.5 / 6, 3.0 / 4, 0.0, 0.0).reshape(2, 3)
+    torch.testing.assert_close(logp.grad, expected, rtol=0, atol=1e-12)
+
+
+def test_sequence_mean_weighs_long_completions_less_per_token() -> None:
+    # The length bias Dr. GRPO removes: two wrong answers (A = -1), one of 1 token and one of 4.
+    logp = torch.zeros(2, 4, dtype=torch.float64, requires_grad=True)
+    mask = t(1, 0, 0, 0, 1, 1, 1, 1).reshape(2, 4)
+    adv = t(-1.0, -1.0)
+    grads = {}
+    for aggregation in GRPO_AGG:
+        loss = grpo_loss(logp, logp.detach(), None, adv, mask, beta=0.0, aggregation=aggregation)
+        (grads[aggregation],) = torch.autograd.grad(loss, logp)
+    assert grads["sequence"][0, 0].item() == pytest.approx(4 * grads["sequence"][1, 0].item())  # 1/2 against 1/8
+    for aggregation in ("token", "constant"):
+        assert grads[aggregation][0, 0].item() == pytest.approx(grads[aggregation][1, 0].item())
+    # With equal lengths and no padding the three agree.
+    full = torch.ones(2, 4, dtype=torch.float64)
+    values = [grpo_loss(logp, logp.detach() - 0.1, None, adv, full, beta=0.0, aggregation=a).item() for a in GRPO_AGG]
+    assert values == pytest.approx([values[0]] * 3)
+
+
+def test_grpo_loss_rejects_bad_input() -> None:
+    logp, logp_old, adv, mask = _grpo_case()
+    with pytest.raises(ValueError, match="adv must have shape"):
+        grpo_loss(logp, logp_old, None, torch.zeros(2, 2), mask, beta=0.0)
+    with pytest.raises(ValueError, match="shapes must match"):
+        grpo_loss(logp, logp_old[:, :2], None, adv, mask, beta=0.0)
+    with pytest.raises(ValueError, match="logp_ref is needed"):
+        grpo_loss(logp, logp_old, None, adv, mask)
+    with pytest.raises(ValueError, match="aggregation must be one of"):
+        grpo_loss(logp, logp_old, None, adv, mask, beta=0.0, aggregation="mean")
+    with pytest.raises(ValueError, match=r"\(B, T\)"):
+        grpo_loss(logp[0], logp_old[0], None, adv, mask[0], beta=0.0)
+    with pytest.raises(ValueError, match="max_len"):
+        grpo_loss(logp, logp_old, None, adv, mask, beta=0.0, aggregation="constant", max_len=0)
+
+
+# ---------------------------------------------------------------------------------------
 # Lesson regions
 # ---------------------------------------------------------------------------------------
 
@@ -343,6 +492,9 @@ REGIONS = {
     "dpo_loss": ["dpo-loss"],
     "kto_loss": ["kto-value"],
     "kl_shaped_reward": ["kl-penalty"],
+    "grpo_advantages": ["grpo-advantages"],
+    "rloo_advantages": ["rloo-advantages"],
+    "grpo_loss": ["grpo-token-loss", "grpo-aggregation"],
 }
 
 
@@ -363,70 +515,235 @@ def test_losses_imports_torch_only() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# trl, where installed (not a dependency). We call its loss methods directly with a stand-in for
-# the trainer, rather than build a trainer: that needs a model, a tokenizer and a dataset, and
-# trl's configs default to bf16 (pass bf16=False if you ever do build one on CPU).
+# trl as the yardstick (trl==1.16.0, pinned in requirements-test.txt). trl 1.16 has no standalone loss
+# functions: each trainer computes its loss in `_compute_loss(model, inputs, ...)`, from the per-token
+# log-probs its patched model returns (`model(..., labels=..., fused_lm_head=True).log_probs`). We call
+# that real method, unbound, on a stand-in for the trainer's state, with a stand-in model that returns
+# fixed per-token log-probs: the identical float64 inputs we give our loss. Only the forward pass is
+# replaced; every line of trl's loss arithmetic runs. These read trl internals, so they name the version.
 # ---------------------------------------------------------------------------------------
 
+TRL_VERSION = "1.16.0"
 
-def _trl_stand_in(beta: float, **extra: object) -> types.SimpleNamespace:
-    accelerator = types.SimpleNamespace(
-        device=torch.device("cpu"), gather=lambda x: x, gather_for_metrics=lambda x: x, num_processes=1
+
+@pytest.fixture(scope="module")
+def trl():
+    trl = pytest.importorskip("trl", reason="trl is a test dependency: pip install -r requirements-test.txt")
+    assert trl.__version__ == TRL_VERSION, (
+        f"these tests compare with trl {TRL_VERSION}'s loss code (requirements-test.txt), found {trl.__version__}"
     )
-    args = types.SimpleNamespace(rpo_alpha=None, use_liger_kernel=False, use_weighting=False, ld_alpha=None)
+    return trl
+
+
+class _FixedLogProbs:
+    """A stand-in for trl's patched causal LM: `model(input_ids=..., fused_lm_head=True)` -> fixed outputs.
+
+    per_token maps an input_ids tensor (by identity) to the (N, L - 1) log-probs of tokens 1..L-1,
+    0 where the label is masked, as trl's fused head returns them.
+    """
+
+    training = True
+
+    def __init__(self, per_token: dict[int, torch.Tensor]):
+        self.per_token = per_token
+
+    def __call__(self, *, input_ids, fused_lm_head=False, **_):
+        assert fused_lm_head, "trl 1.16 scores tokens through its fused LM head"
+        log_probs = self.per_token[id(input_ids)]
+        zeros = torch.zeros_like(log_probs)
+        return types.SimpleNamespace(
+            log_probs=log_probs, entropy=zeros, mean_logits=zeros, is_top1=zeros.bool(), aux_loss=None
+        )
+
+
+def _accelerator() -> types.SimpleNamespace:
     return types.SimpleNamespace(
-        accelerator=accelerator,
-        args=args,
-        beta=beta,
-        label_smoothing=0.0,
-        loss_type="sigmoid",
-        reference_free=False,
-        f_divergence_type="reverse_kl",
-        f_divergence_params=None,
-        use_weighting=False,
+        device=torch.device("cpu"),
+        num_processes=1,
+        is_main_process=True,
+        gather=lambda x: x,
+        gather_for_metrics=lambda x: x,
+        reduce=lambda x, reduction="sum": x,
+        autocast=contextlib.nullcontext,
+        sync_gradients=True,
+    )
+
+
+def _trainer_state(model: _FixedLogProbs, **attributes: object) -> types.SimpleNamespace:
+    return types.SimpleNamespace(
+        model=model,
+        accelerator=_accelerator(),
         aux_loss_enabled=False,
-        **extra,
+        _metrics={"train": defaultdict(list), "eval": defaultdict(list)},
+        _total_train_tokens=0,
+        _tp_size=1,
+        **attributes,
     )
 
 
-def _call_trl(method: object, stand_in: types.SimpleNamespace, *args: torch.Tensor, **kwargs: object) -> tuple:
-    try:
-        return method(stand_in, *args, **kwargs)  # type: ignore[operator]
-    except (AttributeError, TypeError, ValueError) as exc:  # trl's internals move between versions
-        pytest.skip(f"this trl version's loss method needs more than our stand-in: {exc}")
+def _completion_batch(n: int, prompt_len: int, completion_len: int, seed: int) -> tuple[torch.Tensor, ...]:
+    """input_ids (n, L), completion_mask (n, L) with ragged completions, and per-token log-probs (n, L - 1)."""
+    generator = torch.Generator().manual_seed(seed)
+    L = prompt_len + completion_len
+    lengths = torch.randint(1, completion_len + 1, (n,), generator=generator)
+    completion_mask = torch.zeros(n, L, dtype=torch.long)
+    for row, length in enumerate(lengths.tolist()):
+        completion_mask[row, prompt_len : prompt_len + length] = 1
+    input_ids = torch.randint(3, 50, (n, L), generator=generator)
+    # log-prob of token t + 1 sits at position t; 0 on masked labels, like trl's fused head.
+    per_token = -3 * torch.rand(n, L - 1, dtype=torch.float64, generator=generator) * completion_mask[:, 1:]
+    return input_ids, completion_mask, per_token
 
 
-def test_dpo_matches_trl() -> None:
-    trl = pytest.importorskip("trl")
-    method = getattr(getattr(trl, "DPOTrainer", None), "dpo_loss", None)
-    if method is None:
-        pytest.skip("this trl version has no DPOTrainer.dpo_loss")
-    torch.manual_seed(6)
-    pi_c, pi_r, ref_c, ref_r = (-20 * torch.rand(8) for _ in range(4))
-    kwargs = {"loss_type": "sigmoid"} if "loss_type" in inspect.signature(method).parameters else {}
-    trl_losses, trl_chosen, trl_rejected = _call_trl(method, _trl_stand_in(0.1), pi_c, pi_r, ref_c, ref_r, **kwargs)
-    torch.testing.assert_close(dpo_loss(pi_c, pi_r, ref_c, ref_r, beta=0.1), trl_losses.mean())
-    ours_chosen, ours_rejected = dpo_implicit_rewards(pi_c, pi_r, ref_c, ref_r, beta=0.1)
-    torch.testing.assert_close(ours_chosen, trl_chosen)
-    torch.testing.assert_close(ours_rejected, trl_rejected)
+def test_dpo_matches_trl(trl) -> None:
+    # trl 1.16.0, DPOTrainer._compute_loss, loss_type ["sigmoid"], reference log-probs precomputed.
+    B, beta = 4, 0.1
+    input_ids, completion_mask, per_token = _completion_batch(2 * B, 3, 5, seed=6)  # rows: B chosen, then B rejected
+    per_token.requires_grad_()
+    ref = -15 * torch.rand(2 * B, dtype=torch.float64)
+    inputs = {
+        "input_ids": input_ids,
+        "attention_mask": torch.ones_like(input_ids),
+        "completion_mask": completion_mask,
+        "ref_chosen_logps": ref[:B],
+        "ref_rejected_logps": ref[B:],
+    }
+    state = _trainer_state(
+        _FixedLogProbs({id(input_ids): per_token}),
+        ld_alpha=None,
+        precompute_ref_logps=True,
+        f_divergence_type="reverse_kl",
+        loss_types=["sigmoid"],
+        loss_weights=[1.0],
+        beta=beta,
+        use_weighting=False,
+        args=types.SimpleNamespace(gradient_checkpointing_kwargs=None),
+    )
+    theirs = trl.DPOTrainer._compute_loss(state, state.model, inputs, return_outputs=False)
+    logps = per_token.sum(dim=1)
+    ours = dpo_loss(logps[:B], logps[B:], ref[:B], ref[B:], beta=beta)
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-6)
+    (grad_ours,) = torch.autograd.grad(ours, per_token)
+    (grad_theirs,) = torch.autograd.grad(theirs, per_token)
+    torch.testing.assert_close(grad_ours, grad_theirs, rtol=0, atol=1e-9)
+    chosen, rejected = dpo_implicit_rewards(logps[:B], logps[B:], ref[:B], ref[B:], beta=beta)
+    assert state._metrics["train"]["rewards/chosen"][0] == pytest.approx(chosen.mean().item(), abs=1e-9)
+    assert state._metrics["train"]["rewards/rejected"][0] == pytest.approx(rejected.mean().item(), abs=1e-9)
 
 
-def test_kto_matches_trl() -> None:
-    trl = pytest.importorskip("trl")
-    trainer = getattr(trl, "KTOTrainer", None)
-    if trainer is None:
-        trainer = getattr(pytest.importorskip("trl.experimental.kto"), "KTOTrainer", None)
-    method = getattr(trainer, "kto_loss", None)
-    if method is None:
-        pytest.skip("this trl version has no KTOTrainer.kto_loss")
-    torch.manual_seed(7)
-    pi, ref = -20 * torch.rand(10), -20 * torch.rand(10)
+def test_kto_matches_trl(trl) -> None:
+    # trl 1.16.0, KTOTrainer._compute_loss, loss_type "kto", with the KL reference point from mismatched pairs.
+    n, beta, lambda_d, lambda_u = 10, 0.3, 1.2, 0.8
+    input_ids, completion_mask, per_token = _completion_batch(n, 3, 6, seed=7)
+    kl_ids, kl_mask, kl_per_token = _completion_batch(n, 3, 6, seed=8)  # (x, y') with y' from another prompt
+    per_token.requires_grad_()
     desirable = torch.tensor([True, False, True, True, False, True, False, False, True, True])
-    pi_kl, ref_kl = -20 * torch.rand(10), -20 * torch.rand(10)  # log-probs of mismatched (x, y') pairs
-    stand_in = _trl_stand_in(0.3, desirable_weight=1.2, undesirable_weight=0.8, calculate_KL=True)
-    stand_in.loss_type = "kto"
-    trl_losses, *_ = _call_trl(
-        method, stand_in, pi[desirable], pi[~desirable], pi_kl, ref[desirable], ref[~desirable], ref_kl
+    ref, ref_kl = -15 * torch.rand(n, dtype=torch.float64), -15 * torch.rand(n, dtype=torch.float64)
+    inputs = {
+        "input_ids": input_ids,
+        "attention_mask": torch.ones_like(input_ids),
+        "completion_mask": completion_mask,
+        "KL_input_ids": kl_ids,
+        "KL_attention_mask": torch.ones_like(kl_ids),
+        "KL_completion_mask": kl_mask,
+        "label": desirable,
+        "ref_logps": ref,
+        "ref_KL_logps": ref_kl,
+    }
+    state = _trainer_state(
+        _FixedLogProbs({id(input_ids): per_token, id(kl_ids): kl_per_token}),
+        calculate_KL=True,
+        precompute_ref_logps=True,
+        loss_type="kto",
+        beta=beta,
+        desirable_weight=lambda_d,
+        undesirable_weight=lambda_u,
     )
-    ours = kto_loss(pi, ref, desirable, kl_ref=pi_kl - ref_kl, beta=0.3, lambda_d=1.2, lambda_u=0.8)
-    torch.testing.assert_close(ours, trl_losses.mean())
+    state._compute_kl_logps = types.MethodType(trl.KTOTrainer._compute_kl_logps, state)
+    theirs = trl.KTOTrainer._compute_loss(state, state.model, inputs, return_outputs=False)
+    kl_logratios = kl_per_token.sum(dim=1) - ref_kl
+    ours = kto_loss(per_token.sum(dim=1), ref, desirable, kl_logratios, beta, lambda_d, lambda_u)
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-6)
+    (grad_ours,) = torch.autograd.grad(ours, per_token)
+    (grad_theirs,) = torch.autograd.grad(theirs, per_token)
+    torch.testing.assert_close(grad_ours, grad_theirs, rtol=0, atol=1e-9)
+
+
+# Our aggregation -> trl 1.16's loss_type. trl's "dapo" normalises by the token count of the whole
+# generation batch (num_items_in_batch); with one batch, no accumulation and one process, that is "token".
+TRL_GRPO_LOSS_TYPES = [("sequence", "grpo"), ("token", "bnpo"), ("token", "dapo"), ("constant", "dr_grpo")]
+
+
+@pytest.mark.parametrize(("aggregation", "loss_type"), TRL_GRPO_LOSS_TYPES)
+@pytest.mark.parametrize(("beta", "clip_eps_high"), [(0.04, None), (0.0, 0.28)])
+def test_grpo_matches_trl(trl, aggregation: str, loss_type: str, beta: float, clip_eps_high: float | None) -> None:
+    # trl 1.16.0, GRPOTrainer._compute_loss (and its _get_per_token_logps_and_entropies), token-level ratios.
+    B, P, T, max_completion_length = 6, 3, 5, 7
+    generator = torch.Generator().manual_seed(9)
+    input_ids, full_mask, per_token = _completion_batch(B, P, T, seed=9)
+    completion_mask = full_mask[:, P:]
+    logp = per_token[:, P - 1 :].clone().requires_grad_()  # the completion's T tokens
+    logp_old = (logp.detach() + 0.3 * torch.randn(B, T, dtype=torch.float64, generator=generator)) * completion_mask
+    logp_ref = (logp.detach() + 0.5 * torch.randn(B, T, dtype=torch.float64, generator=generator)) * completion_mask
+    adv = torch.randn(B, dtype=torch.float64, generator=generator)
+    prompt_ids, completion_ids = input_ids[:, :P], input_ids[:, P:]
+
+    class Model(_FixedLogProbs):
+        def __call__(self, *, input_ids, fused_lm_head=False, **_):
+            # trl concatenates prompt and completion itself: serve the log-probs for whatever tensor it built.
+            torch.testing.assert_close(input_ids, torch.cat([prompt_ids, completion_ids], dim=1))
+            return super().__call__(input_ids=self.key, fused_lm_head=fused_lm_head)
+
+    model = Model({})
+    model.key = torch.empty(0)
+    model.per_token[id(model.key)] = torch.cat([torch.zeros(B, P - 1, dtype=torch.float64), logp], dim=1)
+    inputs = {
+        "prompt_ids": prompt_ids,
+        "prompt_mask": torch.ones_like(prompt_ids),
+        "completion_ids": completion_ids,
+        "completion_mask": completion_mask,
+        "advantages": adv,
+        "old_per_token_logps": logp_old,
+        "ref_per_token_logps": logp_ref,
+        "num_items_in_batch": completion_mask.sum(),
+    }
+    state = _trainer_state(
+        model,
+        top_entropy_quantile=1.0,
+        off_policy_mask_threshold=None,
+        importance_sampling_level="token",
+        beta=beta,
+        loss_type=loss_type,
+        epsilon_low=0.2,
+        epsilon_high=0.2 if clip_eps_high is None else clip_eps_high,
+        use_vllm=False,
+        vllm_importance_sampling_correction=False,
+        current_gradient_accumulation_steps=1,
+        max_completion_length=max_completion_length,
+        _entropy_bonus_enabled=False,
+        args=types.SimpleNamespace(use_bias_correction_kl=False, delta=None, steps_per_generation=1),
+    )
+    state._get_per_token_logps_and_entropies = types.MethodType(
+        trl.GRPOTrainer._get_per_token_logps_and_entropies, state
+    )
+    theirs = trl.GRPOTrainer._compute_loss(state, model, inputs)
+    ours = grpo_loss(
+        logp,
+        logp_old,
+        logp_ref,
+        adv,
+        completion_mask,
+        clip_eps=0.2,
+        clip_eps_high=clip_eps_high,
+        beta=beta,
+        aggregation=aggregation,
+        max_len=max_completion_length,
+    )
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-6)
+    (grad_ours,) = torch.autograd.grad(ours, logp)
+    (grad_theirs,) = torch.autograd.grad(theirs, logp)
+    torch.testing.assert_close(grad_ours, grad_theirs, rtol=0, atol=1e-9)
+    if beta:  # trl logs the k3 estimate's token mean as "kl"
+        k3 = (logp_ref - logp).exp() - (logp_ref - logp) - 1
+        mean_k3 = ((k3 * completion_mask).sum() / completion_mask.sum()).item()
+        assert state._metrics["train"]["kl"][0] == pytest.approx(mean_k3, abs=1e-9)

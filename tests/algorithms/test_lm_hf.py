@@ -1,0 +1,161 @@
+"""Your own model and data: a tiny random Llama in Hugging Face format, JSONL data in trl's formats, LoRA.
+
+Nothing is downloaded: the model is built here and saved to a temp folder, as a user's would be.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from algorithms.lm.hf import (
+    answer_match,
+    completion_text,
+    detect_format,
+    encode_prompt,
+    load_base,
+    prompt_text,
+    read_records,
+    with_lora,
+)
+from algorithms.lm.model import build_tokenizer, load_policy
+
+CHAT_TEMPLATE = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory) -> str:
+    """A random 2-layer Llama with our word-level tokenizer (and a chat template), saved like any checkpoint."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    tokenizer.chat_template = CHAT_TEMPLATE
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    folder = tmp_path_factory.mktemp("base")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def write_jsonl(path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+PROMPTS = [
+    {"prompt": "the film", "answer": "great"},
+    {"prompt": "this movie is", "answer": "great"},  # another length: its own bucket
+    {"prompt": [{"role": "user", "content": "the plot"}], "answer": "."},  # chat messages
+]
+
+
+def test_formats_are_trls(tmp_path) -> None:
+    cases = {
+        "prompt-only": [{"prompt": "the film"}],
+        "preference": [{"prompt": "the film", "chosen": " is great . <eos>", "rejected": " is dull . <eos>"}],
+        "unpaired-preference": [{"prompt": "the film", "completion": " is great . <eos>", "label": True}],
+    }
+    for name, rows in cases.items():
+        records = read_records(write_jsonl(tmp_path / f"{name}.jsonl", rows))
+        assert records == rows and detect_format(records) == name
+    with pytest.raises(ValueError, match=r"columns \['text'\]; expected one of"):
+        detect_format([{"text": "the film"}], "data.jsonl")
+    with pytest.raises(ValueError, match="could not read a dataset from"):
+        read_records(tmp_path / "missing" / "nothing.jsonl")
+
+
+def test_prompts_messages_and_answers(base_model) -> None:
+    _, _, tokenizer = load_base(base_model, "cpu")
+    assert prompt_text(tokenizer, "the film") == "the film"
+    assert prompt_text(tokenizer, [{"role": "user", "content": "the plot"}]).strip() == "the plot"
+    assert completion_text([{"role": "assistant", "content": "is great ."}]) == "is great ."
+    ids = encode_prompt(tokenizer, "the film")
+    assert ids[0] == tokenizer.bos_token_id and len(ids) == 3
+    assert encode_prompt(tokenizer, "<bos> the film") == ids  # <bos> once, however the text starts
+    assert answer_match("the film", "is great .", {"answer": "great"}) == 1.0
+    assert answer_match("the film", "is dull .", {"answer": "great"}) == 0.0
+    with pytest.raises(ValueError, match="needs an 'answer' column"):
+        answer_match("the film", "is great .", {})
+
+
+def test_lora_trains_adapters_only(base_model) -> None:
+    policy, reference, _ = load_base(base_model, "cpu", lora=2)
+    trainable = {n for n, p in policy.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    assert not any(p.requires_grad for p in reference.parameters())
+    with pytest.raises(ValueError, match="LoRA rank must be a positive integer"):
+        with_lora(reference, 0)
+    with pytest.raises(ValueError, match="could not load a causal LM"):
+        load_base("/nonexistent/model", "cpu")
+
+
+def test_grpo_on_a_base_model_with_a_dataset_and_lora(base_model, tmp_path, capsys) -> None:
+    from algorithms.lm.__main__ import main
+
+    data = write_jsonl(tmp_path / "prompts.jsonl", PROMPTS)
+    out = tmp_path / "run"
+    args = ["grpo", "--base-model", base_model, "--dataset", data, "--task", "answer_match", "--lora", "2"]
+    args += ["--preset", "smoke", "--iterations", "2", "--device", "cpu", "--output-dir", str(out), "--json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["base_model"] == base_model and result["dataset"] == data and result["lora"] == 2
+    assert result["iterations"] == 2 and 0.0 <= result["accuracy_after"] <= 1.0
+    assert result["samples_after"][0].startswith("the film")
+    model, _ = load_policy(out / "policy")  # adapters merged: a plain checkpoint
+    assert not any("lora" in n for n, _ in model.named_parameters())
+
+
+def test_grpo_refuses_a_dataset_it_cannot_use(base_model, tmp_path) -> None:
+    from algorithms.lm.grpo import GRPOConfig, run_grpo
+
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", [{"prompt": "the film", "chosen": "a", "rejected": "b"}])
+    config = GRPOConfig(base_model=base_model, dataset=pairs, preset="smoke", device="cpu", iterations=1)
+    with pytest.raises(ValueError, match="GRPO needs prompts"):
+        run_grpo(config)
+    no_answer = write_jsonl(tmp_path / "plain.jsonl", [{"prompt": "the film"}])
+    with pytest.raises(ValueError, match="needs an 'answer' column"):
+        run_grpo(
+            GRPOConfig(base_model=base_model, dataset=no_answer, task="answer_match", preset="smoke", device="cpu")
+        )
+
+
+def test_dpo_on_a_base_model_with_preference_data_and_lora(base_model, tmp_path, capsys) -> None:
+    from algorithms.lm.__main__ import main
+
+    rows = [
+        {"prompt": "the film", "chosen": "is great . <eos>", "rejected": "is dull . <eos>"},
+        {"prompt": "the film", "chosen": "was lovely and moving .", "rejected": "was slow ."},  # <eos> added
+        {"prompt": "this movie is", "chosen": "great .", "rejected": "boring ."},  # another prompt length
+        {
+            "prompt": [{"role": "user", "content": "the plot"}],  # chat messages, as long as "the film"
+            "chosen": [{"role": "assistant", "content": "is clever ."}],
+            "rejected": [{"role": "assistant", "content": "is silly ."}],
+        },
+    ]
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    out = tmp_path / "dpo"
+    args = ["dpo", "--base-model", base_model, "--dataset", data, "--lora", "4", "--lr", "0.05", "--epochs", "15"]
+    assert main([*args, "--batch-size", "2", "--device", "cpu", "--output-dir", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["pairs"] == 4 and result["steps"] == 15 * 3  # 3 prompts of 3 tokens (batches 2 + 1), 1 of 4
+    assert result["loss_before"] == pytest.approx(0.6931, abs=1e-3)  # the policy starts as the reference
+    # seed 0: 0.693 -> 0.592, and every pair ranked right (the run is seeded, LoRA's random start included)
+    assert result["loss_after"] < result["loss_before"] - 0.05 and result["preference_accuracy_after"] >= 0.75
+    assert (out / "config.json").exists()
+    prompt_only = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": "the film"}])
+    assert main(["dpo", "--base-model", base_model, "--dataset", prompt_only, "--device", "cpu"]) == 2
+    assert "DPO needs prompt/chosen/rejected rows" in capsys.readouterr().err
