@@ -11,9 +11,10 @@ from app.widgets.progress import mark_lesson_done
 catalogue = load_catalogue()
 ids = catalogue.ordered_ids()
 
-requested = st.query_params.get("lesson")
-if requested is None and ids:
-    requested = ids[0]
+requested = st.query_params.get("lesson") or (ids[0] if ids else None)
+if requested is not None:
+    # Written back on every run: a link to this same page with another lesson swaps the page's
+    # content but leaves the address bar alone unless the app sends the query string again.
     st.query_params["lesson"] = requested
 
 with st.sidebar:

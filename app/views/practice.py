@@ -65,8 +65,7 @@ def _label(question_id: str) -> str:
 
 
 selected = st.selectbox("Question", ids, index=index, format_func=_label, key=f"practice-pick-{requested}")
-if selected != requested:
-    st.query_params["q"] = selected
+st.query_params["q"] = selected  # always: the address names the question on screen
 
 left, right = st.columns(2)
 position = ids.index(selected)

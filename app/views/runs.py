@@ -8,11 +8,15 @@ from app.widgets.runs import compare_chart, run_launcher, run_manager, run_monit
 
 st.title("Runs")
 
+# The address is written back on every run: a link from this page to itself changes what is shown
+# without touching the address bar, and a reload must bring back what is on screen.
 run_id = st.query_params.get("run")
 if run_id:
+    st.query_params.from_dict({"run": run_id})
     st.page_link("views/runs.py", label="All runs", icon=":material/arrow_back:", query_params={})
     run_monitor(run_id)
     st.stop()
+st.query_params.clear()
 
 manager = run_manager()
 manager.schedule()  # picks up capacity freed while nobody was looking
