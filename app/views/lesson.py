@@ -6,7 +6,7 @@ from app.content.loader import LessonEntry, load_catalogue
 from app.widgets.blocks import render_block
 from app.widgets.catalogue import lesson_link
 from app.widgets.problems import show_problems
-from app.widgets.progress import mark_lesson_done
+from app.widgets.progress import lessons_done_quietly, mark_lesson_done
 
 catalogue = load_catalogue()
 ids = catalogue.ordered_ids()
@@ -18,11 +18,16 @@ if requested is not None:
     st.query_params["lesson"] = requested
 
 with st.sidebar:
-    st.markdown("**Lessons**")
-    for lesson_id, item in catalogue.lessons.items():
-        marker = ":material/chevron_right:" if lesson_id == requested else None
-        label = item.title if item.ok else f"{item.title} (needs fixing)"
-        lesson_link(catalogue, lesson_id, label=label, icon=marker)
+    done = lessons_done_quietly()
+    for track, items in catalogue.by_track().items():
+        st.markdown(f"**{track}**")
+        for item in items:
+            if item.id == requested:
+                marker = ":material/chevron_right:"
+            else:
+                marker = ":material/task_alt:" if item.id in done else ":material/radio_button_unchecked:"
+            label = item.title if item.ok else f"{item.title} (needs fixing)"
+            lesson_link(catalogue, item.id, label=label, icon=marker)
 
 entry: LessonEntry | None = catalogue.lessons.get(requested) if requested else None
 

@@ -12,11 +12,11 @@ st.title("Runs")
 # without touching the address bar, and a reload must bring back what is on screen.
 run_id = st.query_params.get("run")
 if run_id:
-    st.query_params.from_dict({"run": run_id})
+    st.query_params["run"] = run_id
     st.page_link("views/runs.py", label="All runs", icon=":material/arrow_back:", query_params={})
     run_monitor(run_id)
     st.stop()
-st.query_params.clear()
+st.query_params.update({})  # sends the query string as it is now (other parameters, the learner's, stay)
 
 manager = run_manager()
 manager.schedule()  # picks up capacity freed while nobody was looking

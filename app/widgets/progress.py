@@ -96,6 +96,14 @@ def weakest(stats: list[TopicStats], lessons_of_topic: Mapping[str, list[str]], 
                         lesson_link(catalogue, lesson_id, icon=":material/menu_book:")
 
 
+def lessons_done_quietly() -> set[str]:
+    """The lessons the learner on the page marked done; none when progress cannot be read."""
+    try:
+        return store.lessons_done(learner_or_default())
+    except Exception:  # the lesson itself says so below (mark_lesson_done)
+        return set()
+
+
 def mark_lesson_done(lesson_id: str) -> None:
     """The button at the end of a lesson: records a "lesson done" event for the learner on the page."""
     learner = learner_or_default()
