@@ -17,7 +17,16 @@ if requested is not None:
     # content but leaves the address bar alone unless the app sends the query string again.
     st.query_params["lesson"] = requested
 
+# Sidebar lesson titles wrap instead of ending in an ellipsis (page links are one line by default).
+_WRAP_SIDEBAR_LINKS = (
+    "<style>[data-testid='stSidebar'] [data-testid='stPageLink-NavLink'] span, "
+    "[data-testid='stSidebar'] [data-testid='stPageLink-NavLink'] [data-testid='stMarkdownContainer'], "
+    "[data-testid='stSidebar'] [data-testid='stPageLink-NavLink'] p "
+    "{white-space: normal; text-overflow: clip; overflow: visible;}</style>"
+)
+
 with st.sidebar:
+    st.html(_WRAP_SIDEBAR_LINKS)
     done = lessons_done_quietly()
     for track, items in catalogue.by_track().items():
         st.markdown(f"**{track}**")

@@ -43,7 +43,13 @@ def test_next_and_the_sidebar_leave_an_address_that_reloads_the_same_lesson(page
     shows_lesson(page, second)
     reload_shows_lesson(page, second)
 
-    page.get_by_test_id("stSidebar").get_by_role("link", name=title("td-learning"), exact=True).click()
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Foundations", exact=True)).to_be_visible()  # grouped by track
+    cut = sidebar.locator("[data-testid='stPageLink-NavLink'] p").evaluate_all(
+        "ps => ps.filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent)"
+    )
+    assert not cut, f"sidebar titles cut off: {cut}"
+    sidebar.get_by_role("link", name=title("td-learning"), exact=True).click()
     shows_lesson(page, "td-learning")
     reload_shows_lesson(page, "td-learning")
 
