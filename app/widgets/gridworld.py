@@ -81,9 +81,9 @@ def gridworld_figure(mdp: FiniteMDP, history: list[np.ndarray], title: str) -> g
         for k in indices
     ]
     fig.update_layout(
-        title=title,
-        height=520,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        title={"text": title.replace(": ", ":<br>", 1), "font": {"size": 15}},  # two short lines fit a phone
+        height=540,
+        margin={"l": 10, "r": 10, "t": 64, "b": 10},
         xaxis={"visible": False},
         yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x"},
         sliders=[

@@ -74,3 +74,12 @@ def test_no_control_overlaps_another_at_phone_width(
     assert boxes, "no controls found"
     phone.screenshot(path=str(tmp_path / "phone.png"))
     assert not overlaps(boxes), overlaps(boxes)
+    cut_titles = phone.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(plot => {"
+        "  const box = plot.getBoundingClientRect();"
+        "  return [...plot.querySelectorAll('.gtitle')]"
+        "    .filter(t => { const r = t.getBoundingClientRect();"
+        "                   return r.right > box.right + 1 || r.left < box.left - 1; })"
+        "    .map(t => t.textContent); })"
+    )
+    assert not cut_titles, f"chart titles cut at the edge: {cut_titles}"
