@@ -90,3 +90,5 @@ def test_a_run_and_the_run_list_keep_their_address(page: Page, app_url: str, tmp
     page.go_back()
     expect(page).to_have_url(run_url)
     expect(page.get_by_text(run_id).first).to_be_visible()
+    # Let it finish: the next browser test needs the server's only run slot and the CPU.
+    expect(page.locator("h4").filter(has_text=run_id)).to_contain_text("finished", timeout=180_000)
