@@ -53,10 +53,10 @@ def question_label(q: AnyQuestion, width: int = 90) -> str:
     text = re.sub(r"\{\{\s*\w+\s*\}\}", "…", q.prompt)
     text = re.sub(r"[`*$\\]", "", " ".join(text.split()))
     text = re.sub(r"(?<!\w)_|_(?!\w)", "", text)  # _emphasis_ markers go; snake_case names stay
-    sentences = re.split(r"(?<=[.?!:])\s", text)
+    sentences = re.split(r"(?<=[.?!:])\s|(?<=[.?!:][\"”])\s", text)
     while len(sentences) > 1 and sentences[0].endswith(":") and len(sentences[0].split()) <= 4:
         sentences = sentences[1:]
-    first = sentences[0]
+    first = sentences[0].strip('"“”')  # a quoted question reads as the question
     return first if len(first) <= width else first[: width - 1] + "…"
 
 

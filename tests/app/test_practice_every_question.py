@@ -79,3 +79,10 @@ def test_every_question_opens_answers_and_records_under_its_id() -> None:
         if not (at.success or at.error):
             problems.append(f"{qid}: no grade shown")
     assert not problems, problems
+
+
+def test_a_quoted_interview_question_is_its_own_title() -> None:
+    labels = question_labels(list(QUESTIONS.by_id.values()))
+    assert labels["rl-versus-supervised"] == (
+        "What is reinforcement learning, and how is it different from supervised learning?"
+    )
