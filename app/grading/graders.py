@@ -208,8 +208,15 @@ def expected_outputs(q: ImplementQuestion, caseset: case_lib.CaseSet) -> list[di
 _KIND_WORDS = {"int": "an integer", "float": "a float", "array": "a numpy array", "tensor": "a torch tensor"}
 
 
+def _float(value: Any) -> float:
+    try:
+        return float(value)  # "inf", "-inf" and "nan" arrive as tags
+    except OverflowError:  # an integer beyond float range
+        return float("inf") if value > 0 else float("-inf")
+
+
 def _values(encoded: dict[str, Any]) -> np.ndarray:
-    return np.asarray([float(v) for v in encoded["values"]], dtype=float).reshape(encoded["shape"])
+    return np.asarray([_float(v) for v in encoded["values"]], dtype=float).reshape(encoded["shape"])
 
 
 def compare(expected: dict[str, Any], got: dict[str, Any], returns: str, rtol: float, atol: float) -> str | None:
@@ -226,6 +233,8 @@ def compare(expected: dict[str, Any], got: dict[str, Any], returns: str, rtol: f
     if returns == "int":
         return None if np.array_equal(exp, val) else "a different index"
     if not np.allclose(val, exp, rtol=rtol, atol=atol, equal_nan=False):
+        if not np.all(np.isfinite(val)) and np.all(np.isfinite(exp)):
+            return "your output is not finite (inf or nan) where the reference's is"
         return "different values"
     return None
 

@@ -166,10 +166,29 @@ def instance(q: PredictQuestion, seed: int) -> PredictInstance:
 # ---------------------------------------------------------------------------------------------
 
 
-def number(x: float) -> str:
+def number(x: Any) -> str:
+    """A number as a learner reads it: integers whole, floats to 6 significant digits, inf and nan named.
+
+    Never raises on a number, however large or non-finite (a learner's output can be anything)."""
+    if isinstance(x, bool | np.bool_):
+        return str(bool(x))
     if isinstance(x, int | np.integer):
-        return str(int(x))
-    x = float(x)
+        x = int(x)
+        if abs(x) < 10**15:
+            return str(x)
+        try:
+            return f"{float(x):.6g}"
+        except OverflowError:  # beyond float range (and str() refuses ints of over 4300 digits)
+            sign = "a negative" if x < 0 else "an"
+            return f"{sign} integer of about {int(x.bit_length() * math.log10(2)) + 1} digits"
+    try:
+        x = float(x)
+    except (TypeError, ValueError, OverflowError):
+        return repr(x)[:80]
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
     if x == int(x) and abs(x) < 1e12:
         return str(int(x))
     return f"{x:.6g}"

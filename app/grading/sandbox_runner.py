@@ -161,7 +161,12 @@ def encode_output(value: Any) -> dict[str, Any]:
     if type(value) is bool or isinstance(value, np.bool_):
         return {"type": "int", "shape": [], "values": [int(value)]}
     if type(value) is int or isinstance(value, np.integer):
-        return {"type": "int", "shape": [], "values": [int(value)]}
+        whole = int(value)  # one beyond float range travels as an infinity (JSON refuses 4300+ digits)
+        return {
+            "type": "int",
+            "shape": [],
+            "values": [whole if whole.bit_length() <= 1000 else ("inf" if whole > 0 else "-inf")],
+        }
     if type(value) is float or isinstance(value, np.floating):
         return {"type": "float", "shape": [], "values": [_finite_or_tag(float(value))]}
     if type(value).__module__.startswith("torch") and type(value).__name__ in ("Tensor", "Parameter"):

@@ -6,22 +6,37 @@ from app.content.loader import LessonEntry, load_catalogue
 from app.widgets.blocks import render_block
 from app.widgets.catalogue import lesson_link
 from app.widgets.problems import show_problems
-from app.widgets.progress import mark_lesson_done
+from app.widgets.progress import lessons_done_quietly, mark_lesson_done
 
 catalogue = load_catalogue()
 ids = catalogue.ordered_ids()
 
-requested = st.query_params.get("lesson")
-if requested is None and ids:
-    requested = ids[0]
+requested = st.query_params.get("lesson") or (ids[0] if ids else None)
+if requested is not None:
+    # Written back on every run: a link to this same page with another lesson swaps the page's
+    # content but leaves the address bar alone unless the app sends the query string again.
     st.query_params["lesson"] = requested
 
+# Sidebar lesson titles wrap instead of ending in an ellipsis (page links are one line by default).
+_WRAP_SIDEBAR_LINKS = (
+    "<style>[data-testid='stSidebar'] [data-testid='stPageLink-NavLink'] span, "
+    "[data-testid='stSidebar'] [data-testid='stPageLink-NavLink'] [data-testid='stMarkdownContainer'], "
+    "[data-testid='stSidebar'] [data-testid='stPageLink-NavLink'] p "
+    "{white-space: normal; text-overflow: clip; overflow: visible;}</style>"
+)
+
 with st.sidebar:
-    st.markdown("**Lessons**")
-    for lesson_id, item in catalogue.lessons.items():
-        marker = ":material/chevron_right:" if lesson_id == requested else None
-        label = item.title if item.ok else f"{item.title} (needs fixing)"
-        lesson_link(catalogue, lesson_id, label=label, icon=marker)
+    st.html(_WRAP_SIDEBAR_LINKS)
+    done = lessons_done_quietly()
+    for track, items in catalogue.by_track().items():
+        st.markdown(f"**{track}**")
+        for item in items:
+            if item.id == requested:
+                marker = ":material/chevron_right:"
+            else:
+                marker = ":material/task_alt:" if item.id in done else ":material/radio_button_unchecked:"
+            label = item.title if item.ok else f"{item.title} (needs fixing)"
+            lesson_link(catalogue, item.id, label=label, icon=marker)
 
 entry: LessonEntry | None = catalogue.lessons.get(requested) if requested else None
 

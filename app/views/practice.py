@@ -5,8 +5,9 @@ import streamlit as st
 from app.content.quiz_models import DIFFICULTIES, KINDS
 from app.grading.attempts import read_attempts
 from app.grading.bank import load_questions, topic_title
+from app.widgets.isolate import isolated
 from app.widgets.progress_learner import learner_or_default
-from app.widgets.quiz import KIND_LABELS, question_label, render_question
+from app.widgets.quiz import KIND_LABELS, question_labels, render_question
 
 questions = load_questions()
 
@@ -35,8 +36,17 @@ with st.container(border=True):
         key="practice-kinds",
     )
     chosen_levels = st.pills("Difficulty", list(DIFFICULTIES), selection_mode="multi", key="practice-levels")
+    search = st.text_input("Search questions", placeholder="Words from a title, a tag or an id", key="practice-search")
 
 matching = questions.filter(chosen_topics, chosen_kinds, chosen_levels)
+titles = question_labels(list(questions.by_id.values()))
+if search.strip():
+    words = search.casefold().split()
+    matching = [
+        q
+        for q in matching
+        if all(w in f"{titles[q.id]} {q.id} {' '.join(q.tags)} {q.prompt}".casefold() for w in words)
+    ]
 ids = [q.id for q in matching]
 requested = st.query_params.get("q")  # a deep link opens that question (no filter is set on arrival)
 if requested not in ids:
@@ -51,13 +61,11 @@ index = ids.index(requested) if requested in ids else 0
 
 
 def _label(question_id: str) -> str:
-    q = questions.by_id[question_id]
-    return f"{KIND_LABELS[q.kind][0]} · {question_label(q)}"
+    return f"{titles[question_id]} · {KIND_LABELS[questions.by_id[question_id].kind][0]}"
 
 
 selected = st.selectbox("Question", ids, index=index, format_func=_label, key=f"practice-pick-{requested}")
-if selected != requested:
-    st.query_params["q"] = selected
+st.query_params["q"] = selected  # always: the address names the question on screen
 
 left, right = st.columns(2)
 position = ids.index(selected)
@@ -72,7 +80,8 @@ with right:
 
 question = questions.by_id[selected]
 learner = learner_or_default()
-render_question(question, key=f"practice-{selected}", learner=learner)
+with isolated(f"Question `{selected}`"):
+    render_question(question, key=f"practice-{selected}", learner=learner)
 
 history = read_attempts(selected, learner=learner)
 if history:

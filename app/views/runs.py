@@ -11,11 +11,15 @@ manager = usable_run_manager()  # also starts queued runs where capacity was fre
 if manager is None:  # it said why in one line (a read-only data folder, a bad RLDOJO_MAX_RUNS)
     st.stop()
 
+# The address is written back on every run: a link from this page to itself changes what is shown
+# without touching the address bar, and a reload must bring back what is on screen.
 run_id = st.query_params.get("run")
 if run_id:
+    st.query_params["run"] = run_id
     st.page_link("views/runs.py", label="All runs", icon=":material/arrow_back:", query_params={})
     run_monitor(run_id)
     st.stop()
+st.query_params.update({})  # sends the query string as it is now (other parameters, the learner's, stay)
 
 with st.expander("Start a new run", icon=":material/play_arrow:", expanded=False):
     specs = registry()

@@ -20,6 +20,7 @@ from app.content.models import (
 from app.grading.bank import load_questions
 from app.widgets.code import render_code
 from app.widgets.demos import render_demo
+from app.widgets.isolate import isolated
 from app.widgets.quiz import render_question
 
 _CALLOUTS: dict[str, tuple[Callable[..., Any], str, str]] = {
@@ -59,7 +60,8 @@ def _quiz(block: QuizBlock, key: str) -> None:
         if question is None:
             st.warning(f"Question `{qid}` is not in any valid question bank.", icon=":material/help:")
             continue
-        render_question(question, key=f"{key}-{qid}", show_meta=False)
+        with isolated(f"Question `{qid}`"):  # one failing question never hides the ones after it
+            render_question(question, key=f"{key}-{qid}", show_meta=False)
 
 
 def _interview(block: InterviewBlock, key: str) -> None:
@@ -89,4 +91,6 @@ RENDERERS: dict[type, Callable[[Any, str], None]] = {
 
 
 def render_block(block: Any, key: str) -> None:
-    RENDERERS[type(block)](block, key)
+    """Draw one block; if it fails, an error box takes its place and the lesson goes on below it."""
+    with isolated(f"This {type(block).__name__.removesuffix('Block').lower()} block"):
+        RENDERERS[type(block)](block, key)

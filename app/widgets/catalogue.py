@@ -19,16 +19,41 @@ def lesson_link(catalogue: Catalogue, lesson_id: str, label: str | None = None, 
     )
 
 
-def lesson_card(entry: LessonEntry, catalogue: Catalogue) -> None:
+def lesson_matches(entry: LessonEntry, query: str) -> bool:
+    """Every word of `query` is in the lesson's title, summary, tags or id (case-insensitive)."""
+    words = query.casefold().split()
+    if not words:
+        return True
+    lesson = entry.lesson
+    text = f"{entry.title} {entry.id}"
+    if lesson is not None:
+        text += f" {lesson.summary} {' '.join(lesson.tags)} {lesson.track.value}"
+    text = text.casefold()
+    return all(word in text for word in words)
+
+
+def next_lesson(catalogue: Catalogue, done: set[str], done_in_order: list[str]) -> str | None:
+    """Where to go next: the first lesson not done after the one marked done last (else the first not done)."""
+    ids = [i for i, entry in catalogue.lessons.items() if entry.ok]
+    start = ids.index(done_in_order[-1]) + 1 if done_in_order and done_in_order[-1] in ids else 0
+    for lesson_id in ids[start:] + ids[:start]:
+        if lesson_id not in done:
+            return lesson_id
+    return None
+
+
+def lesson_card(entry: LessonEntry, catalogue: Catalogue, done: bool = False) -> None:
     with st.container(border=True):
         if entry.lesson is None or entry.problems:
             lesson_link(catalogue, entry.id, label=f"{entry.title} (needs fixing)", icon=":material/error:")
             st.caption(f"{len(entry.problems)} problem(s) in `{entry.path.name}`; open it to see where.")
             return
         lesson = entry.lesson
-        lesson_link(catalogue, entry.id, label=f"**{lesson.title}**", icon=":material/menu_book:")
+        icon = ":material/task_alt:" if done else ":material/menu_book:"
+        lesson_link(catalogue, entry.id, label=f"**{lesson.title}**", icon=icon)
         st.markdown(lesson.summary)
-        facts = [f":material/schedule: {lesson.minutes} min", lesson.level]
+        facts = [":green[done]"] if done else []
+        facts += [f":material/schedule: {lesson.minutes} min", lesson.level]
         if lesson.prerequisites:
             names = [catalogue.lessons[p].title if p in catalogue.lessons else p for p in lesson.prerequisites]
             facts.append("after: " + ", ".join(names))

@@ -168,14 +168,23 @@ def debug_lab_demo(params: DebugLabParams, key: str) -> None:
     label = "buggy"
     correct_key, buggy_key = _key((), steps, seed), _key(tuple(bugs), steps, seed)
     correct, buggy = _lookup(correct_key), _lookup(buggy_key)
-    if correct is None or buggy is None:
+    # The training is shared by everyone (cached); the reveal is this learner's own: each one is asked
+    # to predict before pressing the button, even when someone else trained these settings already.
+    reveal_key = f"{key}-revealed-{buggy_key!r}"
+    if not st.session_state.get(reveal_key):
         todo = (correct is None) + (buggy is None)
-        st.caption(
-            f"Trains {todo} run(s) of PPO on CartPole-v1 in this process, a few seconds each "
-            "(longer when the machine is busy). Results are kept for everyone who asks for the same settings."
-        )
+        if todo:
+            st.caption(
+                f"Predict first: what will the buggy run's curves do? Then press the button. It trains {todo} "
+                "run(s) of PPO on CartPole-v1 in this process, a few seconds each (longer when the machine is busy)."
+            )
+        else:
+            st.caption("Predict first: what will the buggy run's curves do? Then press the button.")
         if not st.button("Train and compare", key=f"{key}-go", icon=":material/play_arrow:", type="primary"):
             return
+        st.session_state[reveal_key] = True
+    if correct is None or buggy is None:
+        todo = (correct is None) + (buggy is None)
         bar = st.progress(0.0, text="Starting…")
         try:
             for name, run_key, run_bugs, offset in (

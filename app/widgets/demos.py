@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import numpy as np
@@ -11,15 +12,6 @@ from plotly.subplots import make_subplots
 
 from algorithms.returns import discount_weights, discounted_returns, effective_horizon
 from app.content.demos import DEMOS, DemoParams, ReturnsExplorerParams
-from app.widgets.bandit_demos import bandit_testbed, contextual_bandits
-from app.widgets.debug_demo import debug_lab_demo
-from app.widgets.gae_demo import gae_explorer
-from app.widgets.gridworld import gridworld_dp
-from app.widgets.planning_demos import dyna_maze, mcts_tree
-from app.widgets.ppo_demo import ppo_clip_explorer
-from app.widgets.rlhf_demo import rlhf_compare
-from app.widgets.runs import live_run
-from app.widgets.td_demos import cliff_walking, dosing_rewards
 
 ACCENT = "#e4572e"
 MUTED = "#9aa0a6"
@@ -117,26 +109,36 @@ def returns_explorer(params: ReturnsExplorerParams, key: str) -> None:
     )
 
 
-RENDERERS: dict[str, Callable[[DemoParams, str], None]] = {
+# A demo's module is imported when a page first draws it: several pull in torch or gymnasium, and a
+# lesson that shows none of them should not wait for those imports.
+RENDERERS: dict[str, Callable[[DemoParams, str], None] | str] = {
     "returns-explorer": returns_explorer,  # type: ignore[dict-item]
-    "gridworld-dp": gridworld_dp,  # type: ignore[dict-item]
-    "cliff-walking": cliff_walking,  # type: ignore[dict-item]
-    "dosing-rewards": dosing_rewards,  # type: ignore[dict-item]
-    "bandit-testbed": bandit_testbed,  # type: ignore[dict-item]
-    "contextual-bandits": contextual_bandits,  # type: ignore[dict-item]
-    "live-run": live_run,  # type: ignore[dict-item]
-    "rlhf-compare": rlhf_compare,  # type: ignore[dict-item]
-    "gae-explorer": gae_explorer,  # type: ignore[dict-item]
-    "ppo-clip-explorer": ppo_clip_explorer,  # type: ignore[dict-item]
-    "debug-lab": debug_lab_demo,  # type: ignore[dict-item]
-    "dyna-maze": dyna_maze,  # type: ignore[dict-item]
-    "mcts-tree": mcts_tree,  # type: ignore[dict-item]
+    "gridworld-dp": "app.widgets.gridworld:gridworld_dp",
+    "cliff-walking": "app.widgets.td_demos:cliff_walking",
+    "dosing-rewards": "app.widgets.td_demos:dosing_rewards",
+    "bandit-testbed": "app.widgets.bandit_demos:bandit_testbed",
+    "contextual-bandits": "app.widgets.bandit_demos:contextual_bandits",
+    "live-run": "app.widgets.runs:live_run",
+    "rlhf-compare": "app.widgets.rlhf_demo:rlhf_compare",
+    "gae-explorer": "app.widgets.gae_demo:gae_explorer",
+    "ppo-clip-explorer": "app.widgets.ppo_demo:ppo_clip_explorer",
+    "debug-lab": "app.widgets.debug_demo:debug_lab_demo",
+    "dyna-maze": "app.widgets.planning_demos:dyna_maze",
+    "mcts-tree": "app.widgets.planning_demos:mcts_tree",
 }
+
+
+def renderer_for(name: str) -> Callable[[DemoParams, str], None] | None:
+    found = RENDERERS.get(name)
+    if isinstance(found, str):
+        module, _, function = found.partition(":")
+        found = getattr(importlib.import_module(module), function)
+    return found
 
 
 def render_demo(name: str, raw_params: dict, key: str) -> None:
     spec = DEMOS.get(name)
-    renderer = RENDERERS.get(name)
+    renderer = renderer_for(name)
     if spec is None or renderer is None:
         st.error(f"Unknown demo '{name}'.", icon=":material/error:")
         return

@@ -106,8 +106,26 @@ def result_line(q: AnyQuestion | None, r: Result) -> str:
     return f"{mark} {label} · {round(100 * r.score)}%{took}"
 
 
-def render_report(report: Report, questions: Questions, info: Mapping[str, QuestionInfo], reveal: bool = True) -> None:
-    """The end of a mock interview: score by topic, time per question, points missed, lessons to revisit."""
+def ending_words(unanswered: int, finished_at: float | None, ends_at: float | None) -> str:
+    """How the interview ended, as it happened: the time ran out, or the learner ended it early."""
+    questions = f"{unanswered} question{'s' if unanswered != 1 else ''}"
+    if finished_at is not None and ends_at is not None and finished_at < ends_at - 1:
+        left = round((ends_at - finished_at) / 60)
+        early = f"with {left} min still on the clock" if left >= 1 else "just before the time was up"
+        return f"You ended the interview {early}; {questions} unanswered." if unanswered else ""
+    return f"The time ran out with {questions} unanswered." if unanswered else ""
+
+
+def render_report(
+    report: Report,
+    questions: Questions,
+    info: Mapping[str, QuestionInfo],
+    reveal: bool = True,
+    ending: str = "",
+) -> None:
+    """The end of a mock interview: score by topic, time per question, points missed, lessons to revisit.
+
+    `ending` says how it ended (see `ending_words`)."""
     total = len(report.results) + len(report.unanswered)
     left, middle, right = st.columns(3)
     left.metric("Score", f"{round(100 * report.score)}%")
@@ -116,8 +134,9 @@ def render_report(report: Report, questions: Questions, info: Mapping[str, Quest
 
     if report.by_topic:
         st.subheader("By topic", divider="gray")
-        for t in report.by_topic:
-            st.progress(t.score, text=f"{topic_title(t.topic) or 'Other'}: {t.right} of {t.questions} right")
+        for t in report.by_topic:  # the bar is the count it names (partial credit is in each question's %)
+            bar = t.right / t.questions if t.questions else 0.0
+            st.progress(bar, text=f"{topic_title(t.topic) or 'Other'}: {t.right} of {t.questions} right")
 
     st.subheader("Question by question", divider="gray")
     for i, r in enumerate(report.results, start=1):
@@ -132,8 +151,8 @@ def render_report(report: Report, questions: Questions, info: Mapping[str, Quest
                 st.markdown("**Rubric points missed:**\n" + "\n".join(f"- {p}" for p in r.missed_points))
             if reveal:
                 answer_key(q, r.seed)
-    if report.unanswered:
-        st.caption(f"{len(report.unanswered)} question(s) left when the time ran out.")
+    if ending:
+        st.caption(ending)
 
     if report.lessons_to_revisit:
         st.subheader("Lessons to revisit", divider="gray")

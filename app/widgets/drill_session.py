@@ -17,7 +17,7 @@ from app.grading.bank import Questions, topic_title
 from app.learners import drills, store
 from app.learners.drills import MOCK, RETRIEVAL, Drill, QuestionInfo, Result
 from app.widgets.code import render_code
-from app.widgets.drill import answer_key, clock, question_prompt, render_report, result_line
+from app.widgets.drill import answer_key, clock, ending_words, question_prompt, render_report, result_line
 from app.widgets.quiz import KIND_LABELS, OnGraded, render_question
 
 DRILL_PAGE = "views/drill.py"
@@ -210,7 +210,9 @@ def _show_answer(drill_id: str, result: Result) -> None:
 def _finished(drill: Drill, questions: Questions, info: Mapping[str, QuestionInfo], reveal: bool) -> None:
     if drill.kind == MOCK:
         st.success("The interview is over. Here is how it went.", icon=":material/flag:")
-        render_report(drills.report(drill, info), questions, info, reveal=reveal)
+        report = drills.report(drill, info)
+        ending = ending_words(len(report.unanswered), drill.finished_at, drill.ends_at)
+        render_report(report, questions, info, reveal=reveal, ending=ending)
     else:
         cleared = not drill.queue
         if cleared:

@@ -81,9 +81,9 @@ def gridworld_figure(mdp: FiniteMDP, history: list[np.ndarray], title: str) -> g
         for k in indices
     ]
     fig.update_layout(
-        title=title,
-        height=520,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        title={"text": title.replace(": ", ":<br>", 1), "font": {"size": 15}},  # two short lines fit a phone
+        height=540,
+        margin={"l": 10, "r": 10, "t": 64, "b": 10},
         xaxis={"visible": False},
         yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x"},
         sliders=[
@@ -91,9 +91,12 @@ def gridworld_figure(mdp: FiniteMDP, history: list[np.ndarray], title: str) -> g
                 "active": len(indices) - 1,
                 "currentvalue": {"prefix": "after sweep k = "},
                 "steps": steps,
-                "x": 0.22,
-                "len": 0.78,
-                "pad": {"t": 10},
+                # Full width on a row of its own below Play / Pause: side by side they overlap on a phone.
+                "x": 0,
+                "len": 1.0,
+                "y": 0,
+                "yanchor": "top",
+                "pad": {"t": 50},
             }
         ],
         updatemenus=[
@@ -105,7 +108,7 @@ def gridworld_figure(mdp: FiniteMDP, history: list[np.ndarray], title: str) -> g
                 "y": 0,
                 "xanchor": "left",
                 "yanchor": "top",
-                "pad": {"t": 48},
+                "pad": {"t": 8},
                 "buttons": [
                     {
                         "label": "▶ Play",

@@ -30,9 +30,14 @@ def headline(s: Summary) -> None:
 
 def accuracy_chart(attempts: list[dict[str, Any]], topic_of: Mapping[str, str], key: str) -> None:
     rows = accuracy_over_time(attempts, topic_of)
-    if not rows:
-        return
+    if rows:
+        st.plotly_chart(accuracy_figure(rows), key=key)
+
+
+def accuracy_figure(rows: list[dict[str, Any]]) -> Any:
+    """Accuracy so far by topic on a calendar axis by day: one day of data reads as a day, not as hours."""
     frame = pd.DataFrame(rows)
+    frame["day"] = pd.to_datetime(frame["day"])
     frame["topic"] = frame["topic"].map(lambda t: topic_title(t) or "Other")
     figure = px.line(
         frame,
@@ -43,9 +48,20 @@ def accuracy_chart(attempts: list[dict[str, Any]], topic_of: Mapping[str, str], 
         hover_data={"answered": True},
         labels={"day": "", "accuracy": "accuracy so far", "topic": "topic"},
     )
+    first, last = frame["day"].min(), frame["day"].max()
+    last = max(last, first + pd.Timedelta(days=6))  # at least a week wide, so a single day is a column
+    figure.update_traces(marker={"size": 9})
+    figure.update_xaxes(
+        type="date",
+        range=[first - pd.Timedelta(hours=12), last + pd.Timedelta(hours=12)],
+        tickformat="%d %b\n%Y" if (last - first).days > 180 else "%d %b",
+        hoverformat="%a %d %b %Y",
+        dtick=86_400_000 if (last - first).days <= 14 else None,  # one tick a day for short spans
+        showgrid=True,
+    )
     figure.update_yaxes(range=[0, 1.05], tickformat=".0%")
     figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend_title_text="")
-    st.plotly_chart(figure, key=key)
+    return figure
 
 
 def topic_table(stats: list[TopicStats]) -> None:
@@ -78,6 +94,14 @@ def weakest(stats: list[TopicStats], lessons_of_topic: Mapping[str, list[str]], 
                 for lesson_id in lessons_of_topic.get(s.topic, [])[:3]:
                     if lesson_id in catalogue.lessons:
                         lesson_link(catalogue, lesson_id, icon=":material/menu_book:")
+
+
+def lessons_done_quietly() -> set[str]:
+    """The lessons the learner on the page marked done; none when progress cannot be read."""
+    try:
+        return store.lessons_done(learner_or_default())
+    except Exception:  # the lesson itself says so below (mark_lesson_done)
+        return set()
 
 
 def mark_lesson_done(lesson_id: str) -> None:

@@ -47,12 +47,46 @@ _HIT, _MISSED = ":green[:material/check_circle:]", ":gray[:material/radio_button
 
 
 def question_label(q: AnyQuestion, width: int = 90) -> str:
-    """A one-line label from the prompt: markdown and LaTeX markers stripped, first sentence."""
+    """The question's title: the prompt's first sentence of substance, markdown and LaTeX markers stripped.
+
+    A short lead-in such as "An interviewer asks:" is skipped: it says nothing of the question."""
     text = re.sub(r"\{\{\s*\w+\s*\}\}", "…", q.prompt)
     text = re.sub(r"[`*$\\]", "", " ".join(text.split()))
     text = re.sub(r"(?<!\w)_|_(?!\w)", "", text)  # _emphasis_ markers go; snake_case names stay
-    first = re.split(r"(?<=[.?!:])\s", text, maxsplit=1)[0]
+    sentences = re.split(r"(?<=[.?!:])\s|(?<=[.?!:][\"”])\s", text)
+    while len(sentences) > 1 and sentences[0].endswith(":") and len(sentences[0].split()) <= 4:
+        sentences = sentences[1:]
+    first = sentences[0].strip('"“”')  # a quoted question reads as the question
     return first if len(first) <= width else first[: width - 1] + "…"
+
+
+def question_labels(questions: list[AnyQuestion], width: int = 90) -> dict[str, str]:
+    """Each question's title, unique: two questions that would read the same get their ids added."""
+    labels = {q.id: question_label(q, width) for q in questions}
+    seen: dict[str, int] = {}
+    for label in labels.values():
+        seen[label] = seen.get(label, 0) + 1
+    return {qid: label if seen[label] == 1 else f"{label} ({qid})" for qid, label in labels.items()}
+
+
+def _submit_label(opts: _Options) -> str:
+    return "Check" if opts.reveal else "Submit"  # nothing is checked in front of the learner in a mock interview
+
+
+def _graded(q: AnyQuestion, grade: Callable[[], graders.Grade]) -> graders.Grade:
+    """The grade, or, if grading itself fails, a grade that says so: the answer is still recorded."""
+    try:
+        return grade()
+    except Exception as exc:  # a grader bug or a reference that fails must never cost the learner the page
+        return graders.Grade(
+            q.id,
+            q.kind,
+            False,
+            0.0,
+            f"This answer could not be graded ({type(exc).__name__}: {exc}). It is recorded as not correct; "
+            f"please report the question id `{q.id}`.",
+            {"status": "grader-error"},
+        )
 
 
 def _state(key: str, name: str, default: Any = None) -> Any:
@@ -155,7 +189,7 @@ def _small(details: dict[str, Any]) -> dict[str, Any]:
     return {
         k: v
         for k, v in details.items()
-        if k in ("cases_passed", "cases_total", "hit", "missed", "contradicted", "grader", "status", "line_ok")
+        if k in ("cases_passed", "cases_total", "hit", "missed", "contradicted", "grader", "status", "line_ok", "seen_answer")
     }
 
 
@@ -195,9 +229,9 @@ def _choice(q: ChoiceQuestion, key: str, attempt: int, opts: _Options) -> None:
             picked: Any = st.multiselect("Pick every correct answer", options, key=f"{key}-pick-{attempt}")
         else:
             picked = st.radio("Pick one", options, index=None, key=f"{key}-pick-{attempt}")
-        submitted = st.form_submit_button("Check", type="primary", disabled=_locked(key, opts))
+        submitted = st.form_submit_button(_submit_label(opts), type="primary", disabled=_locked(key, opts))
     if submitted:
-        _record(q, key, graders.grade_choice(q, picked), picked, attempt, opts)
+        _record(q, key, _graded(q, lambda: graders.grade_choice(q, picked)), picked, attempt, opts)
     grade = _show_grade(q, key, opts)
     if grade is not None:
         if not grade.correct:
@@ -214,9 +248,9 @@ def _order(q: OrderQuestion, key: str, attempt: int, opts: _Options) -> None:
             options,
             key=f"{key}-order-{attempt}",
         )
-        submitted = st.form_submit_button("Check", type="primary", disabled=_locked(key, opts))
+        submitted = st.form_submit_button(_submit_label(opts), type="primary", disabled=_locked(key, opts))
     if submitted:
-        _record(q, key, graders.grade_order(q, picked), picked, attempt, opts)
+        _record(q, key, _graded(q, lambda: graders.grade_order(q, picked)), picked, attempt, opts)
     grade = _show_grade(q, key, opts)
     if grade is not None:
         marks = grade.details["in_place"]
@@ -242,14 +276,30 @@ def _predict(q: PredictQuestion, key: str, attempt: int, opts: _Options) -> None
     hint = "numbers separated by commas" if inst.answer_kind == "array" else "a number"
     with st.form(f"{key}-form"):
         answer = st.text_input(f"Your answer ({hint})", key=f"{key}-answer-{attempt}")
-        submitted = st.form_submit_button("Check", type="primary", disabled=_locked(key, opts))
+        submitted = st.form_submit_button(_submit_label(opts), type="primary", disabled=_locked(key, opts))
     if submitted:
-        _record(q, key, graders.grade_predict(q, attempt, answer), answer, attempt, opts)
+        grade = _graded(q, lambda: graders.grade_predict(q, attempt, answer))
+        if _state(key, f"revealed-{attempt}"):
+            grade = _after_reveal(grade)
+        _record(q, key, grade, answer, attempt, opts)
+        if opts.reveal and not grade.correct and "reference" in grade.details:
+            _set(key, f"revealed-{attempt}", True)  # the key is on screen now: these numbers are spent
     grade = _show_grade(q, key, opts)
     if grade is not None:
         st.caption(f"The key is computed by `{q.answer_from.call}` on this attempt's numbers.")
         _explanation(q)
     _again_button(key, attempt, opts, label="New numbers", always=True)
+
+
+def _after_reveal(grade: graders.Grade) -> graders.Grade:
+    """An answer given after the key was shown on these numbers: recorded, never as a clean right answer."""
+    feedback = (
+        "Right, but only after the answer was shown: recorded as seen-the-answer, and the question comes "
+        "back in Review soon. Press New numbers to try it cold."
+        if grade.correct
+        else grade.feedback
+    )
+    return graders.Grade(grade.question_id, grade.kind, False, 0.0, feedback, {**grade.details, "seen_answer": True})
 
 
 def _again_button(key: str, attempt: int, opts: _Options, label: str = "Try again", always: bool = False) -> None:
@@ -301,9 +351,9 @@ def _rubric_lists(grade: graders.Grade) -> None:
 def _explain(q: ExplainQuestion, key: str, attempt: int, opts: _Options) -> None:
     with st.form(f"{key}-form"):
         text = st.text_area("Your answer, as you would say it in an interview", key=f"{key}-text-{attempt}", height=160)
-        submitted = st.form_submit_button("Check", type="primary", disabled=_locked(key, opts))
+        submitted = st.form_submit_button(_submit_label(opts), type="primary", disabled=_locked(key, opts))
     if submitted:
-        _record(q, key, graders.grade_explain(q, text), text, attempt, opts)
+        _record(q, key, _graded(q, lambda: graders.grade_explain(q, text)), text, attempt, opts)
     grade = _show_grade(q, key, opts)
     if grade is None:
         return
@@ -339,10 +389,11 @@ def _spot_the_bug(q: SpotTheBugQuestion, key: str, attempt: int, opts: _Options)
             "Line with the bug", min_value=1, max_value=lines, value=None, step=1, key=f"{key}-line-{attempt}"
         )
         fix = st.text_area("The fix: what should that line do instead?", key=f"{key}-fix-{attempt}", height=90)
-        submitted = st.form_submit_button("Check", type="primary", disabled=_locked(key, opts))
+        submitted = st.form_submit_button(_submit_label(opts), type="primary", disabled=_locked(key, opts))
     if submitted:
         line_no = int(line) if line is not None else None
-        _record(q, key, graders.grade_spot_the_bug(q, line_no, fix), {"line": line_no, "fix": fix}, attempt, opts)
+        grade = _graded(q, lambda: graders.grade_spot_the_bug(q, line_no, fix))
+        _record(q, key, grade, {"line": line_no, "fix": fix}, attempt, opts)
     grade = _show_grade(q, key, opts)
     if grade is None:
         return
@@ -387,7 +438,7 @@ def _implement(q: ImplementQuestion, key: str, attempt: int, opts: _Options) -> 
     st.caption(f":warning: {note}" if reduced_protection() else note)
     if submitted:
         with st.spinner("Running your code in the sandbox..."):
-            grade = graders.grade_implement(q, code, seed=attempt)
+            grade = _graded(q, lambda: graders.grade_implement(q, code, seed=attempt))
         _set(key, "code", code)
         _record(q, key, grade, code, attempt, opts)
         if opts.allow_retry:

@@ -255,14 +255,19 @@ def run_monitor(run_id: str, key: str = "monitor") -> None:
             if st.button("Stop", key=f"{key}-stop-{run_id}", icon=":material/stop:"):
                 manager.stop_in_background(run_id)
                 st.toast("Stopping the run…")
+        frame = metric_frame(run_id)
         if current.status == FAILED:
-            st.error(f"The run failed: {current.error}", icon=":material/error:")
+            first, _, rest = (current.error or "no reason was recorded").strip().partition("\n")
+            st.error(f"The run failed: {first}", icon=":material/error:")
             tail = manager.log_tail(run_id)
-            if tail:
-                st.code(tail, language=None)
+            if rest.strip() or tail:
+                with st.expander("Details: the worker's traceback and log", expanded=False):
+                    st.code("\n".join(part for part in (rest.strip(), tail) if part), language=None)
         elif current.status == STOPPED:
-            st.warning("Stopped" + (f": {current.error}" if current.error else "."), icon=":material/stop_circle:")
-        metric_charts(metric_frame(run_id), key=f"{key}-{run_id}")
+            st.warning(stopped_words(current, frame), icon=":material/stop_circle:")
+        if current.status not in ACTIVE and current.status != FAILED:
+            run_summary(current, frame)
+        metric_charts(frame, key=f"{key}-{run_id}")
         if current.status in ACTIVE:
             latest_episode(manager.store.data_dir / "runs" / run_id)
         if current.status not in ACTIVE:
@@ -294,12 +299,85 @@ def latest_episode(run_dir: Path) -> None:
         st.caption(f"{caption}. No animation: {info['no_episode']}")
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _last(frame: pd.DataFrame, column: str) -> float | None:
+    if column not in frame:
+        return None
+    values = frame[column].dropna()
+    return float(values.iloc[-1]) if len(values) else None
+
+
+def _best(frame: pd.DataFrame, column: str) -> float | None:
+    if column not in frame:
+        return None
+    values = frame[column].dropna()
+    return float(values.max()) if len(values) else None
+
+
+def summary_facts(record: RunRecord, frame: pd.DataFrame) -> dict[str, str]:
+    """What a person wants to know of a finished run, in words and units: label -> value."""
+    m = record.final_metrics
+    facts: dict[str, str] = {}
+    eval_mean, eval_std = _number(m.get("eval_return_mean")), _number(m.get("eval_return_std"))
+    mean100 = _last(frame, "charts/episodic_return_mean100")
+    if eval_mean is not None:
+        spread = f" ± {eval_std:,.1f}" if eval_std is not None else ""
+        facts["Final return"] = f"{eval_mean:,.1f}{spread} (greedy evaluation)"
+    elif mean100 is not None:
+        facts["Final return"] = f"{mean100:,.1f} (mean of the last 100 training episodes)"
+    best = _best(frame, "charts/episodic_return_mean100")
+    if best is not None:
+        facts["Best return"] = f"{best:,.1f} (mean of 100 training episodes)"
+    elif (best := _best(frame, "charts/episodic_return")) is not None:
+        facts["Best return"] = f"{best:,.1f} (one logged point)"
+    threshold = _number(m.get("reward_threshold"))
+    if threshold is not None:
+        seconds, steps = _number(m.get("seconds_to_threshold")), _number(m.get("steps_to_threshold"))
+        facts["Threshold"] = (
+            f"{threshold:g}: reached after {format_seconds(seconds)} ({int(steps):,} steps)"
+            if seconds is not None and steps is not None
+            else f"{threshold:g}: not reached"
+        )
+    steps = _number(m.get("total_steps")) or _last(frame, "global_step")
+    if steps is not None:
+        episodes = _number(m.get("episodes"))
+        facts["Steps"] = f"{int(steps):,}" + (f" in {int(episodes):,} episodes" if episodes is not None else "")
+    wall = _number(m.get("seconds")) or record.duration
+    facts["Wall time"] = format_seconds(wall)
+    facts["Device"] = record.device or "not started"
+    return facts
+
+
+def run_summary(record: RunRecord, frame: pd.DataFrame) -> None:
+    """The short summary of an ended run, in words; every raw number is one click away below it."""
+    facts = summary_facts(record, frame)
+    st.markdown("\n".join(f"- **{label}:** {value}" for label, value in facts.items()))
+
+
+def stopped_words(record: RunRecord, frame: pd.DataFrame) -> str:
+    """Why a stopped run ended where it did, and why it has no animation."""
+    reason = f": {record.error}" if record.error else " on request"
+    reached = f" after {record.progress:.0%} of its plan" if record.progress else ""
+    episode = record.artifacts.get("episode")
+    no_film = (
+        ""
+        if episode and Path(episode).exists()
+        else " A stopped run records no animation of its policy: stopping frees its slot at once instead."
+    )
+    return f"Stopped{reason}{reached}. The summary below is what it reached.{no_film}"
+
+
 def final_results(record: RunRecord) -> None:
-    numbers = {k: v for k, v in record.final_metrics.items() if isinstance(v, int | float)}
+    numbers = {k: v for k, v in record.final_metrics.items() if _number(v) is not None}
     if numbers:
-        columns = st.columns(min(4, len(numbers)))
-        for index, (name, value) in enumerate(numbers.items()):
-            columns[index % len(columns)].metric(name.replace("_", " "), f"{value:,.4g}")
+        with st.expander(f"All {len(numbers)} final numbers", expanded=False):
+            table = pd.DataFrame(
+                {"metric": [k.replace("_", " ") for k in numbers], "value": [f"{v:,.6g}" for v in numbers.values()]}
+            )
+            st.dataframe(table, hide_index=True)
     episode = record.artifacts.get("episode")
     if episode and Path(episode).exists():
         st.image(episode, caption="An episode of the final policy")
@@ -335,15 +413,23 @@ def runs_table(records: list[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def legend_name(record: RunRecord | None, run_id: str) -> str:
+    """A curve's name in a comparison: the algorithm and the run's label (its id when it has none)."""
+    if record is None:
+        return run_id
+    return f"{record.algorithm} · {record.label or run_id}"
+
+
 def compare_chart(run_ids: list[str], metric: str) -> go.Figure:
     fig = go.Figure()
+    manager = run_manager()
     for run_id in run_ids:
         frame = metric_frame(run_id)
         if metric not in frame:
             continue
         data = downsample(frame[[c for c in ("global_step", metric) if c in frame]].dropna())
         x = data.get("global_step", data.index)
-        fig.add_trace(go.Scatter(x=x, y=data[metric], mode="lines", name=run_id))
+        fig.add_trace(go.Scatter(x=x, y=data[metric], mode="lines", name=legend_name(manager.get(run_id), run_id)))
     fig.update_layout(
         height=360,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},

@@ -63,3 +63,17 @@ def test_debug_lab_reports_a_nan_loss_instead_of_raising(monkeypatch) -> None:
     result = debug_demo.run_lab(("bug_log_prob_ratio",), 2048, 1, on_update=lambda m: None)
     assert result["error"].startswith("losses/policy became nan")
     assert len(result["history"]) == 1 and result["final"] == {}
+
+
+def test_debug_lab_asks_every_learner_to_predict_even_when_the_results_are_cached(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path))
+    params = {"bugs": ["bug_wrong_sign"], "total_timesteps": 1024, "seed": 4}
+    first = AppTest.from_function(_render, args=("debug-lab", params), default_timeout=120).run()
+    first.button(key="t-go").click().run()
+    assert len(first.get("plotly_chart")) == 1
+    later = AppTest.from_function(_render, args=("debug-lab", params), default_timeout=120).run()  # another learner
+    assert not later.exception, later.exception
+    assert not later.get("plotly_chart"), "the cached comparison is not revealed before the button"
+    assert any("Predict first" in c.value for c in later.caption)
+    later.button(key="t-go").click().run()
+    assert len(later.get("plotly_chart")) == 1

@@ -85,3 +85,17 @@ def test_broken_lesson_shows_its_error_in_place_and_others_still_work(tmp_path: 
     assert "Needs fixing" in [s.value for s in home.subheader]
 
     assert not open_lesson("returns-and-discounting").exception
+
+
+def test_the_reward_model_step_caption_says_what_its_code_does() -> None:
+    lesson = load_catalogue().lessons["reward-models"].lesson
+    (block,) = [
+        b
+        for s in lesson.sections
+        for b in s.blocks
+        if getattr(b, "code", None) == "algorithms.lm.reward_model:train_reward_model#reward-model-step"
+    ]
+    source = (ROOT / "algorithms" / "lm" / "reward_model.py").read_text()
+    region = source.split("# lesson:start reward-model-step")[1].split("# lesson:end reward-model-step")[0]
+    assert region.count("reward_scores(") == 1  # chosen and rejected go through the model together
+    assert block.caption.startswith("One forward pass")

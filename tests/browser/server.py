@@ -24,8 +24,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(data_dir: Path, log: Path, **env_overrides: str | None) -> Iterator[str]:
-    """`streamlit run app/main.py` on a free loopback port over `data_dir`; yields its URL once healthy.
+def streamlit_server(
+    data_dir: Path, log: Path, *, app: str = "app/main.py", **env_overrides: str | None
+) -> Iterator[str]:
+    """`streamlit run app/main.py` (or `app`) on a free loopback port over `data_dir`; yields its URL once healthy.
 
     An override of None removes that variable from the server's environment."""
     port = free_port()
@@ -35,7 +37,7 @@ def streamlit_server(data_dir: Path, log: Path, **env_overrides: str | None) -> 
             env.pop(name, None)
         else:
             env[name] = value
-    command = ["-m", "streamlit", "run", "app/main.py", "--server.port", str(port)]
+    command = ["-m", "streamlit", "run", app, "--server.port", str(port)]
     command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
     with log.open("w") as out:
         server = subprocess.Popen([sys.executable, *command], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -82,7 +82,7 @@ def test_a_predict_question_is_graded_against_the_reference() -> None:
     question = load_questions().get("discounted-return-g0")
     expected = predict.instance(question, 0).expected
     at = practice("discounted-return-g0")
-    at.text_input[0].input(str(expected))
+    at.text_input(key="practice-discounted-return-g0-answer-0").input(str(expected))
     button(at, "Check").click().run()
     assert [s.value for s in at.success] == [f"Correct: {predict.format_answer(expected)}."]
     button(at, "New numbers").click().run()

@@ -137,7 +137,7 @@ def test_a_mock_interview_hides_the_key_until_the_report() -> None:
     assert at.title[0].value == "Mock interview"
     assert "no feedback until the end" in texts(at)
     at.radio[0].set_value(MARKOV_WRONG)
-    button(at, "Check").click().run()
+    button(at, "Submit").click().run()  # nothing is checked in front of the candidate
     shown = texts(at)
     assert "Answer recorded." in shown and "Not this one." not in shown and "**Answer:**" not in shown
     button(at, "Next question").click().run()
@@ -145,7 +145,8 @@ def test_a_mock_interview_hides_the_key_until_the_report() -> None:
     assert not at.exception
     report = texts(at)
     assert "The interview is over" in report and "Question by question" in report
-    assert "1 question(s) left when the time ran out." in report
+    assert "You ended the interview with 15 min still on the clock; 1 question unanswered." in report
+    assert "time ran out" not in report
     assert metric(at, "Right") == "0 of 2"
 
 
@@ -154,6 +155,7 @@ def test_a_mock_interview_whose_time_ran_out_shows_the_report() -> None:
     at = open_page("views/drill.py", drill=drill_id)
     assert not at.exception
     assert "The interview is over" in texts(at)
+    assert "The time ran out with 1 question unanswered." in texts(at)
     assert Drill.from_dict(store.load_drill(drill_id)["state"]).finished_at is not None
 
 
@@ -168,7 +170,7 @@ def test_the_interviewer_sees_the_key_and_the_candidate_does_not() -> None:
     assert not candidate.exception
     assert question.rubric[0].point not in texts(candidate) and "Answer key" not in texts(candidate)
     candidate.text_area[0].input(question.model_answer)
-    button(candidate, "Check").click().run()
+    button(candidate, "Submit").click().run()
     interviewer.run()  # the interviewer's screen reads the same drill from the store
     assert "Graded **right**" in texts(interviewer)
     button(interviewer, "Next question").click().run()

@@ -1,0 +1,108 @@
+"""Benchmark: the first render of every page of the app against a minimal `st.navigation` app, same run.
+
+Each page is opened as the first request of a freshly started server (so the imports it needs
+count), in headless Chromium, and timed from the request to the end of its script run
+(`stApp` reports `notRunning` and the page's own text is on screen). The peer is a two-page
+`st.navigation` app whose pages write one title, served and timed the same way. Each figure is
+the median of `--runs` cold starts; the ratio is ours over the peer's.
+
+    python -m bench.pages [--runs 3] [--page lesson?lesson=td-learning] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: python bench/pages.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.server import streamlit_server
+
+# path (with query) -> a text the finished page shows
+PAGES = {
+    "": "RL Dojo",
+    "lesson?lesson=returns-and-discounting": "Returns and discounting",
+    "lesson?lesson=td-learning": "TD learning: Q-learning versus Sarsa",
+    "lesson?lesson=reward-design": "Reward design and reward hacking",
+    "practice?q=markov-property": "Practice",
+    "practice?q=discounted-returns": "Practice",
+    "review": "Review",
+    "drill": "Drill",
+    "progress": "Progress",
+    "class": "Class",
+    "runs": "Runs",
+}
+MINIMAL = """import streamlit as st
+
+def first():
+    st.title("Minimal")
+
+def second():
+    st.title("Second")
+
+st.navigation([st.Page(first, title="First", default=True), st.Page(second, title="Second")]).run()
+"""
+
+
+def first_render_s(browser, url: str, text: str) -> float:
+    """Seconds from the request to a finished script run showing `text`."""
+    page = browser.new_page()
+    try:
+        started = time.perf_counter()
+        page.goto(url)
+        page.get_by_text(text, exact=True).first.wait_for(timeout=120_000)
+        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=120_000)
+        return time.perf_counter() - started
+    finally:
+        page.close()
+
+
+def cold(browser, app: str, path: str, text: str, data: Path) -> float:
+    log = data / "server.log"
+    with streamlit_server(data, log, app=app) as url:
+        return first_render_s(browser, f"{url}/{path}", text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="cold starts per page (the median is reported)")
+    parser.add_argument("--page", action="append", help="only these pages (path?query), repeatable")
+    parser.add_argument("--json", action="store_true", help="also print one JSON object")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    pages = {p: PAGES.get(p, "") for p in args.page} if args.page else PAGES
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        minimal = Path(tmp) / "minimal.py"
+        minimal.write_text(MINIMAL)
+        peer = statistics.median(
+            cold(browser, str(minimal), "", "Minimal", Path(tempfile.mkdtemp(dir=tmp))) for _ in range(args.runs)
+        )
+        print(f"minimal st.navigation page: {peer:.2f} s (median of {args.runs} cold starts)")
+        for path, text in pages.items():
+            data = [Path(tempfile.mkdtemp(dir=tmp)) for _ in range(args.runs)]
+            times = [cold(browser, "app/main.py", path, text, d) for d in data]
+            results[path or "/"] = statistics.median(times)
+            print(f"/{path:40s} {results[path or '/']:.2f} s  ratio {results[path or '/'] / peer:.2f}")
+        browser.close()
+    worst = max(results, key=results.get)
+    print(f"worst: /{worst.lstrip('/')} at {results[worst] / peer:.2f}x the minimal page; target 1.5x")
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    if args.json:
+        print(json.dumps({"minimal_s": peer, "pages_s": results, "ratio": {k: v / peer for k, v in results.items()}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Where am I: after every navigation the address bar names what is on screen, so a reload (or the
+same address in a new tab) shows the same page, and the back button goes back."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from app.content.loader import load_catalogue
+
+pytestmark = pytest.mark.browser
+CATALOGUE = load_catalogue()
+
+
+def title(lesson_id: str) -> str:
+    return CATALOGUE.lessons[lesson_id].title
+
+
+def shows_lesson(page: Page, lesson_id: str) -> None:
+    expect(page).to_have_url(re.compile(rf"/lesson\?lesson={lesson_id}$"))
+    expect(page.get_by_role("heading", name=title(lesson_id), exact=True)).to_be_visible()
+
+
+def reload_shows_lesson(page: Page, lesson_id: str) -> None:
+    page.reload()
+    shows_lesson(page, lesson_id)
+    fresh = page.context.new_page()  # the same address in a new tab
+    fresh.goto(page.url)
+    expect(fresh.get_by_role("heading", name=title(lesson_id), exact=True)).to_be_visible()
+    fresh.close()
+
+
+def test_next_and_the_sidebar_leave_an_address_that_reloads_the_same_lesson(page: Page, app_url: str) -> None:
+    start = "returns-and-discounting"
+    _, second = CATALOGUE.neighbours(start)
+    page.goto(f"{app_url}/lesson?lesson={start}")
+    shows_lesson(page, start)
+
+    page.get_by_role("link", name=f"Next: {title(second)}").click()
+    shows_lesson(page, second)
+    reload_shows_lesson(page, second)
+
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Foundations", exact=True)).to_be_visible()  # grouped by track
+    cut = sidebar.locator("[data-testid='stPageLink-NavLink'] p").evaluate_all(
+        "ps => ps.filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent)"
+    )
+    assert not cut, f"sidebar titles cut off: {cut}"
+    sidebar.get_by_role("link", name=title("td-learning"), exact=True).click()
+    shows_lesson(page, "td-learning")
+    reload_shows_lesson(page, "td-learning")
+
+    _, fourth = CATALOGUE.neighbours("td-learning")
+    page.get_by_role("link", name=f"Next: {title(fourth)}").click()
+    shows_lesson(page, fourth)
+    reload_shows_lesson(page, fourth)
+
+    page.go_back()
+    shows_lesson(page, "td-learning")
+
+
+def test_a_run_and_the_run_list_keep_their_address(page: Page, app_url: str, tmp_path: Path) -> None:
+    page.goto(f"{app_url}/runs")
+    page.get_by_text("Start a new run").click()
+    page.get_by_test_id("stSelectbox").first.locator("input").click()
+    page.keyboard.type("REINFORCE")
+    page.keyboard.press("Enter")
+    episodes = page.get_by_role("spinbutton", name="total episodes")
+    episodes.fill("30")  # done in seconds: the runs test after this one needs the only slot
+    episodes.press("Tab")
+    page.get_by_role("button", name="Start run").click()
+    expect(page).to_have_url(re.compile(r"/runs\?run=\d{8}-\d{6}-[0-9a-f]{6}$"))
+    run_url = page.url
+    run_id = run_url.rsplit("=", 1)[1]
+    expect(page.get_by_text(run_id).first).to_be_visible()
+
+    page.reload()
+    expect(page.get_by_text(run_id).first).to_be_visible()
+
+    page.get_by_role("link", name="All runs").click()
+    expect(page).to_have_url(re.compile(r"/runs$"))
+    expect(page.get_by_role("link", name="All runs")).to_have_count(0)
+    page.reload()
+    expect(page).to_have_url(re.compile(r"/runs$"))
+    expect(page.get_by_text("Start a new run")).to_be_visible()
+
+    page.go_back()
+    expect(page).to_have_url(run_url)
+    expect(page.get_by_text(run_id).first).to_be_visible()
+    # Let it finish: the next browser test needs the server's only run slot and the CPU.
+    expect(page.locator("h4").filter(has_text=run_id)).to_contain_text("finished", timeout=180_000)
