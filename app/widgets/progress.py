@@ -16,6 +16,7 @@ from app.learners import store
 from app.learners.progress import Summary, TopicStats, accuracy_over_time
 from app.learners.store import LESSON_DONE
 from app.widgets.catalogue import lesson_link
+from app.widgets.charts import chart
 from app.widgets.progress_learner import learner_or_default
 
 
@@ -45,7 +46,7 @@ def accuracy_chart(attempts: list[dict[str, Any]], topic_of: Mapping[str, str], 
     )
     figure.update_yaxes(range=[0, 1.05], tickformat=".0%")
     figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend_title_text="")
-    st.plotly_chart(figure, key=key)
+    chart(figure, key=key)
 
 
 def topic_table(stats: list[TopicStats]) -> None:

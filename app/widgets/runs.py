@@ -20,6 +20,7 @@ from algorithms.contract import LATEST_FILE, config_fields
 from app.runs.configs import ConfigError, environment_problem, preset_values, run_presets
 from app.runs.manager import RunManager
 from app.runs.store import ACTIVE, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunRecord
+from app.widgets.charts import chart
 
 MAX_POINTS = 1500  # per curve on screen; longer runs are downsampled
 SHORT_NAMES = {"charts/episodic_return": "return", "charts/episodic_return_mean100": "mean of last 100"}
@@ -207,7 +208,7 @@ def metric_charts(frame: pd.DataFrame, key: str) -> None:
             xaxis_title=x_name or "update",
         )
         with columns[index % 2]:
-            st.plotly_chart(fig, key=f"{key}-{title}", config={"displayModeBar": False})
+            chart(fig, key=f"{key}-{title}", config={"displayModeBar": False})
 
 
 def run_header(record: RunRecord) -> None:
