@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Install Debian's chromium and bubblewrap when they are missing and we are allowed to, and the
-# OpenGL libraries MuJoCo renders episodes with when there is no display: EGL with Mesa's software
-# rasteriser (libegl1, libegl-mesa0, libgl1-mesa-dri), and OSMesa (libosmesa6) as the fallback.
+# Install Debian's chromium, bubblewrap and npm (it installs axe-core, tests/browser/package.json) when
+# they are missing and we are allowed to, and the OpenGL libraries MuJoCo renders episodes with when
+# there is no display: EGL with Mesa's software rasteriser (libegl1, libegl-mesa0, libgl1-mesa-dri),
+# and OSMesa (libosmesa6) as the fallback.
 # Never downloads a browser of its own: the browser tests drive /usr/bin/chromium.
 set -u
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v npm >/dev/null 2>&1 || missing+=(npm)  # installs axe-core for the accessibility tests
 have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
 have_lib 'libEGL\.so\.1 ' || missing+=(libegl1)
 have_lib 'libEGL_mesa\.so\.0 ' || missing+=(libegl-mesa0)
