@@ -21,6 +21,7 @@ from app.runs.configs import ConfigError, environment_problem, preset_values, ru
 from app.runs.manager import RunManager
 from app.runs.store import ACTIVE, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunRecord
 from app.widgets.charts import chart
+from app.widgets.style import motion_safe_image
 
 MAX_POINTS = 1500  # per curve on screen; longer runs are downsampled
 SHORT_NAMES = {"charts/episodic_return": "return", "charts/episodic_return_mean100": "mean of last 100"}
@@ -277,7 +278,7 @@ def latest_episode(run_dir: Path) -> None:
         caption += f"; mean return of the last 100 training episodes {mean100:,.1f}"
     episode = run_dir / "episode.gif"
     if info.get("episode") and episode.is_file():
-        st.image(str(episode), caption=caption)
+        motion_safe_image(episode, caption)
     elif info.get("no_episode"):
         st.caption(f"{caption}. No animation: {info['no_episode']}")
 
@@ -290,7 +291,7 @@ def final_results(record: RunRecord) -> None:
             columns[index % len(columns)].metric(name.replace("_", " "), f"{value:,.4g}")
     episode = record.artifacts.get("episode")
     if episode and Path(episode).exists():
-        st.image(episode, caption="An episode of the final policy")
+        motion_safe_image(episode, "An episode of the final policy")
     no_episode = record.artifacts.get("no_episode")
     if not episode and no_episode and Path(no_episode).exists():
         st.info(Path(no_episode).read_text().strip(), icon=":material/videocam_off:")

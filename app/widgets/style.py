@@ -6,16 +6,21 @@ cannot express. docs/accessibility.md says what each rule is for and how the bro
 
 from __future__ import annotations
 
+import hashlib
+import io
+from pathlib import Path
+
 import streamlit as st
 
 # A focus ring that shows on every control, in both themes: #3b82f6 has at least 3:1 against the
 # light and the dark background (WCAG 2.4.7, 2.4.11 and 1.4.11).
 CSS = """
 <style>
-:focus-visible {
+:focus-visible, label[data-focus-visible="true"] {
   outline: 3px solid #3b82f6 !important;
   outline-offset: 2px !important;
 }
+/* A radio, checkbox or toggle focuses a visually hidden input; its label carries the ring instead. */
 /* A scrollable code panel or wide formula that the script below made focusable. */
 .katex-display[tabindex]:focus-visible, .rld-code pre:focus-visible,
 [data-testid="stCode"] pre[tabindex]:focus-visible { outline-offset: -3px !important; }
@@ -42,7 +47,11 @@ CSS = """
 .stButtonGroup button[data-selected="true"] { color: inherit !important; }
 /* The element that carries the script below takes no room on the page. */
 .stElementContainer:has(#rldojo-a11y-script) { display: none; }
+/* motion_safe_image: the animation, or its first frame for a reader who asks for less motion. */
+[class*="st-key-rld-still-"] { display: none; }
 @media (prefers-reduced-motion: reduce) {
+  [class*="st-key-rld-still-"] { display: block; }
+  [class*="st-key-rld-moving-"] { display: none; }
   *, *::before, *::after {
     animation-duration: 0.01ms !important;
     animation-iteration-count: 1 !important;
@@ -95,3 +104,28 @@ def apply() -> None:
     """Call once per script run, before the page draws anything (app/main.py does)."""
     st.html(CSS)
     st.html(SCRIPT, unsafe_allow_javascript=True)
+
+
+def motion_safe_image(image: str | Path | bytes, caption: str) -> None:
+    """st.image of an animated GIF that a reader who asks for reduced motion sees as its first frame.
+
+    A GIF cannot be paused by CSS, so both are drawn and the CSS above shows one (WCAG 2.2.2, 2.3.3)."""
+    from PIL import Image, UnidentifiedImageError  # only pages that show an episode pay for it
+
+    data = image if isinstance(image, bytes) else Path(image).read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as frames:
+            animated = getattr(frames, "is_animated", False)
+            frames.seek(0)
+            still = io.BytesIO()
+            frames.convert("RGB").save(still, format="PNG")
+    except (OSError, UnidentifiedImageError):
+        animated = False
+    if not animated:
+        st.image(data, caption=caption)
+        return
+    tag = hashlib.sha1(data).hexdigest()[:12]
+    with st.container(key=f"rld-moving-{tag}"):
+        st.image(data, caption=caption)
+    with st.container(key=f"rld-still-{tag}"):
+        st.image(still.getvalue(), caption=f"{caption} (first frame: your system asks for reduced motion)")

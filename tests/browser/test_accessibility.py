@@ -201,10 +201,13 @@ KEYBOARD_DRILL = ("markov-property", "epsilon-schedule")  # two single-answer ch
 FOCUS = """() => {
     const el = document.activeElement;
     if (!el || el === document.body) return null;
-    const cs = getComputedStyle(el);
+    // A radio, checkbox or toggle input is visually hidden inside a 1px clip: its label must show focus.
+    const clipped = el.parentElement && el.parentElement.getBoundingClientRect().width <= 1;
+    const shown = clipped ? (el.closest('label') || el.parentElement) : el;
+    const cs = getComputedStyle(shown);
     const outlined = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2;
     const shadowed = cs.boxShadow && cs.boxShadow !== 'none';
-    const box = el.getBoundingClientRect();
+    const box = shown.getBoundingClientRect();
     return {
         tag: el.tagName, role: el.getAttribute('role') || el.type || '',
         name: (el.getAttribute('aria-label') || el.innerText || el.value || '').trim().slice(0, 80),
