@@ -99,6 +99,18 @@ def axe_js() -> str:
     return axe_source()
 
 
+def test_axe_is_skipped_only_where_npm_is_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.browser import axe
+
+    monkeypatch.setattr(axe, "AXE_JS", tmp_path / "axe.min.js")
+    monkeypatch.setattr(axe.shutil, "which", lambda name: None)
+    with pytest.raises(pytest.skip.Exception, match="npm is not installed"):
+        axe.axe_source()
+    monkeypatch.setattr(axe.shutil, "which", lambda name: f"/usr/bin/{name}")
+    with pytest.raises(pytest.fail.Exception, match="make node-deps"):
+        axe.axe_source()
+
+
 def settled(page: Page) -> None:
     """Wait until the script has run to the end and its charts are drawn."""
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning] h1", timeout=90_000)
