@@ -16,11 +16,15 @@ import streamlit as st
 # light and the dark background (WCAG 2.4.7, 2.4.11 and 1.4.11).
 CSS = """
 <style>
-:focus-visible, label[data-focus-visible="true"] {
+:focus-visible, [data-focus-visible="true"] {
   outline: 3px solid #3b82f6 !important;
   outline-offset: 2px !important;
 }
-/* A radio, checkbox or toggle focuses a visually hidden input; its label carries the ring instead. */
+/* A radio, checkbox, toggle or slider focuses a visually hidden input; the label or thumb that
+   Streamlit marks data-focus-visible carries the ring instead. */
+/* A folded sidebar is moved off screen but its links stayed in the Tab order, taking focus where
+   nobody can see it (WCAG 2.4.7, 2.4.11): hidden, they leave the Tab order until it opens. */
+[data-testid="stSidebar"][data-collapsed="true"] { visibility: hidden; }
 /* A scrollable code panel or wide formula that the script below made focusable. */
 .katex-display[tabindex]:focus-visible, .rld-code pre:focus-visible,
 [data-testid="stCode"] pre[tabindex]:focus-visible { outline-offset: -3px !important; }

@@ -213,9 +213,9 @@ KEYBOARD_DRILL = ("markov-property", "epsilon-schedule")  # two single-answer ch
 FOCUS = """() => {
     const el = document.activeElement;
     if (!el || el === document.body) return null;
-    // A radio, checkbox or toggle input is visually hidden inside a 1px clip: its label must show focus.
+    // A radio, checkbox, toggle or slider input is hidden in a 1px clip: its label or thumb must show focus.
     const clipped = el.parentElement && el.parentElement.getBoundingClientRect().width <= 1;
-    const shown = clipped ? (el.closest('label') || el.parentElement) : el;
+    const shown = clipped ? (el.closest('[data-focus-visible="true"]') || el.closest('label') || el.parentElement) : el;
     const cs = getComputedStyle(shown);
     const outlined = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2;
     const shadowed = cs.boxShadow && cs.boxShadow !== 'none';
@@ -251,6 +251,9 @@ class Keyboard:
                 continue
             self.stops += 1
             self.tops.append(focus["top"])
+            if not focus["visible"]:  # a rerun may be redrawing the page this instant: look again
+                self.page.wait_for_timeout(1_000)
+                focus = self.page.evaluate(FOCUS) or focus
             assert focus["visible"], f"focus is not visible on {focus}"
             assert focus["inView"], f"the focused element is scrolled out of view: {focus}"
             if self.page.evaluate(f"({predicate})(document.activeElement)"):
