@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-slow lint validate bench clean system-deps
+.PHONY: run test test-slow lint validate bench clean system-deps node-deps
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -28,7 +28,16 @@ run: $(STAMP)
 system-deps:
 	@bash scripts/system-deps.sh
 
-test: $(TEST_STAMP) system-deps
+## axe-core from the npm registry (tests/browser/package.json), which the accessibility tests inject.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+node-deps:
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "node-deps: npm is not installed, so the accessibility tests will be skipped (apt-get install npm)"; \
+	elif [ ! -f $(AXE) ] || [ tests/browser/package-lock.json -nt $(AXE) ]; then \
+		npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error && touch $(AXE); \
+	fi
+
+test: $(TEST_STAMP) system-deps node-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -m "not slow"
 
@@ -43,4 +52,4 @@ validate: $(STAMP)
 	$(PY) -m app.content validate lessons quizzes
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/browser/node_modules

@@ -10,7 +10,10 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from app.widgets import style  # noqa: E402
+
 st.set_page_config(page_title="RL Dojo", page_icon=":material/sports_martial_arts:", layout="centered")
+style.apply()  # focus ring, reduced motion, keyboard access to wide formulas (docs/accessibility.md)
 
 PAGES = [
     st.Page("views/home.py", title="Home", icon=":material/home:", default=True),

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Install Debian's chromium and bubblewrap when they are missing and we are allowed to, and the
-# OpenGL libraries MuJoCo renders episodes with when there is no display: EGL with Mesa's software
-# rasteriser (libegl1, libegl-mesa0, libgl1-mesa-dri), and OSMesa (libosmesa6) as the fallback.
-# PostgreSQL's server (postgresql): the store tests start a throwaway cluster of their own with it.
+# Install Debian's chromium, bubblewrap, npm (it installs axe-core, tests/browser/package.json) and
+# PostgreSQL's server when they are missing and we are allowed to, and the OpenGL libraries MuJoCo
+# renders episodes with when there is no display: EGL with Mesa's software rasteriser (libegl1,
+# libegl-mesa0, libgl1-mesa-dri), and OSMesa (libosmesa6) as the fallback. The store tests start a
+# throwaway PostgreSQL cluster of their own with its initdb.
 # Never downloads a browser of its own: the browser tests drive /usr/bin/chromium.
 # libseccomp2 gives the sandbox its system-call filter (loaded through ctypes); without it the
 # page says the protection is reduced.
@@ -10,6 +11,7 @@ set -u
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v npm >/dev/null 2>&1 || missing+=(npm)  # installs axe-core for the accessibility tests
 have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
 have_lib 'libseccomp\.so\.2 ' || missing+=(libseccomp2)
 have_lib 'libEGL\.so\.1 ' || missing+=(libegl1)

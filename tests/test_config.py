@@ -20,12 +20,21 @@ def test_streamlit_reads_our_config_file() -> None:
     body = shown.stdout[shown.stdout.index("\n[") :]  # skip the prose header, which is not TOML
     in_force = tomllib.loads(body)
     checked = 0
-    for section, options in ours.items():
-        for name, value in options.items():
-            assert in_force[section][name] == value, f"{section}.{name}: file says {value!r}"
+
+    def compare(ours: dict, shown: dict, where: str) -> None:
+        nonlocal checked
+        for name, value in ours.items():
+            if isinstance(value, dict):  # a nested table such as [theme.light]
+                compare(value, shown[name], f"{where}{name}.")
+                continue
+            assert shown[name] == value, f"{where}{name}: file says {value!r}"
             checked += 1
+
+    compare(ours, in_force, "")
     assert checked >= 10
-    assert in_force["theme"]["primaryColor"] == "#e4572e"  # not Streamlit's default red
+    # Not Streamlit's default red; both themes are set, so the reader's light or dark setting is honoured.
+    assert in_force["theme"]["light"]["primaryColor"] == "#b93c0a"
+    assert in_force["theme"]["dark"]["backgroundColor"] == "#14161c"
 
 
 def test_config_symlink_points_at_the_top_level_file() -> None:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from algorithms import registry
 from app.runs.store import STATUSES
+from app.widgets.charts import chart
 from app.widgets.runs import compare_chart, run_launcher, run_monitor, runs_table, session_id, usable_run_manager
 
 st.title("Runs")
@@ -77,4 +78,4 @@ if chosen:
             "charts/steps_per_second",
         ],
     )
-    st.plotly_chart(compare_chart(chosen, metric), key="compare-chart")
+    chart(compare_chart(chosen, metric), key="compare-chart")

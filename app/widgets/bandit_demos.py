@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 
 from algorithms.bandits import run_contextual, run_testbed
 from app.content.demos import BanditTestbedParams, ContextualBanditParams
+from app.widgets.charts import chart
 
 AGENT_NAMES = {
     "eps:0": "greedy (ε = 0)",
@@ -135,7 +136,7 @@ def bandit_testbed(params: BanditTestbedParams, key: str) -> None:
         on_update=_progress_callback(bar, "Running the testbed…"),
     )
     bar.empty()
-    st.plotly_chart(
+    chart(
         _figure(
             [("Average reward", "avg_reward"), ("% optimal action", "optimal_pct"), ("Cumulative regret", "regret")],
             curves,
@@ -168,7 +169,7 @@ def contextual_bandits(params: ContextualBanditParams, key: str) -> None:
         tuple(agents), params.runs, params.steps, params.seed, on_update=_progress_callback(bar, "Simulating users…")
     )
     bar.empty()
-    st.plotly_chart(
+    chart(
         _figure(
             [("Cumulative regret (expected clicks lost)", "regret"), ("Click rate (50-step average)", "avg_reward")],
             curves,

@@ -12,7 +12,7 @@ from pygments.lexers import PythonLexer
 from app.content.coderef import CodeRef, CodeRefError, CodeSnippet, resolve
 
 _LEXER = PythonLexer(stripnl=False, ensurenl=True)  # keep blank lines: numbers must line up
-_FORMATTER = HtmlFormatter(nowrap=True, noclasses=True, style="friendly")
+_FORMATTER = HtmlFormatter(nowrap=True, noclasses=True, style="xcode")  # xcode: every token colour >= 4.5:1 on the box
 _BOX = (
     "border:1px solid rgba(49,51,63,0.15);border-radius:0.5rem;overflow:hidden;margin:0.25rem 0 0.75rem 0;"
     "background:#fafafa"
@@ -21,8 +21,11 @@ _HEAD = (
     "font-family:'Source Sans Pro',sans-serif;font-size:0.8rem;color:#555;padding:0.35rem 0.75rem;"
     "border-bottom:1px solid rgba(49,51,63,0.1);background:#f0f2f6"
 )
-_PRE = "margin:0;padding:0.6rem 0.75rem;overflow-x:auto;font-size:0.85rem;line-height:1.45;background:#fafafa"
-_NUM = "display:inline-block;width:3.2em;color:#9aa0a6;user-select:none;text-align:right;margin-right:1em"
+_PRE = (
+    "margin:0;padding:0.6rem 0.75rem;overflow-x:auto;font-size:0.85rem;line-height:1.45;background:#fafafa;"
+    "color:#1f2430"  # explicit: in the dark theme the page's light text colour would be inherited
+)
+_NUM = "display:inline-block;width:3.2em;color:#5f6570;user-select:none;text-align:right;margin-right:1em"
 
 
 def snippet_html(snippet: CodeSnippet) -> str:
@@ -37,7 +40,9 @@ def snippet_html(snippet: CodeSnippet) -> str:
     return (
         f'<div class="rld-code" style="{_BOX}"><div style="{_HEAD}" title="{title}">'
         f'<code style="background:none;padding:0">{html.escape(where)}</code></div>'
-        f'<pre style="{_PRE}"><code style="background:none;padding:0">' + "\n".join(rows) + "</code></pre></div>"
+        # tabindex and a label: a wide panel scrolls sideways, and a keyboard user must be able to reach it.
+        f'<pre style="{_PRE}" tabindex="0" role="region" aria-label="Code: {html.escape(where)}">'
+        '<code style="background:none;padding:0">' + "\n".join(rows) + "</code></pre></div>"
     )
 
 

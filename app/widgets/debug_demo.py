@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from algorithms.contract import NonFiniteLossError
 from algorithms.debug_lab import BUGS, DebugLabConfig, train
 from app.content.demos import DebugLabParams
+from app.widgets.charts import chart
 
 CORRECT, BUGGY = "#2e86ab", "#e4572e"
 
@@ -214,7 +215,7 @@ def debug_lab_demo(params: DebugLabParams, key: str) -> None:
     a, b = st.columns(2)
     _summary(a, "Correct", correct)
     _summary(b, "Buggy", buggy)
-    st.plotly_chart(_figure(correct, buggy, label), key=f"{key}-chart", config={"displayModeBar": False})
+    chart(_figure(correct, buggy, label), key=f"{key}-chart", config={"displayModeBar": False})
     with st.expander("What to look for", expanded=True):
         for bug in bugs:
             st.markdown(f"**{BUGS[bug]}.** {SYMPTOMS[bug]}")

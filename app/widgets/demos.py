@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 
 from algorithms.returns import discount_weights, discounted_returns, effective_horizon
 from app.content.demos import DEMOS, DemoParams, ReturnsExplorerParams
+from app.widgets.charts import chart
 
 ACCENT = "#e4572e"
 MUTED = "#9aa0a6"
@@ -102,7 +103,7 @@ def returns_explorer(params: ReturnsExplorerParams, key: str) -> None:
         legend={"orientation": "h", "y": -0.15},
         title=None,
     )
-    st.plotly_chart(fig, key=f"{key}-chart", config={"displayModeBar": False})
+    chart(fig, key=f"{key}-chart", config={"displayModeBar": False})
     st.caption(
         f"G₀ = Σₖ γᵏ rₖ₊₁ = {G[0]:.3f}. The line on the lower chart is the return from each step; "
         "it jumps where a reward is collected and decays by γ per step before it."

@@ -98,9 +98,10 @@ def question_prompt(q: AnyQuestion, seed: int) -> str:
 
 
 def result_line(q: AnyQuestion | None, r: Result) -> str:
-    mark = ":green[:material/check_circle:]" if r.correct else ":red[:material/cancel:]"
+    # An icon and a word, never the colour alone (WCAG 1.4.1).
+    mark = ":green[:material/check_circle: right]" if r.correct else ":red[:material/cancel: missed]"
     if r.skipped:
-        mark = ":gray[:material/skip_next:]"
+        mark = ":gray[:material/skip_next: skipped]"
     label = question_label(q, 70) if q else r.question_id
     took = f" · {round(r.duration_s)} s" if r.duration_s is not None else ""
     return f"{mark} {label} · {round(100 * r.score)}%{took}"

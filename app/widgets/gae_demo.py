@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 
 from algorithms.returns import gae_bias_variance
 from app.content.demos import GaeExplorerParams
+from app.widgets.charts import chart
 
 LAMS = np.round(np.linspace(0.0, 1.0, 21), 2)
 
@@ -52,7 +53,7 @@ def gae_explorer(params: GaeExplorerParams, key: str) -> None:
     fig.add_trace(go.Bar(x=n, y=weights, marker_color="#3bb273", name="(1-λ) λⁿ⁻¹"), row=2, col=1)
     fig.update_xaxes(title_text="n (real rewards before bootstrapping)", row=2, col=1)
     fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False)
-    st.plotly_chart(fig, key=f"{key}-chart", config={"displayModeBar": False})
+    chart(fig, key=f"{key}-chart", config={"displayModeBar": False})
     index = int(np.argmin(np.abs(result["lam"] - lam)))
     m1, m2 = st.columns(2)
     m1.metric("bias² at this λ", f"{result['bias'][index]:.3f}")

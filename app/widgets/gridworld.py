@@ -16,6 +16,7 @@ from algorithms.mdp import (
     value_iteration,
 )
 from app.content.demos import GridworldParams
+from app.widgets.charts import chart
 
 ARROWS = ("↑", "→", "↓", "←")  # GRID_ACTIONS order: up, right, down, left
 MAX_FRAMES = 40
@@ -186,7 +187,7 @@ def gridworld_dp(params: GridworldParams, key: str) -> None:
         )
         title = "Evaluating the equiprobable random policy: v_k → v_π, arrows = greedy w.r.t. v_k"
     history = list(result.history)
-    st.plotly_chart(gridworld_figure(mdp, history, title), key=f"{key}-chart", config={"displayModeBar": False})
+    chart(gridworld_figure(mdp, history, title), key=f"{key}-chart", config={"displayModeBar": False})
     sweeps = len(history) - 1
     final_best = greedy_actions(mdp.P, mdp.R, history[-1], mdp.gamma)
     settled = next(

@@ -17,6 +17,7 @@ from algorithms.planning import (
     visit_table,
 )
 from app.content.demos import DynaMazeParams, MctsTreeParams
+from app.widgets.charts import chart
 
 PALETTE = ["#9aa0a6", "#2e86ab", "#e4572e", "#3bb273", "#7768ae"]
 
@@ -54,7 +55,7 @@ def maze_figure(maze: Maze) -> go.Figure:
 def dyna_maze(params: DynaMazeParams, key: str) -> None:
     left, right = st.columns([2, 3])
     with left:
-        st.plotly_chart(maze_figure(Maze()), key=f"{key}-maze", config={"displayModeBar": False})
+        chart(maze_figure(Maze()), key=f"{key}-maze", config={"displayModeBar": False})
         choices = sorted({0, 5, 10, 50, *params.planning_steps})
         chosen = st.pills(
             "Planning steps n per real step",
@@ -89,7 +90,7 @@ def dyna_maze(params: DynaMazeParams, key: str) -> None:
             yaxis_range=[0, 800],
             legend={"orientation": "h", "y": -0.2},
         )
-        st.plotly_chart(fig, key=f"{key}-curves", config={"displayModeBar": False})
+        chart(fig, key=f"{key}-curves", config={"displayModeBar": False})
         for column, (n, curve) in zip(st.columns(len(curves)), curves.items(), strict=True):
             within = next((i + 1 for i, v in enumerate(curve) if v < 25), None)
             column.metric(f"n = {n}: first episode under 25 steps", within if within else "not yet")
@@ -155,7 +156,7 @@ def mcts_tree(params: MctsTreeParams, key: str) -> None:
         return
     root = mcts(board, simulations, explore, params.seed)
     rows = visit_table(root)
-    st.plotly_chart(board_figure(board, rows), key=f"{key}-board-fig", config={"displayModeBar": False})
+    chart(board_figure(board, rows), key=f"{key}-board-fig", config={"displayModeBar": False})
     move = best_move(root)
     best_exact = max(r["minimax"] for r in rows)
     chosen = next(r for r in rows if r["move"] == move)

@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 
 from algorithms.losses import ppo_clip_objective
 from app.content.demos import PpoClipParams
+from app.widgets.charts import chart
 
 
 def ppo_clip_explorer(params: PpoClipParams, key: str) -> None:
@@ -79,7 +80,7 @@ def ppo_clip_explorer(params: PpoClipParams, key: str) -> None:
         fig.add_vline(x=1.0, line_color="#55585e", line_width=1, row=1, col=col)
         fig.update_xaxes(title_text="ratio r", row=1, col=col)
     fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.25})
-    st.plotly_chart(fig, key=f"{key}-chart", config={"displayModeBar": False})
+    chart(fig, key=f"{key}-chart", config={"displayModeBar": False})
 
     rows = []
     for adv in (params.advantage, -params.advantage):

@@ -16,6 +16,7 @@ from app.learners import store
 from app.learners.progress import Summary, TopicStats, accuracy_over_time
 from app.learners.store import LESSON_DONE
 from app.widgets.catalogue import lesson_link
+from app.widgets.charts import chart
 from app.widgets.progress_learner import learner_or_default
 
 
@@ -31,7 +32,7 @@ def headline(s: Summary) -> None:
 def accuracy_chart(attempts: list[dict[str, Any]], topic_of: Mapping[str, str], key: str) -> None:
     rows = accuracy_over_time(attempts, topic_of)
     if rows:
-        st.plotly_chart(accuracy_figure(rows), key=key)
+        chart(accuracy_figure(rows), key=key)
 
 
 def accuracy_figure(rows: list[dict[str, Any]]) -> Any:

@@ -189,7 +189,18 @@ def _small(details: dict[str, Any]) -> dict[str, Any]:
     return {
         k: v
         for k, v in details.items()
-        if k in ("cases_passed", "cases_total", "hit", "missed", "contradicted", "grader", "status", "line_ok", "seen_answer")
+        if k
+        in (
+            "cases_passed",
+            "cases_total",
+            "hit",
+            "missed",
+            "contradicted",
+            "grader",
+            "status",
+            "line_ok",
+            "seen_answer",
+        )
     }
 
 

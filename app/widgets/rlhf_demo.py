@@ -19,6 +19,7 @@ import streamlit as st
 from app.content.demos import RlhfCompareParams
 from app.runs.configs import ConfigError
 from app.runs.store import ACTIVE, FAILED, QUEUED, RunRecord
+from app.widgets.charts import chart
 from app.widgets.runs import STATUS_ICONS, downsample, format_seconds, metric_frame, run_manager, session_id
 
 COLOURS = ["#2e86ab", "#e4572e", "#6a994e"]
@@ -161,7 +162,7 @@ def _charts(params: RlhfCompareParams, records: list[RunRecord], frames: list[pd
             legend={"orientation": "h", "y": -0.3},
         )
         with columns[index % 2]:
-            st.plotly_chart(fig, key=f"{key}-{metric}", config={"displayModeBar": False})
+            chart(fig, key=f"{key}-{metric}", config={"displayModeBar": False})
 
 
 def _read_json(path: Path) -> Any:

@@ -19,6 +19,8 @@ from algorithms.contract import LATEST_FILE, config_fields
 from app.runs.configs import ConfigError, environment_problem, preset_values, run_presets
 from app.runs.manager import CapacityError, RunManager
 from app.runs.store import ACTIVE, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunRecord, StoreUnavailable
+from app.widgets.charts import chart
+from app.widgets.style import motion_safe_image
 
 MAX_POINTS = 1500  # per curve on screen; longer runs are downsampled
 SHORT_NAMES = {"charts/episodic_return": "return", "charts/episodic_return_mean100": "mean of last 100"}
@@ -220,7 +222,7 @@ def metric_charts(frame: pd.DataFrame, key: str) -> None:
             xaxis_title=x_name or "update",
         )
         with columns[index % 2]:
-            st.plotly_chart(fig, key=f"{key}-{title}", config={"displayModeBar": False})
+            chart(fig, key=f"{key}-{title}", config={"displayModeBar": False})
 
 
 def run_header(record: RunRecord) -> None:
@@ -294,7 +296,7 @@ def latest_episode(run_dir: Path) -> None:
         caption += f"; mean return of the last 100 training episodes {mean100:,.1f}"
     episode = run_dir / "episode.gif"
     if info.get("episode") and episode.is_file():
-        st.image(str(episode), caption=caption)
+        motion_safe_image(episode, caption)
     elif info.get("no_episode"):
         st.caption(f"{caption}. No animation: {info['no_episode']}")
 
@@ -380,7 +382,7 @@ def final_results(record: RunRecord) -> None:
             st.dataframe(table, hide_index=True)
     episode = record.artifacts.get("episode")
     if episode and Path(episode).exists():
-        st.image(episode, caption="An episode of the final policy")
+        motion_safe_image(episode, "An episode of the final policy")
     no_episode = record.artifacts.get("no_episode")
     if not episode and no_episode and Path(no_episode).exists():
         st.info(Path(no_episode).read_text().strip(), icon=":material/videocam_off:")

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 from algorithms.envs.dosing import compare_rewards
 from algorithms.tabular import greedy_episode, make_env, make_model, td_control
 from app.content.demos import CliffWalkingParams, DosingRewardsParams
+from app.widgets.charts import chart
 
 COLORS = {"sarsa": "#2e86ab", "q-learning": "#e4572e", "expected-sarsa": "#3bb273"}
 NAMES = {"sarsa": "Sarsa", "q-learning": "Q-learning", "expected-sarsa": "Expected Sarsa"}
@@ -94,8 +95,8 @@ def cliff_walking(params: CliffWalkingParams, key: str) -> None:
         xaxis_title="episode",
         legend={"orientation": "h", "y": -0.2},
     )
-    st.plotly_chart(fig, key=f"{key}-curves", config={"displayModeBar": False})
-    st.plotly_chart(
+    chart(fig, key=f"{key}-curves", config={"displayModeBar": False})
+    chart(
         cliff_grid({a: r[1] for a, r in results.items() if r[2]}), key=f"{key}-grid", config={"displayModeBar": False}
     )
     columns = st.columns(len(results))
@@ -186,7 +187,7 @@ def dosing_rewards(params: DosingRewardsParams, key: str) -> None:
     fig.update_yaxes(range=[0, dose_max * 1.1], showgrid=False, secondary_y=True)
     fig.update_layout(height=340, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.2})
     fig.update_xaxes(title_text="day")
-    st.plotly_chart(fig, key=f"{key}-patients", config={"displayModeBar": False})
+    chart(fig, key=f"{key}-patients", config={"displayModeBar": False})
     st.caption(
         "One new patient under each learned policy. The green band is the therapeutic range, INR 2 to 3. "
         "The 'survive today' agent collects almost +1 every day by never dosing: its reward cannot see "

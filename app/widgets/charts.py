@@ -1,0 +1,125 @@
+"""Every chart with a text alternative: one call instead of st.plotly_chart.
+
+`chart(fig, key=...)` draws the figure with an accessible name (Streamlit's `alt`: a sentence naming
+what the chart shows, built from its title, axes and series unless the caller gives one) and, behind an
+expander, the numbers it plots as a real HTML table a screen reader can walk cell by cell.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+MAX_ROWS = 60  # a table longer than this is thinned to evenly spaced rows (and says so)
+
+
+def _text(value: Any) -> str:
+    text = getattr(value, "text", value)
+    return str(text).strip() if text else ""
+
+
+def _axis_title(fig: go.Figure, trace: Any, letter: str) -> str:
+    name = getattr(trace, f"{letter}axis", None) or letter  # "x", "x2", ...
+    axis = fig.layout[f"{letter}axis{name[1:]}"] if name != letter else fig.layout[f"{letter}axis"]
+    return _text(axis.title) if axis is not None else ""
+
+
+def _title(fig: go.Figure) -> str:
+    title = _text(fig.layout.title)
+    if title:
+        return title
+    subplot_titles = [_text(a.text) for a in fig.layout.annotations or [] if a.text and a.yref == "paper"]
+    return "; ".join(subplot_titles)
+
+
+def _series_name(trace: Any, index: int) -> str:
+    return _text(trace.name) or f"series {index + 1}"
+
+
+def _values(data: Any) -> list[Any]:
+    if data is None:
+        return []
+    return list(np.asarray(data, dtype=object).ravel()) if not isinstance(data, list | tuple) else list(data)
+
+
+def figure_table(fig: go.Figure) -> pd.DataFrame:
+    """The plotted numbers, one row per point: series, x, y (heatmaps: one row per cell)."""
+    frames = []
+    for index, trace in enumerate(fig.data):
+        series = _series_name(trace, index)
+        if getattr(trace, "z", None) is not None and trace.type in ("heatmap", "contour"):
+            z = np.asarray(trace.z, dtype=float)
+            xs = _values(trace.x) or list(range(z.shape[1]))
+            ys = _values(trace.y) or list(range(z.shape[0]))
+            rows = [(series, xs[c], ys[r], z[r, c]) for r in range(z.shape[0]) for c in range(z.shape[1])]
+            frames.append(pd.DataFrame(rows, columns=["series", "x", "y", "value"]))
+            continue
+        ys = _values(getattr(trace, "y", None))
+        xs = _values(getattr(trace, "x", None))
+        if not ys and not xs:
+            continue
+        if not xs:
+            xs = list(range(len(ys)))
+        if not ys:
+            ys = [None] * len(xs)
+        x_name = _axis_title(fig, trace, "x") or "x"
+        y_name = _axis_title(fig, trace, "y") or "y"
+        frame = pd.DataFrame({"series": series, "x": xs[: len(ys)], "y": ys[: len(xs)]})
+        frames.append(frame.rename(columns={"x": x_name, "y": y_name}) if x_name != y_name else frame)
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+def describe(fig: go.Figure) -> str:
+    """A one-sentence description built from the figure: its title, series and axes."""
+    title = _title(fig)
+    names = [_series_name(t, i) for i, t in enumerate(fig.data) if t.showlegend is not False or len(fig.data) == 1]
+    names = list(dict.fromkeys(names))
+    kinds = sorted({t.type for t in fig.data}) or ["empty"]
+    kind = {"scatter": "line chart", "bar": "bar chart", "heatmap": "heat map"}.get(kinds[0], f"{kinds[0]} chart")
+    parts = [f"{kind.capitalize()}" + (f": {title}" if title else "")]
+    if names:
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        parts.append(f"{len(names)} series ({shown})")
+    if fig.data:
+        x_title, y_title = _axis_title(fig, fig.data[0], "x"), _axis_title(fig, fig.data[0], "y")
+        if x_title or y_title:
+            parts.append(f"{y_title or 'values'} against {x_title or 'x'}")
+    return ". ".join(parts) + ". The numbers are in the table below the chart."
+
+
+def _thin(frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    if len(frame) <= MAX_ROWS:
+        return frame, False
+    picks = np.unique(np.linspace(0, len(frame) - 1, MAX_ROWS).round().astype(int))
+    return frame.iloc[picks], True
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_float_dtype(out[column]):
+            out[column] = out[column].map(lambda v: f"{v:.4g}" if pd.notna(v) else "")
+        elif out[column].dtype == object:
+            out[column] = out[column].map(lambda v: f"{v:.4g}" if isinstance(v, float) else v)
+    return out
+
+
+def chart(fig: go.Figure, *, key: str, summary: str | None = None, **kwargs: Any) -> None:
+    """st.plotly_chart(fig, key=key, **kwargs) plus its text alternative (module docstring)."""
+    description = summary or describe(fig)
+    st.plotly_chart(fig, key=key, alt=description, **kwargs)
+    table = figure_table(fig)
+    if table.empty:
+        return
+    shown, thinned = _thin(table)
+    title = _title(fig) or "this chart"
+    with st.expander(f"The numbers behind {title}", icon=":material/table_view:"):
+        if thinned:
+            st.caption(f"{len(shown)} of {len(table)} points, evenly spaced.")
+        st.table(_rounded(shown), hide_index=True)

@@ -1,0 +1,419 @@
+"""axe-core finds no serious or critical WCAG 2.2 A/AA violation on any page or lesson, light or dark.
+
+One server for the whole module, on a data folder seeded with a learner's answers (so Progress, Review
+and Class draw their charts and tables), a retrieval drill and a mock interview. Each page is loaded
+once and checked in both themes: the app follows the reader's colour scheme (streamlit_config.toml
+sets [theme.light] and [theme.dark]), and Playwright switches the emulated scheme in place.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from app.content.loader import load_catalogue
+from app.grading.bank import load_questions
+from app.learners import db, drills, store
+from app.learners.store import LESSON_DONE
+from app.runs.manager import RunManager
+from tests.browser.axe import COLOUR_RULES, audit, axe_source, report
+from tests.browser.server import streamlit_server
+
+pytestmark = pytest.mark.browser
+
+LEARNER = "ada"
+RETRIEVAL_ID = "a11yretrieval"
+MOCK_ID = "a11ymock"
+# One question of each kind, opened on the Practice page.
+KIND_EXAMPLES = {
+    "choice": "markov-property",
+    "predict": "discounted-return-g0",
+    "order": "rl-loop-order",
+    "explain": "discount-factor",
+    "spot-the-bug": "ppo-ratio-bug",
+    "implement": "discounted-returns",
+}
+THEMES = ("light", "dark")
+
+
+def seed_learner(data: Path) -> None:
+    """Answers over three days across topics (some wrong), two lessons done, and two drills."""
+    saved = {name: os.environ.get(name) for name in ("RLDOJO_DATA_DIR", db.DATABASE_URL_ENV)}
+    os.environ["RLDOJO_DATA_DIR"] = str(data)
+    os.environ.pop(db.DATABASE_URL_ENV, None)
+    try:
+        questions = load_questions()
+        now = time.time()
+        by_topic: dict[str, list] = {}
+        for q in questions.by_id.values():
+            if q.topic:
+                by_topic.setdefault(q.topic.value, []).append(q)
+        n = 0
+        for topic_questions in list(by_topic.values())[:5]:
+            for q in topic_questions[:3]:
+                for day in (2, 1, 0):
+                    right = (n + day) % 3 != 0
+                    at = now - day * 86_400 - 60
+                    store.record_attempt(LEARNER, q.id, q.kind, right, 1.0 if right else 0.0, at=at)
+                n += 1
+        for lesson_id in ("the-rl-loop", "returns-and-discounting"):
+            store.record_event(LEARNER, LESSON_DONE, lesson_id, at=now - 3600)
+        info = drills.question_info(questions.by_id.values())
+        retrieval = drills.new_retrieval(LEARNER, ["markov-property", "epsilon-schedule"], now, drill_id=RETRIEVAL_ID)
+        store.save_drill(retrieval.id, LEARNER, retrieval.kind, retrieval.to_dict())
+        mock = drills.new_mock(LEARNER, info, 30, now, drill_id=MOCK_ID)
+        store.save_drill(mock.id, LEARNER, mock.kind, mock.to_dict())
+    finally:
+        db.dispose_all()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def a11y_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("a11y-data")
+    seed_learner(data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def a11y_url(a11y_data: Path) -> Iterator[str]:
+    env = {db.DATABASE_URL_ENV: None, "RLDOJO_INSTRUCTORS": LEARNER, "RLDOJO_MAX_RUNS": "1"}
+    with streamlit_server(a11y_data, a11y_data / "server.log", **env) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def axe_js() -> str:
+    return axe_source()
+
+
+def test_axe_is_skipped_only_where_npm_is_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.browser import axe
+
+    monkeypatch.setattr(axe, "AXE_JS", tmp_path / "axe.min.js")
+    monkeypatch.setattr(axe.shutil, "which", lambda name: None)
+    with pytest.raises(pytest.skip.Exception, match="npm is not installed"):
+        axe.axe_source()
+    monkeypatch.setattr(axe.shutil, "which", lambda name: f"/usr/bin/{name}")
+    with pytest.raises(pytest.fail.Exception, match="make node-deps"):
+        axe.axe_source()
+
+
+def settled(page: Page) -> None:
+    """Wait until the script has run to the end and its charts are drawn."""
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning] h1", timeout=90_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].every(c => c.querySelector('.main-svg'))",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(300)  # one more frame for late layout (tabs, fonts)
+
+
+def check_both_themes(page: Page, axe_js: str, where: str) -> None:
+    """Every WCAG A/AA rule in the light theme, then the colour rules again in the dark one."""
+    failures = []
+    for theme in THEMES:
+        page.emulate_media(color_scheme=theme)
+        page.wait_for_function(
+            "dark => { const bg = getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor;"
+            " const [r, g, b] = bg.match(/\\d+/g).map(Number); return (r + g + b < 200) === dark; }",
+            arg=theme == "dark",
+        )
+        found = audit(page, axe_js, rules=None if theme == THEMES[0] else COLOUR_RULES)
+        if found:
+            failures.append(report(f"{where} ({theme})", found))
+    assert not failures, "\n".join(failures)
+
+
+def lesson_ids() -> list[str]:
+    return [lesson_id for lesson_id, entry in load_catalogue().lessons.items() if entry.ok]
+
+
+PAGES = [
+    ("home", "/"),
+    *[(f"practice-{kind}", f"/practice?q={qid}") for kind, qid in KIND_EXAMPLES.items()],
+    ("review", f"/review?learner={LEARNER}"),
+    ("drill", f"/drill?learner={LEARNER}"),
+    ("drill-retrieval", f"/drill?drill={RETRIEVAL_ID}&learner={LEARNER}"),
+    ("drill-mock", f"/drill?drill={MOCK_ID}&learner={LEARNER}"),
+    ("drill-interviewer", f"/drill?drill={MOCK_ID}&role=interviewer&learner={LEARNER}"),
+    ("progress", f"/progress?learner={LEARNER}"),
+    ("class", f"/class?learner={LEARNER}"),
+    ("runs", "/runs"),
+    *[(f"lesson-{lesson_id}", f"/lesson?lesson={lesson_id}") for lesson_id in lesson_ids()],
+]
+
+
+@pytest.mark.parametrize("path", [p for _, p in PAGES], ids=[name for name, _ in PAGES])
+def test_page_has_no_serious_violations(page: Page, a11y_url: str, axe_js: str, path: str) -> None:
+    page.goto(a11y_url + path)
+    settled(page)
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+    check_both_themes(page, axe_js, path)
+
+
+def test_drill_tabs_have_no_serious_violations(page: Page, a11y_url: str, axe_js: str) -> None:
+    """The Drill page's other two tabs (the first is checked above)."""
+    page.goto(f"{a11y_url}/drill?learner={LEARNER}")
+    settled(page)
+    for tab in ("Mock interview", "Interview a candidate"):
+        page.get_by_role("tab", name=tab).click()
+        check_both_themes(page, axe_js, f"/drill, tab {tab}")
+
+
+def test_feedback_after_an_answer_has_no_serious_violations(page: Page, a11y_url: str, axe_js: str) -> None:
+    """Right and wrong feedback (alerts, icons) in both themes."""
+    question = load_questions().get("markov-property")
+    page.goto(f"{a11y_url}/practice?q=markov-property")
+    settled(page)
+    page.get_by_text(question.distractors[0], exact=True).click()
+    page.get_by_role("button", name="Check", exact=True).click()
+    expect(page.get_by_text("Not this one.", exact=True)).to_be_visible()
+    check_both_themes(page, axe_js, "/practice, a wrong answer")
+
+
+def test_a_live_run_has_no_serious_violations(page: Page, a11y_url: str, a11y_data: Path, axe_js: str) -> None:
+    manager = RunManager.open(a11y_data, capacity=1)
+    run_id = manager.start("reinforce", {"total_episodes": 20_000}, label="a11y")
+    try:
+        page.goto(f"{a11y_url}/runs?run={run_id}")
+        expect(page.get_by_text("running", exact=True)).to_be_visible(timeout=90_000)
+        expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_attached(timeout=60_000)
+        check_both_themes(page, axe_js, f"/runs?run={run_id} (running)")
+    finally:
+        manager.stop(run_id)
+    page.goto(f"{a11y_url}/runs?run={run_id}")
+    expect(page.get_by_text(re.compile("^stopped$"))).to_be_visible(timeout=30_000)
+    check_both_themes(page, axe_js, f"/runs?run={run_id} (stopped)")
+
+
+# ---------------------------------------------------------------------------------------------
+# keyboard only: no mouse from Home to a finished drill, with focus visible at every stop
+# ---------------------------------------------------------------------------------------------
+
+KEYBOARD_LESSON = "td-learning"  # code panels, wide math, a single-answer choice, a live run
+KEYBOARD_CHOICE = "mc-versus-td"
+KEYBOARD_CODE = "discounted-returns"
+KEYBOARD_DRILL = ("markov-property", "epsilon-schedule")  # two single-answer choice questions
+
+# What has focus; whether it shows (a 2px-or-wider outline, ours from style.py, or a focus shadow);
+# and where it is, from the top of the page's content (which scrolls inside Streamlit's main block).
+FOCUS = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    // A radio, checkbox, toggle or slider input is hidden in a 1px clip: its label or thumb must show focus.
+    const clipped = el.parentElement && el.parentElement.getBoundingClientRect().width <= 1;
+    const shown = clipped ? (el.closest('[data-focus-visible="true"]') || el.closest('label') || el.parentElement) : el;
+    const cs = getComputedStyle(shown);
+    const outlined = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2;
+    const shadowed = cs.boxShadow && cs.boxShadow !== 'none';
+    const box = shown.getBoundingClientRect();
+    return {
+        tag: el.tagName, role: el.getAttribute('role') || el.type || '',
+        name: (el.getAttribute('aria-label') || el.innerText || el.value || '').trim().slice(0, 80),
+        visible: outlined || shadowed, inView: box.bottom > 0 && box.top < innerHeight,
+        top: box.top - document.querySelector('[data-testid=stMainBlockContainer]').getBoundingClientRect().top,
+    };
+}"""
+
+
+HEADING_TOPS = """() => [...document.querySelectorAll('[data-testid=stMain] h3')]
+    .map(h => h.getBoundingClientRect().top
+        - document.querySelector('[data-testid=stMainBlockContainer]').getBoundingClientRect().top)"""
+
+
+class Keyboard:
+    """Tab, Shift+Tab and keys only; every focus stop is checked for a visible focus indicator."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.stops = 0
+        self.tops: list[float] = []  # where each focus stop was, from the top of the page
+
+    def tab_to(self, predicate: str, limit: int = 400) -> dict:
+        """Press Tab until `predicate` (a JS function of the focused element) holds; return the focus."""
+        for _ in range(limit):
+            self.page.keyboard.press("Tab")
+            focus = self.page.evaluate(FOCUS)
+            if focus is None:
+                continue
+            self.stops += 1
+            self.tops.append(focus["top"])
+            if not focus["visible"]:  # a rerun may be redrawing the page this instant: look again
+                self.page.wait_for_timeout(1_000)
+                focus = self.page.evaluate(FOCUS) or focus
+            assert focus["visible"], f"focus is not visible on {focus}"
+            assert focus["inView"], f"the focused element is scrolled out of view: {focus}"
+            if self.page.evaluate(f"({predicate})(document.activeElement)"):
+                return focus
+        raise AssertionError(f"{limit} presses of Tab never reached {predicate}")
+
+    def press(self, *keys: str) -> None:
+        for key in keys:
+            self.page.keyboard.press(key)
+
+
+def named(text: str) -> str:
+    """A predicate: a control of the page (not Streamlit's toolbar, whose status widget has a Stop button
+    of its own) with a line of text, or a label, that starts with `text`."""
+    return (
+        "el => !!el.closest('[data-testid=stMain]') && [el.getAttribute('aria-label') || '',"
+        f" ...(el.innerText || '').split('\\n')].some(line => line.trim().startsWith({text!r}))"
+    )
+
+
+def radio_option(text: str) -> str:
+    """A predicate: a radio button of the group that offers the option `text`."""
+    return (
+        f"el => el.type === 'radio' && [...el.closest('[role=radiogroup]').querySelectorAll('label')]"
+        f".some(l => l.innerText.trim() === {text!r})"
+    )
+
+
+def pick_radio(keys: Keyboard, options: list[str], answer: str) -> None:
+    """Focus is on the first radio of an unanswered group: Space checks it, ArrowDown moves and checks."""
+    index = options.index(answer)
+    keys.press("Space") if index == 0 else keys.press(*["ArrowDown"] * index)
+
+
+def radio_labels(page: Page, text: str) -> list[str]:
+    group = page.get_by_role("radiogroup").filter(has=page.get_by_text(text, exact=True))
+    return [s.strip() for s in group.locator("label").all_inner_texts()]
+
+
+def scrolls_sideways(page: Page, keys: Keyboard, selector: str, what: str) -> None:
+    """Tab to the first element matching `selector` that is wider than its box, and scroll it with the arrows."""
+    keys.tab_to(f"el => el.matches({selector!r}) && el.scrollWidth > el.clientWidth + 1")
+    keys.press("ArrowRight", "ArrowRight", "ArrowRight")
+    try:  # keyboard scrolling is smooth: give it a moment
+        page.wait_for_function("() => document.activeElement.scrollLeft > 0", timeout=3_000)
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"the arrow keys did not scroll the {what}") from None
+
+
+@pytest.fixture(scope="module")
+def keyboard_drill(a11y_url: str, a11y_data: Path) -> str:
+    """A retrieval drill of its own (two single-answer choice questions) for the keyboard test."""
+    saved = os.environ.get("RLDOJO_DATA_DIR")
+    os.environ["RLDOJO_DATA_DIR"] = str(a11y_data)
+    try:
+        drill = drills.new_retrieval(LEARNER, ["markov-property", "epsilon-schedule"], time.time(), drill_id="a11ykeys")
+        store.save_drill(drill.id, LEARNER, drill.kind, drill.to_dict())
+    finally:
+        db.dispose_all()
+        if saved is None:
+            os.environ.pop("RLDOJO_DATA_DIR", None)
+        else:
+            os.environ["RLDOJO_DATA_DIR"] = saved
+    return f"{a11y_url}/drill?drill=a11ykeys&learner={LEARNER}"
+
+
+def test_keyboard_only_from_home_to_a_finished_drill(
+    browser, a11y_url: str, keyboard_drill: str, tmp_path: Path
+) -> None:
+    """No mouse: open a lesson from Home, move through its sections, scroll a code panel and a wide
+    formula, answer a choice and a coding question, start and stop a live run, finish a retrieval drill.
+    A phone-wide window, so code panels and formulas are wider than the column (and the sidebar folds)."""
+    from app.grading.solutions import reference_solution
+
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    keys = Keyboard(page)
+    questions = load_questions()
+    lesson = load_catalogue().lessons[KEYBOARD_LESSON].lesson
+    try:
+        page.goto(a11y_url)
+        settled(page)
+        keys.tab_to(f"el => el.tagName === 'A' && el.href.includes('lesson={KEYBOARD_LESSON}')")
+        keys.press("Enter")
+        expect(page).to_have_url(re.compile(rf"lesson={KEYBOARD_LESSON}"))
+        expect(page.get_by_role("heading", name=lesson.title, exact=True)).to_be_visible()
+        settled(page)
+
+        # Through the sections: from the top, Tab stops fall in section after section down to the link
+        # to the next lesson, the page scrolling along; then a wide formula and a code panel (wider than
+        # this window) scroll sideways with the arrow keys.
+        headings = page.evaluate(HEADING_TOPS)
+        keys.tops.clear()
+        keys.tab_to(named("Next: "))
+        visited = {bisect.bisect(headings, top) for top in keys.tops}
+        assert len(visited) >= 4, f"Tab stops fell in only {len(visited)} of {len(headings)} sections"
+        assert max(visited) == len(headings), "Tab never reached the last section"
+        scrolls_sideways(page, keys, ".katex-display", "formula")
+        scrolls_sideways(page, keys, ".rld-code pre", "code panel")
+
+        # A live run: start it from the lesson's form, then stop it, from the keyboard.
+        keys.tab_to("el => el.getAttribute('aria-label') === 'episodes'")
+        keys.press("Control+A")
+        page.keyboard.type("20000")
+        keys.tab_to(named("Start run"))
+        keys.press("Enter")
+        expect(page.get_by_text("running", exact=True)).to_be_visible(timeout=90_000)
+        keys.tab_to(named("Stop"))
+        keys.press("Enter")
+        expect(page.get_by_text("stopped", exact=True)).to_be_visible(timeout=30_000)
+
+        # A single-answer choice question: arrows pick, Enter on Check submits.
+        choice = questions.get(KEYBOARD_CHOICE)
+        answer = choice.answers[0]
+        options = radio_labels(page, answer)
+        keys.tab_to(radio_option(answer))
+        pick_radio(keys, options, answer)
+        keys.tab_to(named("Check"))
+        keys.press("Enter")
+        expect(page.get_by_text("Correct.", exact=True).first).to_be_visible()
+
+        page.screenshot(path=str(tmp_path / "keyboard-lesson.png"))
+
+        # A coding question, on the Practice page: replace the starter in the editor, run it in the sandbox.
+        page.goto(f"{a11y_url}/practice?q={KEYBOARD_CODE}")
+        settled(page)
+        coding = questions.get(KEYBOARD_CODE)
+        keys.tab_to("el => el.tagName === 'TEXTAREA' && el.getAttribute('aria-label').startsWith('Your code')")
+        keys.press("Control+A", "Delete")
+        page.keyboard.insert_text(reference_solution(coding))
+        keys.tab_to(named("Run"))
+        keys.press("Enter")
+        expect(page.get_by_text(re.compile(r"^All \d+ cases pass\."))).to_be_visible(timeout=90_000)
+
+        # A retrieval drill to the end.
+        page.goto(keyboard_drill)
+        settled(page)
+        drill_questions = [questions.get(q) for q in KEYBOARD_DRILL]
+        for position in range(len(drill_questions)):
+            expect(page.get_by_text(f"{position} answered ·", exact=False)).to_be_visible()
+            answers = [q.answers[0] for q in drill_questions]
+            showing = page.get_by_text(answers[0], exact=True).or_(page.get_by_text(answers[1], exact=True))
+            expect(showing).to_be_visible()
+            answer = next(a for a in answers if page.get_by_text(a, exact=True).count())
+            options = radio_labels(page, answer)
+            keys.tab_to(radio_option(answer))
+            pick_radio(keys, options, answer)
+            keys.tab_to(named("Check"))
+            keys.press("Enter")
+            expect(page.get_by_text("Correct.", exact=True)).to_be_visible()
+            next_button = page.get_by_role("button", name="Next question")
+            expect(next_button).to_be_visible()
+            settled(page)
+            keys.tab_to(named("Next question"))
+            keys.press("Enter")
+            expect(next_button).to_have_count(0)
+        expect(page.get_by_text("Drill done: 2 questions", exact=False)).to_be_visible()
+        assert keys.stops > 30
+    finally:
+        page.screenshot(path=str(tmp_path / "keyboard-end.png"), full_page=True)
+        (tmp_path / "keyboard-end.txt").write_text(page.inner_text("[data-testid=stMain]"))
+        context.close()
