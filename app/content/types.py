@@ -28,7 +28,7 @@ _ESCAPE_NAMES = {
     "\u2029": "\\P (as in \\Pi, \\Phi, \\Psi)",
 }
 # "\nabla" in double quotes is a line break followed by "abla": the LaTeX words that give it away.
-_EATEN_N = re.compile(r"\n(abla|eq\b|ewline|otin|onumber|eg\b|leq\b|geq\b)")
+_EATEN_N = re.compile(r"\n(abla(?![a-z])|eq\b|ewline|otin|onumber|eg\b|leq\b|geq\b)")
 FIX = "write LaTeX in single quotes ('...') or a block scalar (|), where a backslash is just a backslash"
 
 

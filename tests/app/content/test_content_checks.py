@@ -144,6 +144,14 @@ def test_latex_eaten_by_a_double_quoted_escape_is_flagged(tmp_path: Path) -> Non
     assert "single quotes" in line and "block scalar" in line
 
 
+def test_a_line_that_starts_with_an_english_word_is_not_taken_for_eaten_latex(tmp_path: Path) -> None:
+    # "ablation" at the start of a line once read as "\\nabla" eaten by a double-quoted escape
+    lessons, quizzes = folders(tmp_path)
+    text = "- markdown: |\n    RLOO is a good\n    ablation, and a negation\n    neglects nothing.\n"
+    (lessons / "good.yaml").write_text(lesson_with(text))
+    assert problems(lessons, quizzes) == []
+
+
 BANK_HEAD = "topic: foundations\ntitle: Checks\nquestions:\n"
 
 
