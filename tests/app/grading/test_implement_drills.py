@@ -154,8 +154,10 @@ def test_cli_check_prints_one_json_object(
         assert ("first_failure" in out) is not passed
     assert cli(["check", "--question", "nope", "--file", str(good), "--json"]) == 2
     assert "no question has id 'nope'" in capsys.readouterr().err
-    not_a_drill = next(q.id for q in questions.by_id.values() if q.kind != "implement")
-    assert cli(["check", "--question", not_a_drill, "--file", str(good)]) == 2
+    # `check` grades every kind now: a drill's code is no explanation, so it fails (1), not "no such drill" (2)
+    not_a_drill = next(q.id for q in questions.by_id.values() if q.kind == "explain")
+    assert cli(["check", "--question", not_a_drill, "--file", str(good)]) == 1
+    assert "FAIL" in capsys.readouterr().out
 
 
 def test_cli_entry_point_runs(tmp_path: Path) -> None:
