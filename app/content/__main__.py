@@ -28,7 +28,7 @@ from app.content.loader import (
     yaml_files,
 )
 from app.content.models import Track
-from app.content.quiz_models import Topic
+from app.content.quiz_models import CHECK_TORCH_DRILLS, Topic
 from app.content.skeleton import bank_skeleton, code_regions, lesson_skeleton, next_order
 from app.content.yaml_source import YamlSyntaxError, load_file
 
@@ -49,7 +49,17 @@ def _is_quiz_bank(path: Path) -> bool:
 
 
 def validate(paths: list[Path]) -> tuple[list[str], int]:
-    """Return the problem lines for the given paths and the number of files checked."""
+    """Return the problem lines for the given paths and the number of files checked.
+
+    Every drill's reference runs, torch drills included (pages skip those until torch is loaded)."""
+    token = CHECK_TORCH_DRILLS.set(True)
+    try:
+        return _validate(paths)
+    finally:
+        CHECK_TORCH_DRILLS.reset(token)
+
+
+def _validate(paths: list[Path]) -> tuple[list[str], int]:
     lines: list[str] = []
     for path in paths:
         if not path.exists():

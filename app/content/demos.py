@@ -165,8 +165,9 @@ def _is_tuple(kind: Any) -> bool:
 def _preset_problem(name: str, kind: Any, value: Any, default: Any) -> str:
     """'' when `value` fits the config field's type strictly (no `lr: fast`, no `seed: true`).
 
-    A number whose default is positive must be positive too: `total_timesteps: -5` or `lr: 0`
-    would only fail once the run starts.
+    A number whose default is positive must not be negative: `total_timesteps: -5` would only fail
+    once the run starts. Zero stays allowed (`ent_coef: 0`, `sleep: 0` are meaningful); the config's
+    own constructor refuses the zeros it cannot take.
     """
     numeric = (int, float)
     if (
@@ -175,9 +176,9 @@ def _preset_problem(name: str, kind: Any, value: Any, default: Any) -> str:
         and isinstance(default, numeric)
         and not isinstance(default, bool)
         and default > 0
-        and not value > 0
+        and value < 0
     ):
-        return f"preset {name}: {value!r} must be positive (the default is {default!r})"
+        return f"preset {name}: {value!r} must not be negative (the default is {default!r})"
     try:
         TypeAdapter(kind, config=ConfigDict(strict=True, allow_inf_nan=False)).validate_python(_as_field(kind, value))
     except ValidationError as exc:

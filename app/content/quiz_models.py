@@ -16,8 +16,13 @@ No streamlit here, and no import of algorithms/: references are resolved by pars
 
 from __future__ import annotations
 
+import ast
+import contextvars
+import functools
+import json
 import math
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from enum import StrEnum
@@ -772,6 +777,57 @@ def _check_choice(q: ChoiceQuestion) -> Iterator[tuple[Loc, str]]:
         seen.add(key)
 
 
+# `python -m app.content validate` sets it: run every drill's reference, torch ones included.
+CHECK_TORCH_DRILLS: contextvars.ContextVar[bool] = contextvars.ContextVar("check_torch_drills", default=False)
+
+
+HEAVY_MODULES = ("torch", "gymnasium")
+
+
+def _needs_torch(source: Any) -> bool:
+    """Whether building a drill's declared cases or running its reference needs torch."""
+    if not isinstance(source, CaseSpec):
+        return False  # a named Python generator: it decides for itself
+    return source.returns == "tensor" or any(arg.kind == "tensor" for arg in source.args.values())
+
+
+@functools.lru_cache(maxsize=256)
+def _imports_heavy(module: str) -> bool:
+    """Whether importing one of our modules loads torch or gymnasium, from its module-level imports
+    (followed through our own modules; imports inside functions are lazy and do not count)."""
+    from app.content.coderef import ROOT
+
+    base = ROOT / Path(*module.split("."))
+    path = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    for name in names:
+        if name.split(".")[0] in HEAVY_MODULES:
+            return True
+        if name.split(".")[0] in ("algorithms", "app") and name != module:
+            target = ROOT / Path(*name.split("."))
+            if (target.with_suffix(".py").exists() or (target / "__init__.py").exists()) and _imports_heavy(name):
+                return True
+    return False
+
+
+def _heavy_check_deferred(call: str, needs_torch: bool = False) -> bool:
+    """True when a page (not `validate`) would have to import torch or gymnasium for this check
+    and neither is loaded yet: the check then waits for validate (CI, `make validate`) or for a
+    process that has loaded them anyway. A choice question must not cost seconds of imports."""
+    if CHECK_TORCH_DRILLS.get() or any(m in sys.modules for m in HEAVY_MODULES):
+        return False
+    return needs_torch or _imports_heavy(call.partition(":")[0])
+
+
 _code_checks: dict[tuple[str, tuple[tuple[str, int], ...]], list[tuple[Loc, str]]] = {}
 _code_checks_lock = threading.Lock()
 
@@ -786,7 +842,8 @@ def _checked_against_code(q: Any, check: Any) -> Iterator[tuple[Loc, str]]:
     """The checks that run the reference (seconds for all banks), remembered per question text
     and algorithms/ version: the catalogue and the grader's bank share them, and an edit to one
     question re-runs only that question's."""
-    key = (type(q).__name__ + q.model_dump_json(), _algorithms_fingerprint())
+    torch_checks = CHECK_TORCH_DRILLS.get() or any(m in sys.modules for m in HEAVY_MODULES)
+    key = (type(q).__name__ + q.model_dump_json() + str(torch_checks), _algorithms_fingerprint())
     with _code_checks_lock:
         cached = _code_checks.get(key)
     if cached is None:
@@ -820,6 +877,8 @@ def _check_predict(q: PredictQuestion) -> Iterator[tuple[Loc, str]]:
         return
     # Compute the key as Practice will, on a few seeds: an index out of range, a shape the
     # reference refuses or an expr that divides by zero is caught here, not by a learner.
+    if _heavy_check_deferred(q.answer_from.call, "tensor" in json.dumps(q.answer_from.args, default=str)):
+        return
     from app.grading import predict  # lazy: this module stays light and free of numpy
 
     for seed in (0, 1, 2):
@@ -897,6 +956,8 @@ def _check_implement(q: ImplementQuestion) -> Iterator[tuple[Loc, str]]:
             f"no case generator '{source}' in app/grading/cases.py (known: {known}); declare the cases in YAML "
             "instead (quizzes/README.md, 'Coding drills')",
         )
+        return
+    if _heavy_check_deferred(q.reference, _needs_torch(source)):
         return
     try:
         caseset = case_lib.build(source, 0)

@@ -15,6 +15,7 @@ Only numpy is imported at module level: torch is imported when a torch drill's c
 from __future__ import annotations
 
 import ast
+import contextvars
 import math
 import re
 from collections.abc import Callable
@@ -184,6 +185,11 @@ def _draw(spec: ArgSpec, rng: np.random.Generator, dims: dict[str, int], drawn: 
     return value
 
 
+# Set while a declaration is checked: tensor arguments are drawn as numpy arrays, so loading the
+# question banks (which checks every drill's cases) never imports torch; grading draws real tensors.
+_NO_TORCH: contextvars.ContextVar[bool] = contextvars.ContextVar("cases_no_torch", default=False)
+
+
 def _plain(value: Any) -> Any:
     if type(value).__module__.startswith("torch"):
         return value.detach().cpu().numpy()
@@ -203,8 +209,8 @@ def convert(spec: ArgSpec, value: Any, dtype: str | None = None) -> Any:
     if spec.kind == "list":
         return [float(v) for v in np.asarray(value, dtype=float).reshape(-1)]
     array = np.asarray(value, dtype=dtype)
-    if spec.kind == "array":
-        return array
+    if spec.kind == "array" or _NO_TORCH.get():
+        return array  # checking a declaration (every page load) must not import torch
     import torch
 
     tensor = torch.tensor(array, dtype=getattr(torch, dtype))
@@ -292,10 +298,14 @@ def spec_problems(spec: CaseSpec) -> list[tuple[tuple[str | int, ...], str]]:
                 problems.append((("edge", i, "args", name), f"'{name}' is not among args ({', '.join(spec.args)})"))
     if problems:
         return problems
-    for seed in (0, 1):
-        try:
-            from_spec(spec, np.random.default_rng(seed))
-        except Exception as exc:
-            problems.append(((), f"drawing the cases failed (seed {seed}): {type(exc).__name__}: {exc}"))
-            break
+    token = _NO_TORCH.set(True)
+    try:
+        for seed in (0, 1):
+            try:
+                from_spec(spec, np.random.default_rng(seed))
+            except Exception as exc:
+                problems.append(((), f"drawing the cases failed (seed {seed}): {type(exc).__name__}: {exc}"))
+                break
+    finally:
+        _NO_TORCH.reset(token)
     return problems

@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
+from pydantic import ValidationError
 
 from algorithms.returns import discount_weights, discounted_returns, effective_horizon
 from app.content.demos import DEMOS, DemoParams, ReturnsExplorerParams
@@ -145,4 +146,10 @@ def render_demo(name: str, raw_params: dict, key: str) -> None:
         return
     with st.container(border=True):
         st.markdown(f"**:material/science: {spec.title}**")
-        renderer(spec.params.model_validate(raw_params), key)
+        try:
+            params = spec.params.model_validate(raw_params)
+        except ValidationError as exc:  # validation catches this first; a page never shows a traceback
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors())
+            st.error(f"This demo's settings are wrong: {problems}", icon=":material/error:")
+            return
+        renderer(params, key)

@@ -35,6 +35,14 @@ def test_demo_renders_with_defaults(name: str, tmp_path, monkeypatch) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def test_demo_settings_that_do_not_fit_show_an_error_in_place_not_a_traceback(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path))
+    at = AppTest.from_function(_render, args=("returns-explorer", {"gamma": 7}), default_timeout=60).run()
+    assert not at.exception, at.exception
+    (error,) = at.error
+    assert "settings are wrong" in error.value and "gamma" in error.value
+
+
 def test_debug_lab_trains_both_runs_on_a_click_and_draws_them(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path))
     params = {"bugs": ["bug_wrong_sign"], "total_timesteps": 1024, "seed": 3}

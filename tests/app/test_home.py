@@ -8,7 +8,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.content.loader import load_catalogue
-from app.grading.attempts import DEFAULT_LEARNER
 from app.learners import store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,8 +21,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def home() -> AppTest:
-    return AppTest.from_file(MAIN, default_timeout=60).run()
+def home(learner: str | None = None) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    if learner:
+        at.query_params["learner"] = learner
+    return at.run()
 
 
 def links(at: AppTest) -> list[str]:
@@ -39,9 +41,9 @@ def test_a_new_learner_is_told_where_to_start() -> None:
 
 
 def test_a_returning_learner_continues_after_the_last_lesson_done_and_sees_done_marks() -> None:
-    store.record_event(DEFAULT_LEARNER, store.LESSON_DONE, IDS[0])
-    store.record_event(DEFAULT_LEARNER, store.LESSON_DONE, IDS[3])
-    at = home()
+    store.record_event("ada", store.LESSON_DONE, IDS[0])
+    store.record_event("ada", store.LESSON_DONE, IDS[3])
+    at = home(learner="ada")
     assert not at.exception
     assert any("Continue where you left off · 2 of" in c.value for c in at.caption)
     assert links(at)[0] == f"**{load_catalogue().lessons[IDS[4]].title}**"

@@ -48,3 +48,39 @@ def test_a_practice_choice_question_imports_no_torch(tmp_path: Path) -> None:
         "assert at.success or at.error\n"
     )
     assert heavy_modules(body, tmp_path) == []
+
+
+def test_checks_that_need_torch_wait_for_validate_on_pages_only() -> None:
+    from app.content import quiz_models
+
+    assert quiz_models._imports_heavy("algorithms.losses")  # imports torch at module level
+    assert not quiz_models._imports_heavy("algorithms.returns")  # numpy only
+    token = quiz_models.CHECK_TORCH_DRILLS.set(True)
+    try:  # `python -m app.content validate` runs every reference, torch ones included
+        assert not quiz_models._heavy_check_deferred("algorithms.losses:grpo_advantages", needs_torch=True)
+    finally:
+        quiz_models.CHECK_TORCH_DRILLS.reset(token)
+
+
+def test_validate_in_a_fresh_process_still_runs_torch_references(tmp_path: Path) -> None:
+    """The page-side deferral must not leak into validate: a broken torch predict is still caught."""
+    lessons, quizzes = tmp_path / "lessons", tmp_path / "quizzes"
+    lessons.mkdir()
+    quizzes.mkdir()
+    (quizzes / "torchy.yaml").write_text(
+        "topic: rlhf\ntitle: Torchy\nquestions:\n"
+        "  - id: torchy-predict\n    kind: predict\n    difficulty: easy\n    sources: ['004:dpo']\n"
+        "    prompt: What is it?\n    params: {b: {choice: [1]}}\n"
+        "    answer_from:\n      call: algorithms.losses:grpo_advantages\n      args: {rewards: {tensor: [1.0, 2.0]}}\n"
+        "    explanation: x\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "app.content", "validate", str(quizzes)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    # a (G,) vector, not (B, G): only running the reference finds it
+    assert "torchy.yaml" in result.stdout and "computing the answer key failed" in result.stdout, result.stdout

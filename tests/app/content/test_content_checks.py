@@ -105,7 +105,7 @@ def test_a_live_run_preset_is_checked_against_the_config(tmp_path: Path) -> None
     )
     (line,) = problems(lessons, quizzes)
     assert "lessons/good.yaml:14: sections[0].blocks[3].params:" in line
-    assert "preset lr: 'fast' is not a float" in line and "total_timesteps: -5 must be positive" in line
+    assert "preset lr: 'fast' is not a float" in line and "total_timesteps: -5 must not be negative" in line
 
 
 def test_a_good_live_run_preset_passes(tmp_path: Path) -> None:
@@ -134,6 +134,15 @@ def test_strict_types(tmp_path: Path, field: str, value: str, message: str | Non
     else:
         (line,) = found
         assert f": {field}: {message}" in line
+
+
+def test_a_zero_preset_is_allowed_where_zero_means_something(tmp_path: Path) -> None:
+    # `gae_lambda: 0` (one-step TD advantages) is a classic setting; the "must be positive" rule refused it
+    lessons, quizzes = folders(tmp_path)
+    (lessons / "good.yaml").write_text(
+        lesson_with("- demo: live-run\n  params: {algorithm: ppo, preset: {gae_lambda: 0.0, total_timesteps: 2048}}\n")
+    )
+    assert problems(lessons, quizzes) == []
 
 
 def test_latex_eaten_by_a_double_quoted_escape_is_flagged(tmp_path: Path) -> None:
