@@ -208,6 +208,11 @@ class RunManager:
     def get(self, run_id: str) -> RunRecord | None:
         return self.store.get(run_id)
 
+    def queue_message(self, run_id: str) -> str:
+        """What a queued run is waiting for, in a sentence (the Ray backend says Ray's resources)."""
+        position = self.store.queue_position(run_id)
+        return f"Waiting for a free slot: position {position} in the queue ({self.capacity} run(s) at a time)."
+
     def _require(self, run_id: str) -> RunRecord:
         record = self.store.get(run_id)
         if record is None:

@@ -5,14 +5,18 @@ resources it needs (one CPU; one GPU when its config says `device: cuda`). It ru
 training loop as a local worker (`worker.run`): metrics stream into the shared store (one
 `DATABASE_URL` for every replica and node), logs and artifacts go to the data folder, which the
 cluster's nodes must share. Queueing and capacity are Ray's: an actor waits, `queued`, until the
-cluster has its resources. Stop asks the run to stop, then kills its actor after the grace period;
-a run whose actor is gone while the run is still active (its node died) is marked `failed`, its
-metrics kept, by whoever looks next (`reconcile`). No streamlit here.
+cluster has its resources, and the Runs page says so (`queue_message`). Stop asks the run to stop,
+then kills its actor after the grace period. A run whose actor dies while the run is still active
+(its worker process killed, out of memory, its node gone) is marked `failed`, its metrics kept: at
+once by a watcher thread in the process that started it (waiting on the actor's result), and
+otherwise by whoever looks next (`reconcile`: the starting replica may be gone too). No streamlit
+here.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -56,6 +60,19 @@ def _actor_name(run_id: str) -> str:
     return f"run-{run_id}"
 
 
+def resources(config: dict[str, Any]) -> dict[str, int]:
+    """What a run asks Ray for: one CPU, and one GPU when its config says `device: cuda`."""
+    return {"num_cpus": 1, "num_gpus": 1 if str(config.get("device", "")).startswith("cuda") else 0}
+
+
+def describe_resources(config: dict[str, Any]) -> str:
+    wanted = resources(config)
+    return "1 CPU and 1 GPU" if wanted["num_gpus"] else "1 CPU"
+
+
+DIED = "the run's Ray worker died before the run ended ({reason}): killed, out of memory, or its node went away"
+
+
 def _train(run_id: str, data_dir: str, url: str | None) -> int:
     """In the actor's process: the local worker's training loop, then the actor ends."""
     import ray
@@ -95,7 +112,6 @@ class RayRunManager(RunManager):
             if os.environ.get(name):
                 env[name] = os.environ[name]
         env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
-        gpus = 1 if str(record.config.get("device", "")).startswith("cuda") else 0
 
         @ray.remote
         class RunActor:
@@ -105,12 +121,30 @@ class RayRunManager(RunManager):
         actor = RunActor.options(
             name=_actor_name(record.id),
             lifetime="detached",
-            num_cpus=1,
-            num_gpus=gpus,
             max_restarts=0,
             runtime_env={"env_vars": env},
+            **resources(record.config),
         ).remote()
-        actor.train.remote(record.id, str(self.store.data_dir), self.store.url if not self._sqlite() else None)
+        done = actor.train.remote(record.id, str(self.store.data_dir), self.store.url if not self._sqlite() else None)
+        threading.Thread(target=self._watch, args=(record.id, done), daemon=True, name=f"watch-{record.id}").start()
+
+    def _watch(self, run_id: str, done: Any) -> None:
+        """Wait for the run's actor to end; if it died with the run still active, the run failed.
+        (A run that ended by itself, or was stopped, already has its outcome: this changes nothing.)"""
+        try:
+            connect().get(done)
+        except Exception as exc:  # RayActorError (the worker or its node died), ActorUnavailableError...
+            try:
+                self.store.finish_if_active(run_id, FAILED, error=DIED.format(reason=type(exc).__name__))
+            except Exception as store_exc:  # the database is away: `reconcile` marks it when it is back
+                print(f"run {run_id}: its actor died and the store could not be told: {store_exc}", file=sys.stderr)
+
+    def queue_message(self, run_id: str) -> str:
+        record = self._require(run_id)
+        return (
+            f"Queued: waiting for Ray resources ({describe_resources(record.config)}). Ray starts the run as soon "
+            "as a node of the cluster has them free."
+        )
 
     def _sqlite(self) -> bool:
         return self.store.url.startswith("sqlite")

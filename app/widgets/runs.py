@@ -247,11 +247,7 @@ def run_monitor(run_id: str, key: str = "monitor") -> None:
         current = manager.get(run_id)
         run_header(current)
         if current.status == QUEUED:
-            position = manager.store.queue_position(run_id)
-            st.info(
-                f"Waiting for a free slot: position {position} in the queue ({manager.capacity} run(s) at a time).",
-                icon=":material/hourglass_top:",
-            )
+            st.info(manager.queue_message(run_id), icon=":material/hourglass_top:")
         if current.status in ACTIVE:
             st.progress(current.progress, text=f"{current.progress:.0%}")
             if st.button("Stop", key=f"{key}-stop-{run_id}", icon=":material/stop:"):

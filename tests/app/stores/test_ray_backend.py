@@ -86,7 +86,9 @@ def test_a_run_on_ray_stops_within_seconds(ray_manager) -> None:
     assert time.monotonic() - began < 10
 
 
-def test_a_killed_actor_fails_the_run_and_keeps_its_metrics(ray_manager) -> None:
+def test_a_killed_actor_fails_the_run_and_keeps_its_metrics(ray_manager, monkeypatch) -> None:
+    """With no watcher (the replica that started the run is gone too), whoever lists runs next does it."""
+    monkeypatch.setattr(ray_manager, "_watch", lambda *args: None)
     run_id = ray_manager.start("fake-count", {"steps": 100_000, "sleep": 0.01, "ignore_stop": True})
     _wait(ray_manager, run_id, statuses=("running",))
     while len(ray_manager.store.metrics(run_id)) < 3:
@@ -118,3 +120,64 @@ def test_runs_started_from_many_threads_at_once_all_reach_ray(ray_manager) -> No
         t.join()
     assert len(ids) == 4
     assert [_wait(ray_manager, run_id).status for run_id in ids] == ["finished"] * 4
+
+
+def test_a_run_whose_worker_process_dies_fails_at_once_with_its_metrics(ray_manager) -> None:
+    """The actor's worker process killed (as when its node dies, or the kernel's OOM killer): the
+    watcher of the process that started the run marks it failed, nobody has to list runs first."""
+    run_id = ray_manager.start("fake-count", {"steps": 100_000, "sleep": 0.01, "ignore_stop": True})
+    record = _wait(ray_manager, run_id, statuses=("running",))
+    while len(ray_manager.store.metrics(run_id)) < 3:
+        time.sleep(0.1)
+    assert record.pid and record.pid != os.getpid()  # the actor's process, on the Ray node
+    os.kill(record.pid, signal.SIGKILL)
+    record = _wait(ray_manager, run_id, timeout=30)
+    assert record.status == "failed" and "Ray worker died" in record.error, record.error
+    assert len(ray_manager.store.metrics(run_id)) >= 3  # what it streamed before it died stays
+    time.sleep(1.0)
+    assert ray_manager.get(run_id).status == "failed"  # and nothing marks it otherwise later
+
+
+def test_a_run_that_ignores_stop_is_ended_within_seconds(ray_manager) -> None:
+    run_id = ray_manager.start("fake-count", {"steps": 100_000, "sleep": 0.01, "ignore_stop": True})
+    _wait(ray_manager, run_id, statuses=("running",))
+    began = time.monotonic()
+    record = ray_manager.stop(run_id, grace=1.0)
+    assert record.status == "stopped" and "its actor was ended" in record.error
+    assert time.monotonic() - began < 10
+    deadline = time.monotonic() + 15
+    while ray_manager._actor(run_id) is not None:  # the actor is gone too, not left training
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_a_gpu_run_waits_for_ray_to_place_it_and_the_runs_page_says_so(ray_manager, monkeypatch) -> None:
+    """The test cluster has 2 CPUs and no GPU: a run whose config wants cuda asks Ray for a GPU and
+    stays queued (Ray's queue, not ours) while a CPU run started after it finishes."""
+    from streamlit.testing.v1 import AppTest
+
+    from app.widgets.runs import run_manager
+
+    waiting = ray_manager.start("fake-count", {"steps": 3, "sleep": 0, "device": "cuda"}, session="ada")
+    cpu = ray_manager.start("fake-count", {"steps": 3, "sleep": 0, "device": "cpu"}, session="ada")
+    assert _wait(ray_manager, cpu).status == "finished"
+    assert ray_manager.get(waiting).status == "queued"
+    assert ray_manager._actor(waiting) is not None  # submitted to Ray, not yet placed
+    assert "waiting for Ray resources (1 CPU and 1 GPU)" in ray_manager.queue_message(waiting)
+    assert "waiting for Ray resources (1 CPU)." in ray_manager.queue_message(cpu)
+
+    run_manager.clear()
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=60)
+    at.switch_page("views/runs.py")
+    at.query_params["run"] = waiting
+    at.run()
+    assert not at.exception
+    said = [info.value for info in at.info]
+    assert any("waiting for Ray resources (1 CPU and 1 GPU)" in words for words in said), said
+    run_manager.clear()
+
+    assert ray_manager.stop(waiting).status == "stopped"  # a stop cancels it before Ray ever placed it
+    deadline = time.monotonic() + 15
+    while ray_manager._actor(waiting) is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
