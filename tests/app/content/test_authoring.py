@@ -219,7 +219,8 @@ def _answers(q):
     if q.kind == "explain":
         return q.model_answer, "I do not know."
     if q.kind == "spot-the-bug":
-        return {"line": q.bug_line, "fix": "use max instead"}, {"line": 1, "fix": "use max instead"}
+        fix = "The target should take the max over the next state's actions."
+        return {"line": q.bug_line, "fix": fix}, {"line": 1, "fix": fix}
     return RIGHT_DRILL, q.starter
 
 
