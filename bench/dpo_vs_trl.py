@@ -67,6 +67,7 @@ def encode_pairs(data, tokenizer):
 
 def run_ours(data, steps: int, batch: int, lr: float, seed: int) -> dict:
     from algorithms.lm.dpo import train_dpo
+    from algorithms.lm.loop import TrainSettings
 
     policy, tokenizer = fresh_model(seed)
     reference, _ = fresh_model(seed)
@@ -75,7 +76,7 @@ def run_ours(data, steps: int, batch: int, lr: float, seed: int) -> dict:
     torch.manual_seed(seed)
     start, cpu = time.perf_counter(), time.process_time()
     info = train_dpo(
-        policy, reference, pairs, beta=BETA, epochs=1, batch_size=batch, lr=lr, device="cpu", log=lambda _: None
+        policy, reference, pairs, TrainSettings(epochs=1, batch_size=batch, lr=lr), beta=BETA, device="cpu"
     )
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     final = _final_loss(policy, reference, pairs)

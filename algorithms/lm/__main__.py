@@ -4,6 +4,8 @@ python -m algorithms.lm run --preset tiny --json       the whole chain; last lin
 python -m algorithms.lm train --stage ppo --beta 0     one stage (as a live run does), SFT etc. cached
 python -m algorithms.lm grpo --preset tiny --json      GRPO against a verifiable reward; last line: one JSON object
 python -m algorithms.lm dpo --base-model ID --dataset pairs.jsonl [--lora 16]   DPO on your own model and data
+python -m algorithms.lm sft|kto --base-model ID --dataset rows.jsonl [--lora 16]  SFT or KTO, the same way
+python -m algorithms.lm ppo --base-model ID --reward-model RM --dataset prompts.jsonl   PPO with a KL penalty
 python -m algorithms.lm sample --model PATH --prompt "the film"   sample from any saved causal LM
 """
 
@@ -53,19 +55,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_config_arguments(grpo, GRPOConfig)
     grpo.add_argument("--json", action="store_true", help="print one JSON object of results, last")
-    dpo = commands.add_parser("dpo", help="DPO on any causal LM and trl-format preference data")
-    dpo.add_argument("--base-model", required=True, help="a Hugging Face causal LM: a folder, or a hub id (downloaded)")
-    dpo.add_argument("--dataset", required=True, help="prompt/chosen/rejected rows: a JSONL file or a hub id")
-    dpo.add_argument("--lora", type=int, default=0, help="LoRA rank (0: train all weights)")
-    dpo.add_argument("--beta", type=float, default=0.1)
-    dpo.add_argument("--epochs", type=int, default=1)
-    dpo.add_argument("--batch-size", type=int, default=8)
-    dpo.add_argument("--lr", type=float, default=1e-5)
-    dpo.add_argument("--max-completion", type=int, default=256, help="completion tokens kept, <eos> included")
-    dpo.add_argument("--device", default="auto")
-    dpo.add_argument("--seed", type=int, default=0)
-    dpo.add_argument("--output-dir", default="", help="save the trained model here (LoRA adapters merged)")
-    dpo.add_argument("--json", action="store_true")
+    for name, what in OFFLINE_STAGES.items():
+        stage_parser = commands.add_parser(name, help=f"{what} on any causal LM and trl-format data")
+        stage_parser.add_argument(
+            "--base-model", required=True, help="a Hugging Face causal LM: a folder, or a hub id (downloaded)"
+        )
+        stage_parser.add_argument("--dataset", required=True, help=f"{DATA_HELP[name]}: a JSONL file or a hub id")
+        stage_parser.add_argument("--lora", type=int, default=0, help="LoRA rank (0: train all weights)")
+        if name != "sft":
+            stage_parser.add_argument("--beta", type=float, default=0.1)
+        stage_parser.add_argument("--epochs", type=int, default=1)
+        stage_parser.add_argument("--batch-size", type=int, default=8)
+        stage_parser.add_argument("--lr", type=float, default=2e-5 if name == "sft" else 1e-5)
+        stage_parser.add_argument(
+            "--max-completion",
+            type=int,
+            default=256,
+            help="completion tokens kept, <eos> included (SFT: the whole row)",
+        )
+        stage_parser.add_argument("--device", default="auto")
+        stage_parser.add_argument("--seed", type=int, default=0)
+        stage_parser.add_argument("--output-dir", default="", help="save the trained model here (LoRA adapters merged)")
+        stage_parser.add_argument("--json", action="store_true")
+    ppo = commands.add_parser("ppo", help="PPO with a KL penalty on any causal LM, its prompts and a reward model")
+    ppo.add_argument("--base-model", required=True, help="a Hugging Face causal LM: a folder, or a hub id (downloaded)")
+    ppo.add_argument("--reward-model", required=True, help="a sequence classifier with one output, same tokenizer")
+    ppo.add_argument("--dataset", required=True, help="rows with a prompt: a JSONL file or a hub id")
+    ppo.add_argument("--lora", type=int, default=0, help="LoRA rank (0: train all weights)")
+    ppo.add_argument("--beta", type=float, default=0.05, help="KL penalty coefficient")
+    ppo.add_argument("--iterations", type=int, default=60)
+    ppo.add_argument("--batch-size", type=int, default=64, help="completions sampled per iteration")
+    ppo.add_argument("--minibatch-size", type=int, default=32)
+    ppo.add_argument("--lr", type=float, default=1e-5)
+    ppo.add_argument("--max-new-tokens", type=int, default=64)
+    ppo.add_argument("--n-eval", type=int, default=64, help="prompts sampled to measure reward and KL before and after")
+    ppo.add_argument("--device", default="auto")
+    ppo.add_argument("--seed", type=int, default=0)
+    ppo.add_argument("--output-dir", default="", help="save the trained model here (LoRA adapters merged)")
+    ppo.add_argument("--json", action="store_true")
     sample = commands.add_parser("sample", help="sample completions from a saved model (a folder or hub id)")
     sample.add_argument("--model", required=True)
     sample.add_argument("--prompt", default="the film")
@@ -95,8 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "grpo":
         return _grpo(args)
-    if args.command == "dpo":
-        return _dpo(args)
+    if args.command in OFFLINE_STAGES:
+        return _offline(args)
+    if args.command == "ppo":
+        return _ppo(args)
     return _sample(args)
 
 
@@ -125,12 +154,26 @@ def _grpo(args) -> int:
     return 0
 
 
-def _dpo(args) -> int:
+OFFLINE_STAGES = {"sft": "supervised fine-tuning", "dpo": "DPO", "kto": "KTO"}
+DATA_HELP = {
+    "sft": "text, messages or prompt/completion rows",
+    "dpo": "prompt/chosen/rejected rows",
+    "kto": "prompt/completion/label rows",
+}
+NEEDS = {"sft": ("language-modeling", "conversational", "prompt-completion"), "dpo": ("preference",)}
+NEEDS["kto"] = ("unpaired-preference",)
+
+
+def _offline(args) -> int:
+    """SFT, DPO or KTO on your own model and data: the stage's metric before and after, one JSON object last."""
     import torch
 
     from algorithms.contract import pick_device
     from algorithms.lm import hf
+    from algorithms.lm.dpo import train_dpo, train_kto
+    from algorithms.lm.loop import TrainSettings
     from algorithms.lm.model import save
+    from algorithms.lm.sft import train_sft_tokens
 
     start = time.perf_counter()
     device = pick_device(args.device)
@@ -138,37 +181,139 @@ def _dpo(args) -> int:
     try:
         policy, reference, tokenizer = hf.load_base(args.base_model, device, args.lora)
         records = hf.read_records(args.dataset)
-        if hf.detect_format(records, args.dataset) != "preference":
-            raise ValueError(f"DPO needs prompt/chosen/rejected rows; {args.dataset!r} has {sorted(records[0])}")
+        fmt = hf.detect_format(records, args.dataset)
+        if fmt not in NEEDS[args.command]:
+            raise ValueError(
+                f"{args.command.upper()} needs {DATA_HELP[args.command]}; {args.dataset!r} is in the {fmt} format"
+                f" (columns {sorted(records[0])})"
+            )
+        if args.command == "sft":
+            ids, mask, weights = hf.sft_rows(tokenizer, records, args.max_completion)
+        elif args.command == "dpo":
+            data = hf.preference_buckets(tokenizer, records, args.max_completion, device)
+        else:
+            data = hf.unpaired_buckets(tokenizer, records, args.max_completion, device)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    buckets = hf.preference_buckets(tokenizer, records, args.max_completion, device)
-    loss_before, accuracy_before = hf.preference_accuracy(policy, reference, buckets, args.beta)
-    info = hf.train_dpo_buckets(
-        policy, reference, buckets, beta=args.beta, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        device=device, seed=args.seed,
+    batch_size = (
+        min(args.batch_size, len(records)) if args.command == "sft" else args.batch_size
+    )  # SFT drops a short last batch
+    settings = TrainSettings(epochs=args.epochs, batch_size=batch_size, lr=args.lr)
+    torch.manual_seed(args.seed)  # the order of the batches
+    result: dict = {"stage": args.command, "base_model": args.base_model, "dataset": args.dataset, "lora": args.lora}
+    result["rows"] = len(records)
+    if args.command == "sft":
+        before = _sft_loss(policy, ids, mask, weights, device)
+        info = train_sft_tokens(policy, ids, mask, settings, device=device, weights=weights, valid_fraction=0.0)
+        result.update(loss_before=before, loss_after=_sft_loss(policy, ids, mask, weights, device))
+        print(f"SFT loss {before:.4f} -> {result['loss_after']:.4f} nats per counted token")
+    elif args.command == "dpo":
+        loss_before, accuracy_before = hf.preference_accuracy(policy, reference, data, args.beta)
+        info = train_dpo(policy, reference, data, settings, beta=args.beta, device=device)
+        loss_after, accuracy_after = hf.preference_accuracy(policy, reference, data, args.beta)
+        result.update(
+            pairs=len(records),
+            loss_before=round(loss_before, 4),
+            loss_after=round(loss_after, 4),
+            preference_accuracy_before=round(accuracy_before, 4),
+            preference_accuracy_after=round(accuracy_after, 4),
+        )
+        print(f"DPO loss {loss_before:.4f} -> {loss_after:.4f}")
+        print(f"preference accuracy {accuracy_before:.3f} -> {accuracy_after:.3f}")
+    else:
+        before = hf.label_accuracy(policy, reference, data)
+        info = train_kto(policy, reference, data, settings, beta=args.beta, device=device)
+        result.update(
+            label_accuracy_before=round(before, 4),
+            label_accuracy_after=round(hf.label_accuracy(policy, reference, data), 4),
+        )
+        print(
+            f"KTO: share of rows whose implicit reward has their label's sign {before:.3f}"
+            f" -> {result['label_accuracy_after']:.3f}"
+        )
+    result.update(steps=info["steps"], final_loss=round(info.get("final_loss", info.get("train_loss", 0.0)), 4))
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    if args.output_dir:
+        save(hf.merged(policy), tokenizer, args.output_dir)
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def _ppo(args) -> int:
+    """PPO on your own model, prompts and reward model: reward and KL before and after, one JSON object last."""
+    import torch
+
+    from algorithms.contract import pick_device
+    from algorithms.lm import hf
+    from algorithms.lm.model import save
+    from algorithms.lm.ppo import LMPPOSettings, train_ppo
+
+    start = time.perf_counter()
+    device = pick_device(args.device)
+    torch.manual_seed(args.seed)  # LoRA's initial adapters are random
+    try:
+        policy, reference, tokenizer = hf.load_base(args.base_model, device, args.lora)
+        reward_model, normaliser = hf.load_reward(args.reward_model, device)
+        records = hf.read_records(args.dataset)
+        if "prompt" not in records[0]:
+            raise ValueError(f"PPO needs rows with a prompt; {args.dataset!r} has {sorted(records[0])}")
+        prompts = hf.prompt_ids(tokenizer, records)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    settings = LMPPOSettings(
+        iterations=args.iterations,
+        batch_size=args.batch_size,
+        minibatch_size=min(args.minibatch_size, args.batch_size),
+        lr=args.lr,
+        beta=args.beta,
+        max_new_tokens=args.max_new_tokens,
+    )
+    eval_prompts = prompts[: args.n_eval]
+
+    def measure() -> dict:
+        torch.manual_seed(args.seed + 1)  # the same sampling noise before and after
+        args_ = (policy, reference, reward_model, normaliser, tokenizer, eval_prompts, args.max_new_tokens, device)
+        return hf.reward_evaluation(*args_)
+
+    before = measure()
+    info = train_ppo(
+        policy, reference, reward_model, normaliser, tokenizer, settings, device=device, seed=args.seed,
+        on_update=_printer(), prompts=prompts,
     )  # fmt: skip
-    loss_after, accuracy_after = hf.preference_accuracy(policy, reference, buckets, args.beta)
+    after = measure()
     result = {
+        "stage": "ppo",
         "base_model": args.base_model,
+        "reward_model": args.reward_model,
         "dataset": args.dataset,
         "lora": args.lora,
-        "pairs": len(records),
-        "steps": info["steps"],
-        "loss_before": round(loss_before, 4),
-        "loss_after": round(loss_after, 4),
-        "preference_accuracy_before": round(accuracy_before, 4),
-        "preference_accuracy_after": round(accuracy_after, 4),
+        "rows": len(records),
+        "iterations": info["iterations"],
+        "reward_before": before["reward"],
+        "reward_after": after["reward"],
+        "kl": after["kl"],
+        "mean_length_before": before["mean_length"],
+        "mean_length_after": after["mean_length"],
         "seconds": round(time.perf_counter() - start, 1),
     }
     if args.output_dir:
         save(hf.merged(policy), tokenizer, args.output_dir)
-    print(f"DPO loss {loss_before:.4f} -> {loss_after:.4f}")
-    print(f"preference accuracy {accuracy_before:.3f} -> {accuracy_after:.3f}")
+    print(f"reward {before['reward']:.3f} -> {after['reward']:.3f}, KL {after['kl']:.2f} nats")
     if args.json:
         print(json.dumps(result))
     return 0
+
+
+def _sft_loss(model, ids, mask, weights, device: str) -> float:
+    import torch
+
+    from algorithms.lm.sft import sft_loss
+
+    with torch.no_grad():
+        return round(float(sft_loss(model, ids.to(device), weights.to(device))), 4)
 
 
 def _sample(args) -> int:

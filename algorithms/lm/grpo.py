@@ -104,21 +104,38 @@ TASKS: dict[str, Callable[[str], float]] = {"praise": all_praise, "praise_partia
 # --- the algorithm ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GRPOSettings:
+    """GRPO's settings; every variant of the lessons is one of these switches."""
+
     iterations: int = 40
-    prompts_per_iteration: int = 16  # B
-    group_size: int = 8  # G completions per prompt
-    epochs: int = 1  # gradient passes over each batch (mu in DeepSeekMath); 1 is on-policy
-    minibatch_size: int = 128  # completions per gradient step
+    """Sample-then-update iterations."""
+    prompts_per_iteration: int = 16
+    """B: prompts per iteration."""
+    group_size: int = 8
+    """G: completions sampled per prompt (at least 2: a group needs others to compare with)."""
+    epochs: int = 1
+    """Gradient passes over each batch (mu in DeepSeekMath); 1 is on-policy."""
+    minibatch_size: int = 128
+    """Completions per gradient step."""
     lr: float = 3e-4
-    beta: float = 0.04  # weight of the k3 KL to the reference; 0 drops it (DAPO, Dr. GRPO)
+    """Peak learning rate of AdamW."""
+    beta: float = 0.04
+    """Weight of the k3 KL to the reference in the loss; 0 drops it (DAPO, Dr. GRPO)."""
     clip_eps: float = 0.2
-    clip_eps_high: float | None = None  # DAPO's clip-higher, e.g. 0.28 (None: clip_eps)
-    aggregation: str = "sequence"  # "sequence" (DeepSeekMath), "token" (DAPO), "constant" (Dr. GRPO)
-    scale: str = "std"  # "std" (GRPO) or "none" (Dr. GRPO)
-    advantage: str = "grpo"  # "grpo" (group mean) or "rloo" (leave-one-out mean)
-    dynamic_sampling: bool = False  # DAPO: drop groups whose G rewards are all equal
+    """Lower (and, without clip_eps_high, upper) clip range of the ratio."""
+    clip_eps_high: float | None = None
+    """DAPO's clip-higher, e.g. 0.28 (None: clip_eps)."""
+    aggregation: str = "sequence"
+    """'sequence' (DeepSeekMath), 'token' (DAPO) or 'constant' (Dr. GRPO)."""
+    scale: str = "std"
+    """'std' (GRPO) or 'none' (Dr. GRPO): divide each group's advantages by its reward std or not."""
+    advantage: str = "grpo"
+    """'grpo' (the group's mean as baseline) or 'rloo' (the mean of the other completions)."""
+    dynamic_sampling: bool = False
+    """DAPO: drop groups whose G rewards are all equal."""
     max_new_tokens: int = 28
+    """Longest completion sampled."""
     temperature: float = 1.0
+    """Sampling temperature of the rollouts."""
 
 
 GRPO_PRESETS: dict[str, GRPOSettings] = {
@@ -196,7 +213,7 @@ def train_grpo(
     prompts: list[Prompt] | None = None,
     decode_fn: Callable | None = None,
     accuracy_fn: Reward | None = None,
-    log: OnUpdate = ignore_metrics,
+    on_update: OnUpdate = ignore_metrics,
     should_stop: ShouldStop = never_stop,
     on_samples: Callable[[list[dict]], None] = lambda _: None,
 ) -> dict[str, float]:
@@ -268,7 +285,7 @@ def train_grpo(
         if buckets:
             kept_total += sum(len(b.advantages) for b in buckets) // G
             history.update(_update(policy, reference, optimizer, buckets, settings))
-        log(history)
+        on_update(history)
         on_samples(shown)
     return {
         "iterations": history.get("global_step", 0),
@@ -417,12 +434,10 @@ def ensure_sft(preset, cache: Path, seed: int, device: str, log: OnUpdate, shoul
                 model,
                 tokenizer,
                 reviews.corpus(preset.n_reviews, seed),
-                epochs=preset.sft_epochs,
-                batch_size=preset.sft_batch,
-                lr=preset.sft_lr,
+                preset.sft,
                 device=device,
                 length=SEQUENCE_LENGTH,
-                log=log,
+                on_update=log,
                 should_stop=should_stop,
             )
             if should_stop():
@@ -549,7 +564,7 @@ def run_grpo(config: GRPOConfig, on_update: OnUpdate = ignore_metrics, should_st
         prompts=prompts,
         decode_fn=decode_fn,
         accuracy_fn=accuracy,
-        log=log,
+        on_update=log,
         should_stop=should_stop,
         on_samples=write_samples,
     )

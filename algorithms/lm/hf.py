@@ -18,10 +18,14 @@ from pathlib import Path
 import torch
 
 FORMATS = {
-    "prompt-only": {"prompt"},
     "preference": {"prompt", "chosen", "rejected"},
     "unpaired-preference": {"prompt", "completion", "label"},
+    "prompt-completion": {"prompt", "completion"},
+    "prompt-only": {"prompt"},
+    "language-modeling": {"text"},
+    "conversational": {"messages"},
 }
+"""trl's dataset formats by their columns, the most specific first (a preference row also has a prompt)."""
 
 
 def load_base(name_or_path: str | Path, device: str, lora: int = 0):
@@ -73,9 +77,9 @@ def read_records(path_or_id: str | Path, split: str = "train") -> list[dict]:
 
 
 def detect_format(records: list[dict], path: str = "the dataset") -> str:
-    """The trl format of the rows: 'preference', 'unpaired-preference' or 'prompt-only'."""
+    """The trl format of the rows: the first of FORMATS whose columns they all have."""
     columns = set(records[0])
-    for name in ("preference", "unpaired-preference", "prompt-only"):
+    for name in FORMATS:
         if FORMATS[name] <= columns:
             return name
     raise ValueError(
@@ -130,93 +134,95 @@ def answer_match(_prompt: str, completion: str, record: dict) -> float:
     return float(str(record["answer"]).strip() in completion)
 
 
-# --- DPO on your own preference data -----------------------------------------------------------
+# --- SFT, DPO and KTO on your own data ------------------------------------------------------------
+def _completion_ids(tokenizer, completion, max_completion: int) -> list[int]:
+    """A completion's token ids, cut to max_completion with its <eos> kept last."""
+    ids = tokenizer(completion_text(completion), add_special_tokens=False).input_ids[: max_completion - 1]
+    return ids if ids and ids[-1] == tokenizer.eos_token_id else [*ids, tokenizer.eos_token_id]
+
+
+def _padded(tokenizer, seqs: list[list[int]], device: str, width: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded to the longest (or to width) (ids, mask), mask 1 on real tokens."""
+    T = max(width, *(len(seq) for seq in seqs))
+    ids = torch.full((len(seqs), T), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros(len(seqs), T)
+    for i, seq in enumerate(seqs):
+        ids[i, : len(seq)], mask[i, : len(seq)] = torch.tensor(seq), 1.0
+    return ids.to(device), mask.to(device)
+
+
+def _by_prompt_length(tokenizer, records: list[dict]) -> dict[int, list[tuple[tuple[int, ...], dict]]]:
+    """Records grouped by the length of their encoded prompt, so no prompt needs padding."""
+    groups: dict[int, list] = {}
+    for record in records:
+        prompt = encode_prompt(tokenizer, prompt_text(tokenizer, record["prompt"]))
+        groups.setdefault(len(prompt), []).append((prompt, record))
+    return groups
+
+
 def preference_buckets(tokenizer, records: list[dict], max_completion: int, device: str) -> list:
     """trl preference rows as `Pairs`, one per prompt length (so no prompt needs padding); completions end in <eos>."""
     from algorithms.lm.preferences import Pairs
 
-    def completion_ids(completion) -> list[int]:
-        ids = tokenizer(completion_text(completion), add_special_tokens=False).input_ids[: max_completion - 1]
-        return ids if ids and ids[-1] == tokenizer.eos_token_id else [*ids, tokenizer.eos_token_id]
-
-    by_length: dict[int, list[tuple]] = {}
-    for record in records:
-        prompt = encode_prompt(tokenizer, prompt_text(tokenizer, record["prompt"]))
-        by_length.setdefault(len(prompt), []).append(
-            (prompt, completion_ids(record["chosen"]), completion_ids(record["rejected"]))
-        )
     buckets = []
-    for rows in by_length.values():
-        T = max(len(ids) for _, c, r in rows for ids in (c, r))
-
-        def padded(seqs: list[list[int]], T: int = T) -> tuple[torch.Tensor, torch.Tensor]:
-            ids = torch.full((len(seqs), T), tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros(len(seqs), T)
-            for i, seq in enumerate(seqs):
-                ids[i, : len(seq)], mask[i, : len(seq)] = torch.tensor(seq), 1.0
-            return ids.to(device), mask.to(device)
-
-        chosen, chosen_mask = padded([c for _, c, _ in rows])
-        rejected, rejected_mask = padded([r for _, _, r in rows])
-        prompts = torch.tensor([p for p, _, _ in rows], device=device)
+    for rows in _by_prompt_length(tokenizer, records).values():
+        chosen = [_completion_ids(tokenizer, r["chosen"], max_completion) for _, r in rows]
+        rejected = [_completion_ids(tokenizer, r["rejected"], max_completion) for _, r in rows]
+        T = max(len(ids) for ids in chosen + rejected)  # one width: chosen and rejected go through one forward pass
+        chosen, chosen_mask = _padded(tokenizer, chosen, device, T)
+        rejected, rejected_mask = _padded(tokenizer, rejected, device, T)
+        prompts = torch.tensor([p for p, _ in rows], device=device)
         buckets.append(Pairs(prompts, chosen, chosen_mask, rejected, rejected_mask))
     return buckets
 
 
-def train_dpo_buckets(
-    policy,
-    reference,
-    buckets: list,
-    *,
-    beta: float,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    device: str,
-    seed: int = 0,
-) -> dict:
-    """DPO (`algorithms.losses.dpo_loss`) over pairs grouped by prompt length; minibatches stay in a bucket."""
-    import time
+def unpaired_buckets(tokenizer, records: list[dict], max_completion: int, device: str) -> list:
+    """trl unpaired-preference rows (prompt / completion / label) as KTO's `Labelled`, one per prompt length."""
+    from algorithms.lm.preferences import Labelled
 
-    from algorithms.lm.dpo import _reference_logprobs
-    from algorithms.lm.model import autocast, token_logprobs
-    from algorithms.lm.optim import make_optimizer
-    from algorithms.losses import dpo_loss
-
-    refs = [
-        (
-            _reference_logprobs(reference, b.prompt, b.chosen, b.chosen_mask),
-            _reference_logprobs(reference, b.prompt, b.rejected, b.rejected_mask),
+    buckets = []
+    for rows in _by_prompt_length(tokenizer, records).values():
+        completion, mask = _padded(
+            tokenizer, [_completion_ids(tokenizer, r["completion"], max_completion) for _, r in rows], device
         )
-        for b in buckets
-    ]
-    torch.manual_seed(seed)
-    plan = [(i, index) for i, b in enumerate(buckets) for index in torch.randperm(len(b)).split(batch_size)]
-    trainable = [p for p in policy.parameters() if p.requires_grad]
-    optimizer, scheduler = make_optimizer(trainable, lr, epochs * len(plan))
-    policy.train()
-    start, losses = time.perf_counter(), []
-    for _ in range(epochs):
-        for k in torch.randperm(len(plan)).tolist():
-            i, index = plan[k]
-            b, (ref_c, ref_r) = buckets[i].subset(index.to(buckets[i].prompt.device)), refs[i]
-            with autocast(device):
-                both = token_logprobs(
-                    policy,
-                    b.prompt.repeat(2, 1),
-                    torch.cat([b.chosen, b.rejected]),
-                    torch.cat([b.chosen_mask, b.rejected_mask]),
-                ).sum(1)
-                pi_c, pi_r = both.chunk(2)
-                loss = dpo_loss(pi_c, pi_r, ref_c[index], ref_r[index], beta)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-    policy.eval()
-    return {"steps": len(losses), "final_loss": losses[-1], "seconds": time.perf_counter() - start}
+        labels = torch.tensor([bool(r["label"]) for _, r in rows], device=device)
+        buckets.append(Labelled(torch.tensor([p for p, _ in rows], device=device), completion, mask, labels))
+    if not any(bool(b.desirable.any()) for b in buckets) or all(bool(b.desirable.all()) for b in buckets):
+        raise ValueError("KTO needs both labels in the data: some rows with label true and some with false")
+    return buckets
+
+
+def sft_rows(tokenizer, records: list[dict], max_length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ids, mask, weights) for SFT: trl's language-modeling (`text`), conversational (`messages`) or
+    prompt-completion rows. The loss counts every token of a text, and only the completion's tokens
+    (its <eos> included) of a prompt-completion row, as trl does by default."""
+    fmt = detect_format(records)
+    seqs, counted = [], []
+    for record in records:
+        if fmt == "prompt-completion":
+            prompt = list(encode_prompt(tokenizer, prompt_text(tokenizer, record["prompt"])))
+            completion = _completion_ids(tokenizer, record["completion"], max_length)
+            seq = [*prompt, *completion][:max_length]
+            weight = [0.0] * len(prompt) + [1.0] * len(completion)
+        elif fmt in ("language-modeling", "conversational"):
+            text = record["text"] if fmt == "language-modeling" else _conversation(tokenizer, record["messages"])
+            seq = [*encode_prompt(tokenizer, text), tokenizer.eos_token_id][:max_length]
+            weight = [1.0] * len(seq)
+        else:
+            raise ValueError(f"SFT needs text, messages or prompt/completion rows; the dataset is in the {fmt} format")
+        seqs.append(seq)
+        counted.append(weight[: len(seq)])
+    ids, mask = _padded(tokenizer, seqs, "cpu")
+    weights = torch.zeros_like(mask)
+    for i, weight in enumerate(counted):
+        weights[i, : len(weight)] = torch.tensor(weight)
+    return ids, mask, weights
+
+
+def _conversation(tokenizer, messages: list[dict]) -> str:
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError("the dataset holds chat messages but the tokenizer has no chat template")
+    return tokenizer.apply_chat_template(messages, tokenize=False)
 
 
 @torch.no_grad()
@@ -238,3 +244,71 @@ def preference_accuracy(policy, reference, buckets: list, beta: float) -> tuple[
         right += float((margin[0] - margin[1] > 0).sum())
         n += len(b)
     return total / n, right / n
+
+
+@torch.no_grad()
+def label_accuracy(policy, reference, buckets: list) -> float:
+    """Share of KTO rows whose implicit reward ln pi - ln ref has the sign of their label (0 counts as wrong)."""
+    from algorithms.lm.model import sequence_logprobs
+
+    right, n = 0.0, 0
+    for b in buckets:
+        r = sequence_logprobs(policy, b.prompt, b.completion, b.mask) - sequence_logprobs(
+            reference, b.prompt, b.completion, b.mask
+        )
+        right += float(((r > 0) & b.desirable).sum() + ((r < 0) & ~b.desirable).sum())
+        n += len(b)
+    return right / n
+
+
+# --- PPO on your own model, prompts and reward model -------------------------------------------------
+def load_reward(name_or_path: str | Path, device: str):
+    """(reward model, normaliser): a sequence classifier with one output that shares the policy's tokenizer."""
+    from algorithms.lm.model import load_reward_model
+    from algorithms.lm.reward_model import Normaliser
+
+    try:
+        model = load_reward_model(name_or_path, device)
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"could not load a reward model (a sequence classifier) from {str(name_or_path)!r}: {exc}"
+        ) from exc
+    folder = Path(name_or_path)
+    return model.requires_grad_(False).eval(), Normaliser.load(folder) if folder.exists() else Normaliser()
+
+
+def prompt_ids(tokenizer, records: list[dict]) -> list[tuple[int, ...]]:
+    """The token ids of each row's prompt (trl's prompt-only format, or any format with a prompt)."""
+    return [encode_prompt(tokenizer, prompt_text(tokenizer, record["prompt"])) for record in records]
+
+
+@torch.no_grad()
+def reward_evaluation(
+    policy,
+    reference,
+    reward_model,
+    normaliser,
+    tokenizer,
+    prompts: list[tuple[int, ...]],
+    max_new_tokens: int,
+    device: str,
+) -> dict[str, float]:
+    """One completion per prompt: the mean (normalised) reward-model score, KL to the reference per sequence, length."""
+    from algorithms.lm.model import sample, sequence_logprobs
+    from algorithms.lm.reward_model import reward_scores
+
+    by_length: dict[int, list[tuple[int, ...]]] = {}
+    for ids in prompts:
+        by_length.setdefault(len(ids), []).append(ids)
+    scores, kls, lengths = [], [], []
+    for same in by_length.values():
+        ids = torch.tensor(same, device=device)
+        tokens, mask = sample(policy, ids, max_new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id)
+        scores.append(normaliser(reward_scores(reward_model, ids, tokens)))
+        kls.append(sequence_logprobs(policy, ids, tokens, mask) - sequence_logprobs(reference, ids, tokens, mask))
+        lengths.append(mask.sum(1))
+    return {
+        "reward": round(float(torch.cat(scores).mean()), 4),
+        "kl": round(float(torch.cat(kls).mean()), 4),
+        "mean_length": round(float(torch.cat(lengths).mean()), 3),
+    }

@@ -33,6 +33,7 @@ from algorithms.contract import (
 from algorithms.lm import reviews
 from algorithms.lm.dpo import train_dpo, train_kto
 from algorithms.lm.evaluate import Baseline, evaluate, sft_baseline
+from algorithms.lm.loop import TrainSettings
 from algorithms.lm.model import (
     ModelSize,
     build_model,
@@ -53,24 +54,32 @@ MAX_NEW_TOKENS = 28
 
 @dataclass(frozen=True)
 class Preset:
+    """Sizes and settings of every stage of the chain, for one scale of machine."""
+
     name: str
+    """'smoke', 'tiny' or 'gpu'."""
     size: ModelSize
+    """The policy's transformer (the reward model shares it)."""
     n_reviews: int
-    sft_epochs: int
-    sft_batch: int
-    sft_lr: float
+    """Reviews in the SFT corpus."""
+    sft: TrainSettings
+    """Supervised fine-tuning on the corpus."""
     n_preference_prompts: int
-    rm_epochs: int
-    rm_batch: int
-    rm_lr: float
+    """Prompts sampled twice each to make preference pairs."""
+    reward_model: TrainSettings
+    """The reward model on the pairs."""
     dpo_beta: float
+    """DPO's beta: the strength of the implicit KL to the SFT model."""
     kto_beta: float
-    offline_epochs: int
-    offline_batch: int
-    offline_lr: float
+    """KTO's beta."""
+    offline: TrainSettings
+    """DPO and KTO (the same settings for both)."""
     ppo: LMPPOSettings = field(default_factory=LMPPOSettings)
+    """PPO with the KL-shaped reward (ppo_no_kl sets beta to 0)."""
     n_eval: int = 256
-    dpo_nll_coef: float = 0.0  # weight of the chosen answers' NLL added to the DPO loss
+    """Completions sampled to evaluate each policy."""
+    dpo_nll_coef: float = 0.0
+    """Weight of the chosen answers' NLL added to the DPO loss (0: plain DPO)."""
 
 
 PRESETS: dict[str, Preset] = {
@@ -79,18 +88,12 @@ PRESETS: dict[str, Preset] = {
         name="smoke",
         size=ModelSize(n_layer=2, n_embd=32, n_head=2),
         n_reviews=2000,
-        sft_epochs=1,
-        sft_batch=64,
-        sft_lr=3e-3,
+        sft=TrainSettings(epochs=1, batch_size=64, lr=3e-3, log_every=20),
         n_preference_prompts=300,
-        rm_epochs=1,
-        rm_batch=32,
-        rm_lr=1e-3,
+        reward_model=TrainSettings(epochs=1, batch_size=32, lr=1e-3),
         dpo_beta=0.1,
         kto_beta=0.1,
-        offline_epochs=1,
-        offline_batch=32,
-        offline_lr=1e-4,
+        offline=TrainSettings(epochs=1, batch_size=32, lr=1e-4),
         ppo=LMPPOSettings(iterations=3, batch_size=16, minibatch_size=8, epochs=2),
         n_eval=32,
     ),
@@ -99,18 +102,12 @@ PRESETS: dict[str, Preset] = {
         name="tiny",
         size=ModelSize(n_layer=4, n_embd=128, n_head=4),
         n_reviews=20_000,
-        sft_epochs=2,
-        sft_batch=64,
-        sft_lr=1e-3,
+        sft=TrainSettings(epochs=2, batch_size=64, lr=1e-3, log_every=20),
         n_preference_prompts=5000,
-        rm_epochs=3,
-        rm_batch=64,
-        rm_lr=5e-4,
+        reward_model=TrainSettings(epochs=3, batch_size=64, lr=5e-4),
         dpo_beta=0.5,
         kto_beta=0.5,
-        offline_epochs=2,
-        offline_batch=64,
-        offline_lr=2e-4,
+        offline=TrainSettings(epochs=2, batch_size=64, lr=2e-4),
         ppo=LMPPOSettings(iterations=80, batch_size=64, minibatch_size=32, epochs=4, lr=1e-4, beta=0.05),
         n_eval=256,
     ),
@@ -119,18 +116,12 @@ PRESETS: dict[str, Preset] = {
         name="gpu",
         size=ModelSize(n_layer=8, n_embd=512, n_head=8),
         n_reviews=200_000,
-        sft_epochs=1,
-        sft_batch=256,
-        sft_lr=5e-4,
+        sft=TrainSettings(epochs=1, batch_size=256, lr=5e-4, log_every=20),
         n_preference_prompts=20_000,
-        rm_epochs=2,
-        rm_batch=128,
-        rm_lr=1e-4,
+        reward_model=TrainSettings(epochs=2, batch_size=128, lr=1e-4),
         dpo_beta=0.5,
         kto_beta=0.5,
-        offline_epochs=1,
-        offline_batch=128,
-        offline_lr=3e-5,
+        offline=TrainSettings(epochs=1, batch_size=128, lr=3e-5),
         ppo=LMPPOSettings(iterations=100, batch_size=256, minibatch_size=64, epochs=4, lr=3e-5, beta=0.05),
         n_eval=1024,
     ),
@@ -255,12 +246,10 @@ def _train_foundations(preset: Preset, folder: Path, seed: int, device: str, rep
         model,
         tokenizer,
         reviews.corpus(preset.n_reviews, seed),
-        epochs=preset.sft_epochs,
-        batch_size=preset.sft_batch,
-        lr=preset.sft_lr,
+        preset.sft,
         device=device,
         length=SEQUENCE_LENGTH,
-        log=log,
+        on_update=log,
         should_stop=should_stop,
     )
     log.finish()  # type: ignore[attr-defined]
@@ -282,11 +271,9 @@ def _train_foundations(preset: Preset, folder: Path, seed: int, device: str, rep
         reward_model,
         train,
         test,
-        epochs=preset.rm_epochs,
-        batch_size=preset.rm_batch,
-        lr=preset.rm_lr,
+        preset.reward_model,
         device=device,
-        log=log,
+        on_update=log,
         should_stop=should_stop,
     )
     normaliser = fit_normaliser(reward_model, labelled.prompt, labelled.completion)
@@ -389,7 +376,7 @@ def run_stage(
             settings,
             device=device,
             seed=seed,
-            log=log,
+            on_update=log,
             should_stop=should_stop,
             on_samples=on_samples,
         )
@@ -400,13 +387,11 @@ def run_stage(
             policy,
             reference,
             found.pairs_train.to(device),
+            preset.offline,
             beta=b,
-            epochs=preset.offline_epochs,
-            batch_size=preset.offline_batch,
-            lr=preset.offline_lr,
             device=device,
             nll_coef=preset.dpo_nll_coef,
-            log=log,
+            on_update=log,
             should_stop=should_stop,
         )
         info["beta"] = b
@@ -416,12 +401,10 @@ def run_stage(
             policy,
             reference,
             found.labelled.to(device),
+            preset.offline,
             beta=b,
-            epochs=preset.offline_epochs,
-            batch_size=preset.offline_batch,
-            lr=preset.offline_lr,
             device=device,
-            log=log,
+            on_update=log,
             should_stop=should_stop,
         )
         info["beta"] = b

@@ -17,33 +17,57 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from algorithms.contract import OnUpdate, ShouldStop, ignore_metrics, never_stop
 from algorithms.lm import reviews
 from algorithms.lm.model import autocast, decode, encode_prompts, sample, token_logprobs
 from algorithms.lm.optim import make_optimizer
 from algorithms.lm.reward_model import Normaliser, reward_scores
 from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, kl_shaped_reward, ppo_clip_loss
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
 
 @dataclass(frozen=True)
 class LMPPOSettings:
+    """PPO for a language model: rollouts, the KL penalty, and the minibatch updates."""
+
     iterations: int = 60
-    batch_size: int = 64  # rollouts per iteration
+    """Rollout-then-update iterations."""
+    batch_size: int = 64
+    """Completions sampled per iteration (one prompt each)."""
     minibatch_size: int = 32
-    epochs: int = 4  # passes over each batch of rollouts
+    """Completions per gradient step."""
+    epochs: int = 4
+    """Passes over each batch of rollouts."""
     lr: float = 1e-4
-    beta: float = 0.05  # KL penalty coefficient (initial value if adaptive)
-    target_kl: float | None = None  # nats per sequence; set to use the adaptive controller
+    """Peak learning rate of AdamW (warm-up, then linear decay over the iterations)."""
+    beta: float = 0.05
+    """KL penalty coefficient in the per-token reward (the initial value when adaptive)."""
+    target_kl: float | None = None
+    """Target KL in nats per sequence for the adaptive controller (None: beta stays fixed)."""
     clip_eps: float = 0.2
+    """Clip range of the probability ratio in the surrogate."""
+    value_clip: float | None = 0.2
+    """Clip range of the value function's change from its rollout value (None: no clipping)."""
     vf_coef: float = 0.1
+    """Weight of the value loss added to the policy loss."""
+    max_grad_norm: float = 1.0
+    """Gradients of policy and value head are rescaled to at most this global L2 norm."""
     gamma: float = 1.0
+    """Discount over tokens (1: the episode is one short completion)."""
     lam: float = 0.95
-    missing_eos_penalty: float = 0.0  # added to the score of a completion that never ends (0: off)
+    """GAE's lambda."""
+    missing_eos_penalty: float = 0.0
+    """Added to the score of a completion that never ends (0: off)."""
     max_new_tokens: int = 28
+    """Longest completion sampled."""
 
 
 class AdaptiveKL:
@@ -97,24 +121,30 @@ class Rollout:
 
 
 def train_ppo(
-    policy,
-    reference,
-    reward_model,
+    policy: PreTrainedModel,
+    reference: PreTrainedModel,
+    reward_model: PreTrainedModel,
     normaliser: Normaliser,
-    tokenizer,
+    tokenizer: PreTrainedTokenizerBase,
     settings: LMPPOSettings,
     *,
     device: str,
     seed: int,
-    log: Callable[[dict], None],
-    should_stop: Callable[[], bool] = lambda: False,
+    on_update: OnUpdate = ignore_metrics,
+    should_stop: ShouldStop = never_stop,
     on_samples: Callable[[list[str]], None] = lambda _: None,
+    prompts: list[tuple[int, ...]] | None = None,
 ) -> dict[str, float]:
-    """Train `policy` in place (reference and reward model stay frozen)."""
-    value_head = nn.Linear(policy.config.n_embd, 1).to(device)
+    """Train `policy` in place (reference and reward model stay frozen); metrics go to on_update each iteration.
+
+    prompts: token ids of a dataset's prompts (any model's tokenizer; each iteration samples its batch
+    from the prompts of one length). Default: our review subjects, with the hidden rule's charts.
+    """
+    value_head = nn.Linear(policy.config.hidden_size, 1).to(device)
     nn.init.zeros_(value_head.weight)
     nn.init.zeros_(value_head.bias)
-    params = list(policy.parameters()) + list(value_head.parameters())
+    trainable = [p for p in policy.parameters() if p.requires_grad]  # LoRA: the adapters only
+    params = trainable + list(value_head.parameters())
     optimizer, _ = make_optimizer(params, settings.lr, settings.iterations)
     kl_control = AdaptiveKL(settings.beta, settings.target_kl)
     rng = np.random.default_rng(seed)
@@ -123,8 +153,11 @@ def train_ppo(
     for iteration in range(settings.iterations):
         if should_stop():
             break
-        prompts = [str(rng.choice(reviews.SUBJECTS)) for _ in range(settings.batch_size)]
-        prompt_ids = encode_prompts(tokenizer, prompts, device)
+        if prompts is None:
+            subjects = [str(rng.choice(reviews.SUBJECTS)) for _ in range(settings.batch_size)]
+            prompt_ids = encode_prompts(tokenizer, subjects, device)
+        else:
+            prompt_ids = draw_prompts(prompts, settings.batch_size, rng, device)
         policy.eval()
         # lesson:start ppo-lm-rollout
         with torch.no_grad(), autocast(device):
@@ -149,21 +182,26 @@ def train_ppo(
         kl_per_sequence = ((logp_old - logp_ref) * mask).sum(1).mean().item()
         batch = Rollout(prompt_ids, tokens, mask, logp_old, values_old, advantages, returns)
         stats = _update(policy, value_head, optimizer, params, batch, settings, device)
-        texts = [f"{p} {c}" for p, c in zip(prompts, decode(tokenizer, tokens, mask), strict=True)]
-        judged = [reviews.judge(t) for t in texts]
         history = {
             "progress": (iteration + 1) / settings.iterations,
             "global_step": iteration + 1,
             "charts/reward_model_score": score.mean().item(),
-            "charts/hidden_score": float(np.mean([j.score for j in judged])),
-            "charts/well_formed": float(np.mean([j.well_formed for j in judged])),
+        }
+        if prompts is None:  # our reviews: the hidden rule says how good they really are
+            texts = [f"{p} {c}" for p, c in zip(subjects, decode(tokenizer, tokens, mask), strict=True)]
+            judged = [reviews.judge(t) for t in texts]
+            history["charts/hidden_score"] = float(np.mean([j.score for j in judged]))
+            history["charts/well_formed"] = float(np.mean([j.well_formed for j in judged]))
+        else:
+            texts = _decoded(tokenizer, prompt_ids, tokens, mask)
+        history |= {
             "charts/ended": ended.float().mean().item(),
             "charts/kl": kl_per_sequence,
             "charts/beta": kl_control.beta,
             "charts/length": mask.sum(1).mean().item(),
             **stats,
         }
-        log(history)
+        on_update(history)
         on_samples(texts[:6])
         kl_control.update(kl_per_sequence)
     return {
@@ -173,7 +211,30 @@ def train_ppo(
     }
 
 
-def _update(policy, value_head, optimizer, params, batch: Rollout, settings: LMPPOSettings, device: str) -> dict:
+def draw_prompts(prompts: list[tuple[int, ...]], n: int, rng: np.random.Generator, device: str) -> Tensor:
+    """n prompts drawn with replacement from those as long as a first one drawn at random: (n, P)."""
+    length = len(prompts[int(rng.integers(len(prompts)))])
+    same = [p for p in prompts if len(p) == length]
+    return torch.tensor([same[int(i)] for i in rng.integers(len(same), size=n)], device=device)
+
+
+def _decoded(tokenizer: PreTrainedTokenizerBase, prompt_ids: Tensor, tokens: Tensor, mask: Tensor) -> list[str]:
+    """Prompt and completion as text, special tokens dropped: for any tokenizer."""
+    return [
+        tokenizer.decode([*p.tolist(), *row[m.bool()].tolist()], skip_special_tokens=True).strip()
+        for p, row, m in zip(prompt_ids, tokens, mask, strict=True)
+    ]
+
+
+def _update(
+    policy: PreTrainedModel,
+    value_head: nn.Linear,
+    optimizer: torch.optim.Optimizer,
+    params: list[nn.Parameter],
+    batch: Rollout,
+    settings: LMPPOSettings,
+    device: str,
+) -> dict[str, float]:
     policy.train()
     n = batch.prompt.shape[0]
     losses, kls, clips = [], [], []
@@ -187,12 +248,14 @@ def _update(policy, value_head, optimizer, params, batch: Rollout, settings: LMP
             policy_loss = ppo_clip_loss(
                 logp[m], batch.logp_old[index][m], batch.advantages[index][m], settings.clip_eps
             )
-            value_loss = clipped_value_loss(values[m], batch.values_old[index][m], batch.returns[index][m], 0.2)
+            value_loss = clipped_value_loss(
+                values[m], batch.values_old[index][m], batch.returns[index][m], settings.value_clip
+            )
             loss = policy_loss + settings.vf_coef * value_loss
             # lesson:end ppo-lm-loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
             optimizer.step()
             with torch.no_grad():
                 kls.append(approx_kl(logp[m], batch.logp_old[index][m]).item())

@@ -9,16 +9,15 @@ after training we shift and scale its scores to mean 0, std 1 under the SFT poli
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from algorithms.contract import OnUpdate, ShouldStop, ignore_metrics, never_stop
+from algorithms.lm.loop import TrainSettings, train_loop
 from algorithms.lm.model import autocast
-from algorithms.lm.optim import make_optimizer
 from algorithms.lm.preferences import Pairs
 from algorithms.losses import bradley_terry_loss
 
@@ -66,57 +65,48 @@ def train_reward_model(
     reward_model,
     train: Pairs,
     test: Pairs,
+    settings: TrainSettings,
     *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
     device: str,
-    log: Callable[[dict], None],
-    should_stop: Callable[[], bool] = lambda: False,
+    on_update: OnUpdate = ignore_metrics,
+    should_stop: ShouldStop = never_stop,
 ) -> dict[str, float]:
-    steps_per_epoch = max(1, len(train) // batch_size)
-    total = epochs * steps_per_epoch
-    optimizer, scheduler = make_optimizer(reward_model, lr, total)
-    reward_model.train()
-    start, step = time.perf_counter(), 0
-    for _ in range(epochs):
+    """Bradley-Terry on (chosen, rejected) pairs; returns the last loss and the pair accuracies after training."""
+
+    def step(batch: Pairs):
+        # lesson:start reward-model-step
+        with autocast(device):  # chosen and rejected in one forward pass: rows 0..B-1, then B..2B-1
+            scores = reward_scores(
+                reward_model, torch.cat([batch.prompt, batch.prompt]), torch.cat([batch.chosen, batch.rejected])
+            )
+        r_chosen, r_rejected = scores.chunk(2)  # (B,), (B,)
+        loss = bradley_terry_loss(r_chosen, r_rejected)  # -mean ln sigma(r_w - r_l)
+        # lesson:end reward-model-step
+
+        def metrics(_n: int, _seconds: float) -> dict[str, float]:
+            return {
+                "losses/reward_model": loss.item(),
+                "charts/train_accuracy": float((r_chosen > r_rejected).float().mean()),
+            }
+
+        return loss, metrics
+
+    size = settings.batch_size
+    steps_per_epoch = max(1, len(train) // size)
+
+    def epoch_batches():
         order = torch.randperm(len(train), device=train.prompt.device)
-        for index in range(steps_per_epoch):
-            batch = train.subset(order[index * batch_size : (index + 1) * batch_size])
-            # lesson:start reward-model-step
-            with autocast(device):  # chosen and rejected in one forward pass: rows 0..B-1, then B..2B-1
-                scores = reward_scores(
-                    reward_model, torch.cat([batch.prompt, batch.prompt]), torch.cat([batch.chosen, batch.rejected])
-                )
-            r_chosen, r_rejected = scores.chunk(2)  # (B,), (B,)
-            loss = bradley_terry_loss(r_chosen, r_rejected)  # -mean ln sigma(r_w - r_l)
-            # lesson:end reward-model-step
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(reward_model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            if step % 10 == 0 or step == total:
-                log(
-                    {
-                        "progress": step / total,
-                        "losses/reward_model": loss.item(),
-                        "charts/train_accuracy": float((r_chosen > r_rejected).float().mean()),
-                        "global_step": step,
-                    }
-                )
-            if should_stop():
-                break
-        if should_stop():
-            break
-    reward_model.eval()
+        return (train.subset(order[i * size : (i + 1) * size]) for i in range(steps_per_epoch))
+
+    info = train_loop(
+        reward_model, step, epoch_batches, steps_per_epoch, settings, on_update=on_update, should_stop=should_stop
+    )
     return {
-        "train_loss": loss.item(),
+        "train_loss": info["final_loss"],
         "train_accuracy": pair_accuracy(reward_model, train.subset(torch.arange(min(len(train), 1000)))),
         "test_accuracy": pair_accuracy(reward_model, test),
-        "steps": step,
-        "seconds": time.perf_counter() - start,
+        "steps": info["steps"],
+        "seconds": info["seconds"],
     }
 
 

@@ -7,15 +7,13 @@ negative log-likelihood of each next token, padding excluded.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from algorithms.contract import OnUpdate, ShouldStop, ignore_metrics, never_stop
+from algorithms.lm.loop import TrainSettings, train_loop
 from algorithms.lm.model import autocast
-from algorithms.lm.optim import make_optimizer
 
 
 def sft_loss(model, ids: Tensor, mask: Tensor) -> Tensor:
@@ -48,54 +46,66 @@ def train_sft(
     model,
     tokenizer,
     texts: list[str],
+    settings: TrainSettings,
     *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
     device: str,
     length: int,
-    log: Callable[[dict], None],
-    should_stop: Callable[[], bool] = lambda: False,
+    on_update: OnUpdate = ignore_metrics,
+    should_stop: ShouldStop = never_stop,
     valid_fraction: float = 0.05,
 ) -> dict[str, float]:
-    """Train in place; returns the final train and validation losses (nats per token)."""
+    """Train in place on <bos> + text; returns the final train and validation losses (nats per token)."""
     ids, mask = encode_corpus(tokenizer, texts, length)
-    n_valid = max(1, int(len(texts) * valid_fraction))
-    valid_ids, valid_mask = ids[:n_valid].to(device), mask[:n_valid].to(device)
-    ids, mask = ids[n_valid:], mask[n_valid:]
-    batches = length_buckets(mask, batch_size)
-    steps_per_epoch = len(batches)
-    total = epochs * steps_per_epoch
-    optimizer, scheduler = make_optimizer(model, lr, total)
-    model.train()
-    start, step, loss = time.perf_counter(), 0, torch.tensor(float("nan"))
-    for _ in range(epochs):
-        for index in torch.randperm(steps_per_epoch).tolist():
-            batch = batches[index]
-            width = int(mask[batch].sum(1).max())  # trim the padding every row of this batch shares
-            with autocast(device):
-                loss = sft_loss(model, ids[batch, :width].to(device), mask[batch, :width].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            if step % 20 == 0 or step == total:
-                tokens = float(mask.mean()) * length * batch_size * step
-                log(
-                    {
-                        "progress": step / total,
-                        "losses/sft": loss.item(),
-                        "charts/tokens_per_second": tokens / (time.perf_counter() - start),
-                        "global_step": step,
-                    }
-                )
-            if should_stop():
-                break
-        if should_stop():
-            break
-    model.eval()
-    with torch.no_grad(), autocast(device):
-        valid = float(sft_loss(model, valid_ids, valid_mask))
-    return {"train_loss": loss.item(), "valid_loss": valid, "steps": step, "seconds": time.perf_counter() - start}
+    return train_sft_tokens(
+        model, ids, mask, settings, device=device, on_update=on_update, should_stop=should_stop,
+        valid_fraction=valid_fraction,
+    )  # fmt: skip
+
+
+def train_sft_tokens(
+    model,
+    ids: Tensor,
+    mask: Tensor,
+    settings: TrainSettings,
+    *,
+    device: str,
+    weights: Tensor | None = None,
+    on_update: OnUpdate = ignore_metrics,
+    should_stop: ShouldStop = never_stop,
+    valid_fraction: float = 0.05,
+) -> dict[str, float]:
+    """SFT on encoded rows. ids, mask: (N, L), mask 1 on real tokens (right-padded); weights: which
+    next tokens the loss counts (default: every real one; a prompt-completion dataset counts only the
+    completion's, as trl does). The first rows (valid_fraction of them, at least one; none if 0) are
+    held out for the validation loss."""
+    weights = mask if weights is None else weights
+    n_valid = max(1, int(len(ids) * valid_fraction)) if valid_fraction > 0 else 0
+    valid_ids, valid_weights = ids[:n_valid].to(device), weights[:n_valid].to(device)
+    ids, mask, weights = ids[n_valid:], mask[n_valid:], weights[n_valid:]
+    batches = length_buckets(mask, settings.batch_size)
+    tokens_per_step = float(mask.mean()) * ids.shape[1] * settings.batch_size
+
+    def step(batch: Tensor):
+        width = int(mask[batch].sum(1).max())  # trim the padding every row of this batch shares
+        with autocast(device):
+            loss = sft_loss(model, ids[batch, :width].to(device), weights[batch, :width].to(device))
+
+        def metrics(n: int, seconds: float) -> dict[str, float]:
+            return {"losses/sft": loss.item(), "charts/tokens_per_second": tokens_per_step * n / seconds}
+
+        return loss, metrics
+
+    def epoch_batches():
+        return (batches[index] for index in torch.randperm(len(batches)).tolist())
+
+    info = train_loop(model, step, epoch_batches, len(batches), settings, on_update=on_update, should_stop=should_stop)
+    valid = float("nan")
+    if n_valid:
+        with torch.no_grad(), autocast(device):
+            valid = float(sft_loss(model, valid_ids, valid_weights))
+    return {
+        "train_loss": info["final_loss"],
+        "valid_loss": valid,
+        "steps": info["steps"],
+        "seconds": info["seconds"],
+    }

@@ -364,3 +364,56 @@ def test_losses_shape_guard_catches_the_broadcast_bug() -> None:
         bradley_terry_loss(torch.zeros(4, 1), torch.zeros(4))
     assert float(bradley_terry_loss(torch.zeros(4), torch.zeros(4))) == pytest.approx(math.log(2))
     assert float(F.logsigmoid(torch.tensor(0.0))) == pytest.approx(-math.log(2))
+
+
+def test_the_shared_training_loop_reports_clips_and_stops(monkeypatch) -> None:
+    from algorithms.lm import loop
+    from algorithms.lm.loop import TrainSettings, train_loop
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    x, y = torch.randn(20, 2), torch.randn(20, 1)
+
+    def step(index):
+        loss = ((model(x[index]) - y[index]) ** 2).mean()
+        return loss, lambda n, seconds: {"losses/mse": loss.item()}
+
+    def epoch_batches():
+        return torch.randperm(20).split(4)  # 5 steps an epoch
+
+    norms: list[float] = []
+    clip = torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(loop.torch.nn.utils, "clip_grad_norm_", lambda p, m: norms.append(m) or clip(p, m))
+    reports: list[dict] = []
+    settings = TrainSettings(epochs=2, batch_size=4, lr=0.05, max_grad_norm=0.5, log_every=3)
+    info = train_loop(model, step, epoch_batches, 5, settings, on_update=reports.append)
+    assert info["steps"] == 10 and [r["global_step"] for r in reports] == [3, 6, 9, 10]
+    assert reports[-1]["progress"] == 1.0 and "losses/mse" in reports[-1]
+    assert norms == [0.5] * 10 and not model.training  # the setting is used at every step; eval mode after
+    stopped = train_loop(model, step, epoch_batches, 5, settings, should_stop=lambda: True)
+    assert stopped["steps"] == 1
+
+
+def test_ppo_update_uses_the_value_clip_and_gradient_norm_settings(tiny, monkeypatch) -> None:
+    from algorithms.lm import ppo
+    from algorithms.lm.ppo import LMPPOSettings, Rollout, _update
+
+    model, tokenizer = tiny
+    policy = build_model(tokenizer, ModelSize(n_layer=1, n_embd=16, n_head=2))
+    policy.load_state_dict(model.state_dict())
+    head = torch.nn.Linear(16, 1)
+    params = [*policy.parameters(), *head.parameters()]
+    prompt = encode_prompts(tokenizer, ["the film"] * 4)
+    tokens, mask = encode_completions(tokenizer, ["is great . <eos>", "is dull . <eos>"] * 2, 5)
+    with torch.no_grad():
+        logp_old = token_logprobs(policy, prompt, tokens, mask)
+    zeros = torch.zeros_like(mask)
+    batch = Rollout(prompt, tokens, mask, logp_old, zeros, torch.randn_like(mask) * mask, torch.ones_like(mask) * mask)
+    clips, norms = [], []
+    value_loss, clip_norm = ppo.clipped_value_loss, torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(ppo, "clipped_value_loss", lambda v, vo, r, c: clips.append(c) or value_loss(v, vo, r, c))
+    monkeypatch.setattr(ppo.torch.nn.utils, "clip_grad_norm_", lambda p, m: norms.append(m) or clip_norm(p, m))
+    settings = LMPPOSettings(epochs=1, minibatch_size=2, value_clip=None, max_grad_norm=0.3)
+    stats = _update(policy, head, torch.optim.Adam(params, lr=1e-3), params, batch, settings, "cpu")
+    assert clips == [None, None] and norms == [0.3, 0.3]  # two minibatches, each with the settings
+    assert math.isfinite(stats["losses/value"]) and stats["losses/value"] > 0

@@ -102,7 +102,7 @@ def test_grpo_raises_a_programmatic_reward_on_a_random_model(tiny) -> None:
     samples: list[list[dict]] = []
     info = train_grpo(
         model, reference, tokenizer, SETTINGS, _positive_share, device="cpu", seed=0,
-        log=history.append, on_samples=samples.append,
+        on_update=history.append, on_samples=samples.append,
     )  # fmt: skip
     assert info["iterations"] == 15 and info["groups_trained"] == 15 * 4
     first = sum(h["charts/reward"] for h in history[:3]) / 3
@@ -137,7 +137,7 @@ def test_every_switch_trains(tiny, changes: dict) -> None:
     model, reference, tokenizer = tiny
     history: list[dict] = []
     settings = replace(SETTINGS, iterations=2, **changes)
-    train_grpo(model, reference, tokenizer, settings, _positive_share, device="cpu", seed=1, log=history.append)
+    train_grpo(model, reference, tokenizer, settings, _positive_share, device="cpu", seed=1, on_update=history.append)
     assert len(history) == 2 and all(torch.isfinite(torch.tensor(h["losses/policy"])) for h in history)
     if changes.get("beta"):
         assert all("charts/kl" in h for h in history)  # the KL to the reference is logged when it is in the loss

@@ -68,12 +68,15 @@ def test_formats_are_trls(tmp_path) -> None:
         "prompt-only": [{"prompt": "the film"}],
         "preference": [{"prompt": "the film", "chosen": " is great . <eos>", "rejected": " is dull . <eos>"}],
         "unpaired-preference": [{"prompt": "the film", "completion": " is great . <eos>", "label": True}],
+        "prompt-completion": [{"prompt": "the film", "completion": " is great ."}],
+        "language-modeling": [{"text": "the film is great ."}],
+        "conversational": [{"messages": [{"role": "user", "content": "the film"}]}],
     }
     for name, rows in cases.items():
         records = read_records(write_jsonl(tmp_path / f"{name}.jsonl", rows))
         assert records == rows and detect_format(records) == name
-    with pytest.raises(ValueError, match=r"columns \['text'\]; expected one of"):
-        detect_format([{"text": "the film"}], "data.jsonl")
+    with pytest.raises(ValueError, match=r"columns \['body'\]; expected one of"):
+        detect_format([{"body": "the film"}], "data.jsonl")
     with pytest.raises(ValueError, match="could not read a dataset from"):
         read_records(tmp_path / "missing" / "nothing.jsonl")
 
@@ -159,3 +162,84 @@ def test_dpo_on_a_base_model_with_preference_data_and_lora(base_model, tmp_path,
     prompt_only = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": "the film"}])
     assert main(["dpo", "--base-model", base_model, "--dataset", prompt_only, "--device", "cpu"]) == 2
     assert "DPO needs prompt/chosen/rejected rows" in capsys.readouterr().err
+
+
+def test_sft_on_a_base_model_counts_only_the_completion_of_prompt_completion_rows(base_model, tmp_path, capsys) -> None:
+    from algorithms.lm.__main__ import main
+    from algorithms.lm.hf import sft_rows
+
+    _, _, tokenizer = load_base(base_model, "cpu")
+    rows = [{"prompt": "the film", "completion": "is great ."}, {"prompt": "this movie is", "completion": "dull ."}]
+    ids, mask, weights = sft_rows(tokenizer, rows, 16)
+    assert ids.shape == (2, 7) and mask.sum(1).tolist() == [7.0, 7.0]  # <bos> the film | is great . <eos>
+    assert weights[0].tolist() == [0, 0, 0, 1, 1, 1, 1] and weights[1].tolist() == [0, 0, 0, 0, 1, 1, 1]
+    text_ids, _, text_weights = sft_rows(tokenizer, [{"text": "the film is great ."}], 16)
+    assert text_weights.sum() == 7 and text_ids[0, -1] == tokenizer.eos_token_id  # a text counts every token
+
+    data = write_jsonl(tmp_path / "sft.jsonl", rows * 4)
+    out = tmp_path / "sft"
+    args = ["sft", "--base-model", base_model, "--dataset", data, "--lr", "0.01", "--epochs", "10"]
+    assert main([*args, "--batch-size", "4", "--device", "cpu", "--output-dir", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["stage"] == "sft" and result["rows"] == 8 and result["steps"] == 20
+    # a random model starts near ln(vocabulary) nats per token and learns two fixed completions
+    assert result["loss_before"] > 3.0 and result["loss_after"] < 0.5 * result["loss_before"]
+    model, _ = load_policy(out)
+    assert model.config.model_type == "llama"
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", [{"prompt": "a", "chosen": "b", "rejected": "c"}])
+    assert main(["sft", "--base-model", base_model, "--dataset", pairs, "--device", "cpu"]) == 2
+    assert "SFT needs text, messages or prompt/completion rows" in capsys.readouterr().err
+
+
+def test_kto_on_a_base_model_with_unpaired_data_and_lora(base_model, tmp_path, capsys) -> None:
+    from algorithms.lm.__main__ import main
+
+    rows = [
+        {"prompt": "the film", "completion": "is great .", "label": True},
+        {"prompt": "the film", "completion": "is dull .", "label": False},
+        {"prompt": "this movie is", "completion": "lovely .", "label": True},  # another prompt length
+        {"prompt": "this movie is", "completion": "boring .", "label": False},
+    ]
+    data = write_jsonl(tmp_path / "kto.jsonl", rows)
+    args = ["kto", "--base-model", base_model, "--dataset", data, "--lora", "4", "--lr", "0.05", "--epochs", "15"]
+    assert main([*args, "--batch-size", "2", "--beta", "0.5", "--device", "cpu", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["stage"] == "kto" and result["lora"] == 4 and result["steps"] == 15 * 2  # one batch per length
+    assert result["label_accuracy_before"] == 0.0  # the policy starts as the reference: every reward is 0
+    assert result["label_accuracy_after"] >= 0.75
+    one_label = write_jsonl(tmp_path / "good.jsonl", [{**r, "label": True} for r in rows])
+    assert main(["kto", "--base-model", base_model, "--dataset", one_label, "--device", "cpu"]) == 2
+    assert "KTO needs both labels" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def reward_model(base_model, tmp_path_factory) -> str:
+    """A random Llama sequence classifier with one output, sharing the base model's tokenizer."""
+    from transformers import AutoConfig, LlamaForSequenceClassification
+
+    torch.manual_seed(1)
+    config = AutoConfig.from_pretrained(base_model, num_labels=1)
+    folder = tmp_path_factory.mktemp("reward")
+    LlamaForSequenceClassification(config).save_pretrained(folder)
+    return str(folder)
+
+
+def test_ppo_on_a_base_model_with_a_reward_model_and_lora(base_model, reward_model, tmp_path, capsys) -> None:
+    from algorithms.lm.__main__ import main
+
+    data = write_jsonl(tmp_path / "prompts.jsonl", PROMPTS)
+    out = tmp_path / "ppo"
+    args = ["ppo", "--base-model", base_model, "--reward-model", reward_model, "--dataset", data, "--lora", "2"]
+    args += ["--iterations", "2", "--batch-size", "8", "--minibatch-size", "4", "--lr", "0.02", "--max-new-tokens", "6"]
+    assert main([*args, "--device", "cpu", "--output-dir", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["stage"] == "ppo" and result["rows"] == 3 and result["iterations"] == 2 and result["lora"] == 2
+    assert 1 <= result["mean_length_after"] <= 6 and abs(result["reward_after"]) < 10
+    assert result["kl"] != 0.0  # the policy moved away from the frozen reference (the adapters start at zero)
+    model, _ = load_policy(out)  # adapters merged: a plain checkpoint
+    assert not any("lora" in n for n, _ in model.named_parameters())
+    no_prompt = write_jsonl(tmp_path / "texts.jsonl", [{"text": "the film"}])
+    assert main(["ppo", "--base-model", base_model, "--reward-model", reward_model, "--dataset", no_prompt]) == 2
+    assert "PPO needs rows with a prompt" in capsys.readouterr().err
+    assert main(["ppo", "--base-model", base_model, "--reward-model", str(tmp_path), "--dataset", data]) == 2
+    assert "could not load a reward model" in capsys.readouterr().err
