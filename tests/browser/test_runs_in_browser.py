@@ -27,6 +27,8 @@ def test_start_watch_and_stop_a_run(page, app_url: str, tmp_path: Path) -> None:
     episodes = page.get_by_role("spinbutton", name="total episodes")
     episodes.fill("20000")  # long enough to still be running when we press Stop
     episodes.press("Tab")
+    # the previous algorithm's form lingers until the rerun ends (stale elements on a loaded machine)
+    expect(page.get_by_role("button", name="Start run")).to_have_count(1, timeout=60_000)
     page.get_by_role("button", name="Start run").click()
 
     expect(page).to_have_url(re.compile(r"/runs\?run=\d{8}-\d{6}-[0-9a-f]{6}"))
