@@ -41,6 +41,7 @@ from pydantic import (
 from app.content.coderef import CodeRefError, defined_function, function_parameters, resolve
 from app.content.types import Code, Text
 from app.content.yaml_source import YamlSyntaxError, load_file
+from app.settings import ROOT
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -777,8 +778,6 @@ _code_checks_lock = threading.Lock()
 
 
 def _algorithms_fingerprint() -> tuple[tuple[str, int], ...]:
-    from app.content.coderef import ROOT
-
     return tuple((str(p), _mtime(p)) for p in sorted((ROOT / "algorithms").rglob("*.py")))
 
 

@@ -9,21 +9,14 @@ line to `attempts.jsonl` in the data directory: a plain journal to grep or back 
 from __future__ import annotations
 
 import json
-import os
 import threading
-from pathlib import Path
 from typing import Any
 
-from app.content.coderef import ROOT
+from app.settings import data_dir
 
-DATA_DIR_ENV = "RLDOJO_DATA_DIR"
 FILE_NAME = "attempts.jsonl"
 DEFAULT_LEARNER = "local"
 _lock = threading.Lock()
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV) or ROOT / ".rldojo")
 
 
 def record_attempt(
