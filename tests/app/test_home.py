@@ -8,8 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.content.loader import load_catalogue
-from app.grading.attempts import DEFAULT_LEARNER
 from app.learners import store
+from app.learners.identity import LEGACY_ANONYMOUS as DEFAULT_LEARNER
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = str(ROOT / "app" / "main.py")
