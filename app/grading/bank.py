@@ -16,8 +16,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from app.content.bank_checks import check_bank
 from app.content.loader import QUIZZES_DIR, QUIZZES_ENV, _fingerprint, content_order, yaml_files
-from app.content.quiz_models import TOPIC_TITLES, AnyQuestion, QuizBank, Topic, check_bank
+from app.content.quiz_models import TOPIC_TITLES, AnyQuestion, QuizBank, Topic
 from app.content.yaml_source import YamlSyntaxError, load_file
 
 
