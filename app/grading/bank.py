@@ -31,6 +31,19 @@ class Questions:
     def get(self, question_id: str) -> AnyQuestion | None:
         return self.by_id.get(question_id)
 
+    def topic_of(self) -> dict[str, str]:
+        """Question id -> its topic, for the questions that have one."""
+        return {q.id: q.topic.value for q in self.by_id.values() if q.topic}
+
+    def lessons_of_topic(self) -> dict[str, list[str]]:
+        """Topic -> the lessons its questions name, each once, in the order the questions name them."""
+        out: dict[str, list[str]] = {}
+        for q in self.by_id.values():
+            if q.topic:
+                bucket = out.setdefault(q.topic.value, [])
+                bucket += [lesson for lesson in q.lessons if lesson not in bucket]
+        return out
+
     def filter(
         self, topics: list[str] | None = None, kinds: list[str] | None = None, difficulties: list[str] | None = None
     ) -> list[AnyQuestion]:

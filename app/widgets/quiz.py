@@ -32,7 +32,7 @@ from app.grading import graders, predict
 from app.grading.bank import topic_title
 from app.grading.sandbox import isolation_note, reduced_protection, warm_up_in_background
 from app.widgets.code import render_code
-from app.widgets.progress_learner import learner_or_default
+from app.widgets.identity import learner_or_default
 
 KIND_LABELS = {
     "choice": ("Multiple choice", ":material/checklist:"),
