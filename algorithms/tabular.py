@@ -40,6 +40,7 @@ import numpy as np
 
 import algorithms.envs  # registers RL Dojo's environments with Gymnasium
 from algorithms.contract import TrainResult
+from algorithms.envs.dosing import evaluate_policy, greedy_policies
 
 Index = int | np.ndarray
 """A state or action index, or an array of them (one per run)."""
@@ -748,8 +749,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"mean return over the last {len(tail)} episodes: {tail.mean():.2f}; greedy path length: {path}")
     summary: dict[str, Any] = {"episode_returns": [round(float(x), 4) for x in curve], "greedy_path_length": path}
     if ENV_IDS.get(config.env, config.env) == algorithms.envs.DOSING_ID:
-        from algorithms.envs.dosing import evaluate_policy, greedy_policies  # it imports this module
-
         evaluation = evaluate_policy(greedy_policies(result.Q), args.reward, seed=args.seed + 1)
         print(f"greedy policies: {evaluation.fraction_in_range:.1%} of days in range (INR 2.0-3.0)")
         summary["fraction_in_range"] = round(evaluation.fraction_in_range, 4)

@@ -27,7 +27,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-from app.widgets.progress_learner import auth_gate, sidebar_store_notice  # noqa: E402
+from app.widgets.identity import auth_gate, sidebar_store_notice  # noqa: E402
 
 auth_gate()  # RLDOJO_AUTH: who may be whom; a server open beyond localhost needs a login mode
 sidebar_store_notice()  # a damaged learner database is said on every page; lessons keep working

@@ -41,7 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["RLDOJO_DATA_DIR"] = str(data_dir)
 
     from app.grading import graders
-    from app.grading.attempts import record_attempt
     from app.grading.bank import load_questions
     from app.grading.sandbox import shared_sandbox
     from app.grading.solutions import reference_solution
@@ -86,14 +85,14 @@ def main(argv: list[str] | None = None) -> int:
 
                 def answer(q=q, response=response):
                     grade = graders.grade(q, response, seed=index, sandbox=sandbox)
-                    return record_attempt(
+                    return store.record_attempt(
+                        name,
                         q.id,
                         q.kind,
                         grade.correct,
                         grade.score,
                         response if q.kind != "implement" else None,
                         seed=index,
-                        learner=name,
                     )
 
                 record = timed(action, answer)

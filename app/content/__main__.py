@@ -18,6 +18,7 @@ import re
 import sys
 from pathlib import Path
 
+from app.content.bank_checks import CHECK_TORCH_DRILLS
 from app.content.loader import (
     LESSONS_DIR,
     LESSONS_ENV,
@@ -28,7 +29,7 @@ from app.content.loader import (
     yaml_files,
 )
 from app.content.models import Track
-from app.content.quiz_models import CHECK_TORCH_DRILLS, Topic
+from app.content.quiz_models import Topic
 from app.content.skeleton import bank_skeleton, code_regions, lesson_skeleton, next_order
 from app.content.yaml_source import YamlSyntaxError, load_file
 

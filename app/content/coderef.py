@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from app.settings import ROOT
+
 ALLOWED_PACKAGE = "algorithms"
 
 _REF = re.compile(

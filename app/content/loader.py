@@ -16,11 +16,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.content.coderef import ROOT, CodeRefError, resolve
+from app.content.bank_checks import check_bank
+from app.content.coderef import CodeRefError, resolve
 from app.content.demos import DEMOS
 from app.content.models import BLOCK_KINDS, TRACK_ORDER, CodeBlock, DemoBlock, Lesson, QuizBlock
-from app.content.quiz_models import QuizBank, check_bank, lesson_ids_in, validation_problems
+from app.content.quiz_models import QuizBank, lesson_ids_in, validation_problems
 from app.content.yaml_source import SourceMap, YamlSyntaxError, load_file, read_text
+from app.settings import ROOT
 
 LESSONS_DIR = ROOT / "lessons"
 QUIZZES_DIR = ROOT / "quizzes"

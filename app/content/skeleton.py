@@ -11,9 +11,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from app.content.coderef import ROOT, regions_in
+from app.content.coderef import regions_in
 from app.content.models import TRACK_ORDER, Track
 from app.content.quiz_models import TOPIC_TITLES, Topic
+from app.settings import ROOT
 
 ALGORITHMS = ROOT / "algorithms"
 ORDER_STEP = 10

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from app.content.bank_checks import check_bank
 from app.content.loader import QUIZZES_DIR, QUIZZES_ENV, _fingerprint, content_order, yaml_files
-from app.content.quiz_models import TOPIC_TITLES, AnyQuestion, QuizBank, Topic, check_bank
+from app.content.quiz_models import TOPIC_TITLES, AnyQuestion, QuizBank, Topic
 from app.content.yaml_source import YamlSyntaxError, load_file
 
 
@@ -29,6 +30,19 @@ class Questions:
 
     def get(self, question_id: str) -> AnyQuestion | None:
         return self.by_id.get(question_id)
+
+    def topic_of(self) -> dict[str, str]:
+        """Question id -> its topic, for the questions that have one."""
+        return {q.id: q.topic.value for q in self.by_id.values() if q.topic}
+
+    def lessons_of_topic(self) -> dict[str, list[str]]:
+        """Topic -> the lessons its questions name, each once, in the order the questions name them."""
+        out: dict[str, list[str]] = {}
+        for q in self.by_id.values():
+            if q.topic:
+                bucket = out.setdefault(q.topic.value, [])
+                bucket += [lesson for lesson in q.lessons if lesson not in bucket]
+        return out
 
     def filter(
         self, topics: list[str] | None = None, kinds: list[str] | None = None, difficulties: list[str] | None = None

@@ -57,8 +57,8 @@ from typing import Annotated, Any, BinaryIO, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.grading import sandbox_runner
+from app.settings import ROOT, data_dir_override
 
-ROOT = Path(__file__).resolve().parents[2]
 BWRAP_ENV = "RLDOJO_SANDBOX"  # "bwrap" (default when installed), "rlimits" to force the plain mode
 UID_BASE = 61000  # submissions' uids: blocks of UID_BLOCK, one block per zygote on this machine
 UID_BLOCK = 100
@@ -509,9 +509,9 @@ def interpreter() -> str:
 def private_paths() -> list[Path]:
     """What must never be visible inside: the repository and the data directory."""
     out = [ROOT.resolve()]
-    data_dir = os.environ.get("RLDOJO_DATA_DIR")
+    data_dir = data_dir_override()
     if data_dir:
-        out.append(Path(data_dir).resolve())
+        out.append(data_dir.resolve())
     return out
 
 

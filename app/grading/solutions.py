@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ast
 
-from app.content.coderef import ROOT, module_path
+from app.content.coderef import module_path
 from app.content.quiz_models import ImplementQuestion
+from app.settings import ROOT
 
 
 def _module_tree(module: str) -> tuple[str, ast.Module]:

@@ -45,7 +45,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import NullPool, StaticPool
 
-DATABASE_URL_ENV = "DATABASE_URL"
+from app.settings import DATABASE_URL_ENV, data_dir
+
 FILE_NAME = "learners.sqlite"
 
 metadata = MetaData()
@@ -139,12 +140,6 @@ sessions = Table(
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
-
-
-def data_dir() -> Path:
-    from app.grading.attempts import data_dir as attempts_data_dir  # one data folder, defined there
-
-    return attempts_data_dir()
 
 
 def database_url() -> str:

@@ -4,11 +4,16 @@ Every function opens its own short transaction, so Streamlit sessions on many th
 processes) can call them at once; an attempt and the card it changes are written in one
 transaction, so a crash leaves both or neither. Attempts and events carry a uuid: an export
 imported twice adds nothing the second time.
+
+`record_attempt` also appends each attempt as one JSON line to `attempts.jsonl` in the data folder
+(`app.settings.data_dir`): a plain journal to grep or back up, never read back. `read_attempts` is
+what a page reads: the attempts, or none while the database is damaged (the sidebar says so).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid as uuid_lib
 from collections.abc import Callable, Iterable
@@ -20,10 +25,13 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from app.learners import db, schedule
 from app.learners.identity import is_anonymous
+from app.settings import data_dir
 
 EXPORT_FORMAT = "rldojo-progress"
 EXPORT_VERSION = 1
 LESSON_DONE = "lesson-done"
+JOURNAL = "attempts.jsonl"
+_journal_lock = threading.Lock()
 
 _ATTEMPT_FIELDS = (
     "uuid",
@@ -81,7 +89,8 @@ def record_attempt(
     drill_id: str | None = None,
     at: float | None = None,
 ) -> dict[str, Any]:
-    """Store one answer and reschedule its card, in one transaction; return the stored record."""
+    """Store one answer and reschedule its card, in one transaction, then append it to the journal;
+    return the stored record."""
     record = {
         "uuid": str(uuid_lib.uuid4()),
         "time": time.time() if at is None else at,
@@ -100,7 +109,28 @@ def record_attempt(
     with db.transaction() as conn:
         insert_attempt(conn, record)
         rebuild_cards(conn, learner, [question_id])
+    _journal(record)
     return record
+
+
+def _journal(record: dict[str, Any]) -> None:
+    directory = data_dir()
+    line = json.dumps(record, default=str)
+    with _journal_lock:
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / JOURNAL).open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
+def read_attempts(question_id: str | None = None, learner: str | None = None) -> list[dict[str, Any]]:
+    """Stored attempts, oldest first; each a dict with `time`, `learner`, `question_id`, `kind`,
+    `correct`, `score`, `self_graded`, `seed`, `response`, `details`, `duration_s`, `drill_id`, `uuid`.
+    Empty while the learner database is damaged (the sidebar says so): a page that shows a history
+    shows none rather than failing."""
+    try:
+        return attempts(learner=learner, question_id=question_id)
+    except db.DatabaseUnusable:
+        return []
 
 
 def attempts(

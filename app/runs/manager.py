@@ -27,13 +27,13 @@ from app.runs.store import (
     DATABASE_URL_ENV,
     FAILED,
     QUEUED,
-    ROOT,
     RUNNING,
     STARTING,
     STOPPED,
     RunRecord,
     RunStore,
 )
+from app.settings import ROOT
 
 CAPACITY_ENV = "RLDOJO_MAX_RUNS"
 BACKEND_ENV = "RLDOJO_RUNS_BACKEND"

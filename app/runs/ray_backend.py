@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.runs.manager import STOP_GRACE_SECONDS, RunManager
-from app.runs.store import ACTIVE, DATABASE_URL_ENV, FAILED, QUEUED, ROOT, STOPPED, RunRecord, StoreUnavailable
+from app.runs.store import ACTIVE, DATABASE_URL_ENV, FAILED, QUEUED, STOPPED, RunRecord, StoreUnavailable
+from app.settings import ROOT
 
 NAMESPACE = "rldojo"
 ADDRESS_ENV = "RAY_ADDRESS"

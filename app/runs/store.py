@@ -49,10 +49,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from app.learners import db as engines  # the engine plumbing both stores share (SQLite or PostgreSQL)
+from app.settings import DATA_DIR_ENV, DATABASE_URL_ENV
+from app.settings import data_dir as default_data_dir
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR_ENV = "RLDOJO_DATA_DIR"
-DATABASE_URL_ENV = engines.DATABASE_URL_ENV
 FILE_NAME = "runs.sqlite"
 
 QUEUED, STARTING, RUNNING = "queued", "starting", "running"
@@ -97,10 +96,6 @@ _JSON_COLUMNS = ("config", "final_metrics", "artifacts")
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV) or ROOT / ".rldojo")
 
 
 @dataclass

@@ -25,7 +25,8 @@ from algorithms import load
 from algorithms.contract import NonFiniteLossError, TrainResult
 from app.runs.configs import build_config
 from app.runs.manager import RunManager
-from app.runs.store import ACTIVE, FAILED, FINISHED, ROOT, RUNNING, STOPPED, RunStore, StoreUnavailable
+from app.runs.store import ACTIVE, FAILED, FINISHED, RUNNING, STOPPED, RunStore, StoreUnavailable
+from app.settings import ROOT
 
 FLUSH_SECONDS = 0.5
 FLUSH_POINTS = 500

@@ -9,8 +9,8 @@ from app.grading.bank import load_questions
 from app.learners import store
 from app.learners.identity import INSTRUCTORS_ENV
 from app.learners.progress import by_topic, summary, weakest_topics
+from app.widgets.identity import can_open_class, learner_badge, require_learner
 from app.widgets.progress import accuracy_chart, topic_table, weakest
-from app.widgets.progress_learner import can_open_class, learner_badge, require_learner
 
 st.title("Class")
 learner = require_learner("open the class page")
@@ -26,12 +26,8 @@ if not can_open_class(learner):
     st.stop()
 
 questions = load_questions()
-topic_of = {q.id: q.topic.value for q in questions.by_id.values() if q.topic}
-lessons_of_topic: dict[str, list[str]] = {}
-for q in questions.by_id.values():
-    if q.topic:
-        bucket = lessons_of_topic.setdefault(q.topic.value, [])
-        bucket += [lesson for lesson in q.lessons if lesson not in bucket]
+topic_of = questions.topic_of()
+lessons_of_topic = questions.lessons_of_topic()
 
 now = time.time()
 everyone = store.learners()

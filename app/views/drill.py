@@ -13,7 +13,7 @@ from app.learners import drills, store
 from app.learners.identity import normalize_learner
 from app.learners.progress import review_queue
 from app.widgets.drill_session import TITLES, candidate_view, interviewer_view
-from app.widgets.progress_learner import guard_drill, learner_badge, require_learner
+from app.widgets.identity import guard_drill, learner_badge, require_learner
 
 questions = load_questions()
 info = drills.question_info(questions.by_id.values())

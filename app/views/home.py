@@ -4,7 +4,7 @@ import streamlit as st
 
 from app.content.loader import load_catalogue
 from app.widgets.catalogue import lesson_card, lesson_link, lesson_matches, next_lesson, problems_panel
-from app.widgets.progress_learner import learner_or_default
+from app.widgets.identity import learner_or_default
 
 catalogue = load_catalogue()
 

@@ -3,10 +3,10 @@
 import streamlit as st
 
 from app.content.quiz_models import DIFFICULTIES, KINDS
-from app.grading.attempts import read_attempts
 from app.grading.bank import load_questions, topic_title
+from app.learners.store import read_attempts
+from app.widgets.identity import learner_or_default
 from app.widgets.isolate import isolated
-from app.widgets.progress_learner import learner_or_default
 from app.widgets.quiz import KIND_LABELS, question_labels, render_question
 
 questions = load_questions()

@@ -5,24 +5,22 @@ import time
 
 import streamlit as st
 
+from app.content.loader import load_catalogue
 from app.grading.bank import load_questions
 from app.learners import store
 from app.learners.db import DatabaseUnusable
 from app.learners.progress import by_topic, summary, weakest_topics
+from app.widgets.catalogue import lesson_link
+from app.widgets.identity import learner_badge, require_learner
 from app.widgets.progress import accuracy_chart, headline, topic_table, weakest
-from app.widgets.progress_learner import learner_badge, require_learner
 
 st.title("Progress")
 learner = require_learner("see your progress")
 learner_badge(learner)
 
 questions = load_questions()
-topic_of = {q.id: q.topic.value for q in questions.by_id.values() if q.topic}
-lessons_of_topic: dict[str, list[str]] = {}
-for q in questions.by_id.values():
-    if q.topic:
-        bucket = lessons_of_topic.setdefault(q.topic.value, [])
-        bucket += [lesson for lesson in q.lessons if lesson not in bucket]
+topic_of = questions.topic_of()
+lessons_of_topic = questions.lessons_of_topic()
 
 now = time.time()
 attempts = store.attempts(learner)
@@ -45,9 +43,6 @@ else:
         weakest(weakest_topics(attempts, topic_of), lessons_of_topic, key="progress-weak")
     done = store.lessons_done(learner)
     if done:
-        from app.content.loader import load_catalogue
-        from app.widgets.catalogue import lesson_link
-
         st.subheader("Lessons done", divider="gray")
         catalogue = load_catalogue()
         for lesson_id in catalogue.ordered_ids():

@@ -8,7 +8,7 @@ from app.grading.bank import load_questions, topic_title
 from app.learners import store
 from app.learners.progress import WEEK_S, end_of_day, review_queue
 from app.widgets.drill import due_in_words
-from app.widgets.progress_learner import learner_badge, require_learner
+from app.widgets.identity import learner_badge, require_learner
 from app.widgets.quiz import KIND_LABELS, question_label, render_question
 
 st.title("Review")

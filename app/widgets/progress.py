@@ -17,7 +17,7 @@ from app.learners.progress import Summary, TopicStats, accuracy_over_time
 from app.learners.store import LESSON_DONE
 from app.widgets.catalogue import lesson_link
 from app.widgets.charts import chart
-from app.widgets.progress_learner import learner_or_default
+from app.widgets.identity import learner_or_default
 
 
 def headline(s: Summary) -> None:

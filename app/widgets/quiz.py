@@ -1,10 +1,11 @@
 """How a question is drawn and answered: one form per question, graded on submit, feedback below it.
 
 Used by lessons (`- quiz: [ids]`), the Practice and Review pages and drills. Every answer is recorded
-through `app.grading.attempts.record_attempt`, for the learner on the page, with its seed and the time
-it took. Drills pass a seed (fresh parameters), `on_graded` (to hear the grade), `allow_retry=False`
-(one answer per question) and, in a mock interview, `show_explanation=False` (no grade, no model
-answer until the end). Code runs in the sandbox (app/grading/sandbox.py), never here.
+through `app.learners.store.record_attempt` (imported when an answer comes: sqlalchemy is not light),
+for the learner on the page, with its seed and the time it took. Drills pass a seed (fresh
+parameters), `on_graded` (to hear the grade), `allow_retry=False` (one answer per question) and, in
+a mock interview, `show_explanation=False` (no grade, no model answer until the end). Code runs in
+the sandbox (app/grading/sandbox.py), never here.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from app.content.quiz_models import (
     SpotTheBugQuestion,
 )
 from app.grading import graders, predict
-from app.grading.attempts import record_attempt
 from app.grading.bank import topic_title
 from app.grading.sandbox import isolation_note, reduced_protection, warm_up_in_background
 from app.widgets.code import render_code
-from app.widgets.progress_learner import learner_or_default
+from app.widgets.identity import learner_or_default
 
 KIND_LABELS = {
     "choice": ("Multiple choice", ":material/checklist:"),
@@ -163,7 +163,10 @@ def _record(
         _set(key, "grade", grade)
     shown = _state(key, f"shown-{seed}")
     try:
-        record = record_attempt(
+        from app.learners import store
+
+        record = store.record_attempt(
+            opts.learner,
             q.id,
             q.kind,
             grade.correct,
@@ -171,7 +174,6 @@ def _record(
             response,
             seed=seed,
             self_graded=self_graded,
-            learner=opts.learner,
             details=_small(grade.details),
             duration_s=time.time() - shown if shown else None,
             drill_id=opts.drill_id,

@@ -49,7 +49,7 @@ def run_manager() -> RunManager:
 def session_id() -> str:
     """Who owns the runs started here: the learner, or this browser until a name is given (the
     same in every tab, after a reload and on another day; they move to the learner with the name)."""
-    from app.widgets.progress_learner import learner_or_default
+    from app.widgets.identity import learner_or_default
 
     return learner_or_default()
 

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from algorithms.envs.dosing import compare_rewards
+from algorithms.dosing_experiment import compare_rewards
 from algorithms.tabular import greedy_episode, make_env, make_model, td_control
 from app.content.demos import CliffWalkingParams, DosingRewardsParams
 from app.widgets.charts import chart

@@ -12,6 +12,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import algorithms.envs
+from algorithms.dosing_experiment import compare_rewards
 from algorithms.envs import DOSING_ID, EPISODE_DAYS, WINDY_GRIDWORLD_ID, WINDY_GRIDWORLD_KINGS_ID
 from algorithms.envs.dosing import (
     DECREASE,
@@ -21,7 +22,6 @@ from algorithms.envs.dosing import (
     DosingModel,
     PatientParams,
     bad_reward,
-    compare_rewards,
     discretize,
     evaluate_policy,
     good_reward,

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from app.content.models import MarkdownBlock
 from app.grading import predict
-from app.grading.attempts import read_attempts
 from app.grading.bank import load_questions
+from app.learners.store import read_attempts
 from app.widgets import blocks
 
 ROOT = Path(__file__).resolve().parents[2]

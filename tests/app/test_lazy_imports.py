@@ -51,15 +51,15 @@ def test_a_practice_choice_question_imports_no_torch(tmp_path: Path) -> None:
 
 
 def test_checks_that_need_torch_wait_for_validate_on_pages_only() -> None:
-    from app.content import quiz_models
+    from app.content import bank_checks
 
-    assert quiz_models._imports_heavy("algorithms.losses")  # imports torch at module level
-    assert not quiz_models._imports_heavy("algorithms.returns")  # numpy only
-    token = quiz_models.CHECK_TORCH_DRILLS.set(True)
+    assert bank_checks._imports_heavy("algorithms.losses")  # imports torch at module level
+    assert not bank_checks._imports_heavy("algorithms.returns")  # numpy only
+    token = bank_checks.CHECK_TORCH_DRILLS.set(True)
     try:  # `python -m app.content validate` runs every reference, torch ones included
-        assert not quiz_models._heavy_check_deferred("algorithms.losses:grpo_advantages", needs_torch=True)
+        assert not bank_checks._heavy_check_deferred("algorithms.losses:grpo_advantages", needs_torch=True)
     finally:
-        quiz_models.CHECK_TORCH_DRILLS.reset(token)
+        bank_checks.CHECK_TORCH_DRILLS.reset(token)
 
 
 def test_validate_in_a_fresh_process_still_runs_torch_references(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.grading.attempts import read_attempts
 from app.grading.bank import load_questions
+from app.learners.store import read_attempts
 from app.widgets.quiz import question_labels
 
 ROOT = Path(__file__).resolve().parents[2]

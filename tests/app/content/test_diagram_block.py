@@ -7,8 +7,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from app.content.loader import ROOT, build_catalogue
+from app.content.loader import build_catalogue
 from app.content.models import DiagramBlock
+from app.settings import ROOT
 
 LESSON = """\
 id: {id}

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from app.content.coderef import ROOT, regions_in, resolve
+from app.content.coderef import regions_in, resolve
 from app.content.loader import LESSONS_DIR, load_catalogue, yaml_files
 from app.content.models import CodeBlock
+from app.settings import ROOT
 
 LESSON_FILES = yaml_files([LESSONS_DIR])
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.content.loader import ROOT, build_catalogue, load_catalogue
+from app.content.loader import build_catalogue, load_catalogue
+from app.settings import ROOT
 
 GOOD = """\
 id: {id}

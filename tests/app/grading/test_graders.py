@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import algorithms.returns
 from app.content.quiz_models import RubricPoint
-from app.grading import attempts, graders, predict, rubric
+from app.grading import graders, predict, rubric
 from app.grading.bank import Questions
 
 
@@ -125,17 +123,6 @@ def test_spot_the_bug_needs_the_exact_line_and_the_fix(questions: Questions) -> 
     wrong_line = graders.grade_spot_the_bug(q, 3, "use torch.exp(logp - logp_old)")
     assert not wrong_line.correct and wrong_line.feedback.startswith("Line 3: not the line with the bug.")
     assert not graders.grade_spot_the_bug(q, 2, "change the clamp").correct
-
-
-def test_record_attempt_appends_json_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path / "data"))
-    attempts.record_attempt("markov-property", "choice", True, 1.0, "answer", seed=3)
-    attempts.record_attempt("gae", "implement", False, 0.5, "code", details={"cases_passed": 3})
-    lines = (tmp_path / "data" / "attempts.jsonl").read_text().splitlines()
-    assert len(lines) == 2
-    assert [a["question_id"] for a in attempts.read_attempts()] == ["markov-property", "gae"]
-    (gae,) = attempts.read_attempts("gae")
-    assert gae["correct"] is False and gae["details"] == {"cases_passed": 3} and gae["time"] > 0
 
 
 def test_rubric_points_are_plain_models() -> None:

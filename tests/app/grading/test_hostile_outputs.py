@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.grading import graders
-from app.grading.attempts import read_attempts, record_attempt
 from app.grading.bank import load_questions
+from app.learners.store import read_attempts, record_attempt
 
 QUESTIONS = load_questions()
 IMPLEMENT = [q for q in QUESTIONS.by_id.values() if q.kind == "implement"]
@@ -80,7 +80,7 @@ def check_recordable(q, grade: graders.Grade, response: object) -> None:
     assert isinstance(grade.feedback, str) and grade.feedback.strip()
     assert "Traceback" not in grade.feedback
     json.dumps(grade.details)  # what the page shows and stores is plain data
-    record_attempt(q.id, q.kind, grade.correct, grade.score, response, learner="hostile", details=grade.details)
+    record_attempt("hostile", q.id, q.kind, grade.correct, grade.score, response, details=grade.details)
 
 
 @pytest.fixture(autouse=True, scope="module")

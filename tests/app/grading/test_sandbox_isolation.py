@@ -429,7 +429,8 @@ VIEW_PROBE = textwrap.dedent(
 def test_only_the_installation_is_visible_not_the_repository_nor_anything_beside_it(sandbox: Sandbox) -> None:
     if sandbox.isolation != "bwrap":
         pytest.skip("bubblewrap only: without it the page says the server's files are readable")
-    from app.grading.sandbox import ROOT, SYSTEM_PATHS, python_paths
+    from app.grading.sandbox import SYSTEM_PATHS, python_paths
+    from app.settings import ROOT
 
     sibling = ROOT.parent / f".rldojo-sibling-{secrets.token_hex(4)}"  # another checkout beside the repository
     sibling.mkdir()

@@ -92,7 +92,7 @@ def test_the_browser_id_is_the_same_for_every_load_of_one_browser_and_differs_be
 
     from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
 
-    from app.widgets.progress_learner import _cookie_token
+    from app.widgets.identity import _cookie_token
 
     mine, theirs = os.urandom(16), os.urandom(16)
     first, reload = generate_xsrf_token_string(mine), generate_xsrf_token_string(mine)

@@ -10,24 +10,31 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.grading import attempts as attempts_api
 from app.learners import db, drills, store
 
 
 def test_attempts_live_in_sqlite_in_wal_mode_in_the_data_dir(data_dir: Path) -> None:
-    record = attempts_api.record_attempt(
-        "markov-property", "choice", True, 1.0, "answer", seed=7, learner="ada", duration_s=12.345
-    )
+    record = store.record_attempt("ada", "markov-property", "choice", True, 1.0, "answer", seed=7, duration_s=12.345)
     assert (data_dir / "learners.sqlite").exists()
     with sqlite3.connect(data_dir / "learners.sqlite") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         row = conn.execute("SELECT learner, question_id, seed, duration_s, uuid FROM attempts").fetchone()
     assert row == ("ada", "markov-property", 7, 12.35, record["uuid"])
-    (read,) = attempts_api.read_attempts("markov-property", learner="ada")
+    (read,) = store.read_attempts("markov-property", learner="ada")
     assert read["uuid"] == record["uuid"] and read["correct"] is True and read["response"] == "answer"
-    assert attempts_api.read_attempts(learner="bob") == []
+    assert store.read_attempts(learner="bob") == []
     (card,) = store.cards("ada")
     assert card.question_id == "markov-property" and card.reps == 1 and card.due > read["time"]
+
+
+def test_record_attempt_appends_json_lines(data_dir: Path) -> None:
+    store.record_attempt("local", "markov-property", "choice", True, 1.0, "answer", seed=3)
+    store.record_attempt("local", "gae", "implement", False, 0.5, "code", details={"cases_passed": 3})
+    lines = (data_dir / "attempts.jsonl").read_text().splitlines()
+    assert [json.loads(line)["question_id"] for line in lines] == ["markov-property", "gae"]
+    assert [a["question_id"] for a in store.read_attempts()] == ["markov-property", "gae"]
+    (gae,) = store.read_attempts("gae")
+    assert gae["correct"] is False and gae["details"] == {"cases_passed": 3} and gae["time"] > 0
 
 
 def test_many_threads_writing_at_once_lose_nothing() -> None:

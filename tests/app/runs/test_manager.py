@@ -13,7 +13,8 @@ import pytest
 
 from app.runs.configs import ConfigError
 from app.runs.manager import RunManager
-from app.runs.store import ACTIVE, ROOT
+from app.runs.store import ACTIVE
+from app.settings import ROOT
 
 PLUGIN = "tests.app.runs.fake_algorithms"
 

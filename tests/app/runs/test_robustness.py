@@ -18,7 +18,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.runs import __main__ as cli_main
-from app.runs.store import ROOT, RunStore
+from app.runs.store import RunStore
+from app.settings import ROOT
 from app.widgets.runs import run_manager
 
 PLUGIN = "tests.app.runs.fake_algorithms"

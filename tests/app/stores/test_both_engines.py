@@ -17,7 +17,8 @@ import pytest
 from app.learners import store
 from app.learners.identity import anonymous_key
 from app.runs.manager import RunManager
-from app.runs.store import ACTIVE, ROOT, RunStore
+from app.runs.store import ACTIVE, RunStore
+from app.settings import ROOT
 
 PLUGIN = "tests.app.runs.fake_algorithms"
 

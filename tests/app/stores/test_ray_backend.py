@@ -15,7 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from app.runs.manager import RunManager
-from app.runs.store import ACTIVE, ROOT
+from app.runs.store import ACTIVE
+from app.settings import ROOT
 
 # Ray 2.60 authenticates clients with a token, and reads the mode when it is imported: ours, set
 # before the import, reaches this process and the head (which passes it on to its workers).

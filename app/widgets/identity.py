@@ -224,7 +224,7 @@ def sidebar_store_notice() -> None:
     """On every page: a short line in the sidebar while the learner database is damaged."""
     import os
 
-    from app.grading.attempts import data_dir
+    from app.settings import data_dir
 
     if not os.environ.get("DATABASE_URL") and not (data_dir() / "learners.sqlite").exists():
         return  # nothing stored yet: nothing to check (and no database import on a first visit)
