@@ -102,6 +102,16 @@ class DynaMazeParams(DemoParams):
         return self
 
 
+class SeedEvaluationParams(DemoParams):
+    results: Literal["reinforce-cartpole"] = "reinforce-cartpole"
+    """Which measured runs to show: a file lessons/data/<results>-seeds.json written by
+    `python -m algorithms.evaluation seeds ... --out`."""
+    seeds: int = Field(default=10, ge=3, le=100)
+    """How many of the recorded seeds the page starts with (the learner can change it)."""
+    reps: int = Field(default=2000, ge=200, le=20000)
+    """Bootstrap replicates."""
+
+
 class MctsTreeParams(DemoParams):
     board: str = Field(default="X.O.X....", description="9 cells of X, O or . row by row")
     simulations: int = Field(default=1000, ge=10, le=20000)
@@ -306,6 +316,13 @@ DEMOS: dict[str, DemoSpec] = {
             title="Monte Carlo tree search on tic-tac-toe",
             description="UCT's visit counts and mean results per move on a position, beside the exact minimax values.",
             params=MctsTreeParams,
+        ),
+        DemoSpec(
+            name="seed-evaluation",
+            title="Evaluating over seeds: IQM, bootstrap intervals, performance profiles",
+            description="Our own runs on many seeds: each seed's score, the IQM with its stratified bootstrap "
+            "interval, and the performance profile, as the number of seeds grows.",
+            params=SeedEvaluationParams,
         ),
         DemoSpec(
             name="live-run",

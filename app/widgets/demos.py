@@ -126,6 +126,7 @@ RENDERERS: dict[str, Callable[[DemoParams, str], None] | str] = {
     "debug-lab": "app.widgets.debug_demo:debug_lab_demo",
     "dyna-maze": "app.widgets.planning_demos:dyna_maze",
     "mcts-tree": "app.widgets.planning_demos:mcts_tree",
+    "seed-evaluation": "app.widgets.evaluation_demo:seed_evaluation",
 }
 
 
