@@ -112,6 +112,17 @@ class SeedEvaluationParams(DemoParams):
     """Bootstrap replicates."""
 
 
+class OfflineRlParams(DemoParams):
+    dataset: Literal["random", "medium", "expert"] = "medium"
+    """The behaviour policy that logged the data."""
+    episodes: int = Field(default=50, ge=5, le=300)
+    """Episodes in the log."""
+    alpha: float = Field(default=1.0, ge=0.0, le=10.0)
+    """CQL's penalty weight."""
+    epsilon: float = Field(default=0.2, ge=0.0, le=1.0)
+    seed: int = 0
+
+
 class MctsTreeParams(DemoParams):
     board: str = Field(default="X.O.X....", description="9 cells of X, O or . row by row")
     simulations: int = Field(default=1000, ge=10, le=20000)
@@ -323,6 +334,13 @@ DEMOS: dict[str, DemoSpec] = {
             description="Our own runs on many seeds: each seed's score, the IQM with its stratified bootstrap "
             "interval, and the performance profile, as the number of seeds grows.",
             params=SeedEvaluationParams,
+        ),
+        DemoSpec(
+            name="offline-rl",
+            title="Offline RL on a fixed log: behaviour cloning, naive Q-learning, CQL",
+            description="Log a dataset once on a lava grid, learn from it three ways, and play each greedy policy "
+            "in the real grid beside what its Q-values promised.",
+            params=OfflineRlParams,
         ),
         DemoSpec(
             name="live-run",

@@ -127,6 +127,7 @@ RENDERERS: dict[str, Callable[[DemoParams, str], None] | str] = {
     "dyna-maze": "app.widgets.planning_demos:dyna_maze",
     "mcts-tree": "app.widgets.planning_demos:mcts_tree",
     "seed-evaluation": "app.widgets.evaluation_demo:seed_evaluation",
+    "offline-rl": "app.widgets.offline_demo:offline_rl",
 }
 
 
