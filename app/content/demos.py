@@ -123,6 +123,21 @@ class OfflineRlParams(DemoParams):
     seed: int = 0
 
 
+class SparseExplorationParams(DemoParams):
+    length: int = Field(default=20, ge=5, le=40)
+    """States in the chain."""
+    bonuses: list[float] = Field(default=[0.0, 0.01, 0.1], min_length=1, max_length=4)
+    """The count-bonus weights beta compared (0 is plain epsilon-greedy)."""
+    runs: int = Field(default=10, ge=1, le=30)
+    episodes: int = Field(default=300, ge=50, le=1000)
+
+    @model_validator(mode="after")
+    def _bonuses_in_range(self) -> SparseExplorationParams:
+        if any(not 0.0 <= b <= 1.0 for b in self.bonuses):
+            raise ValueError(f"bonuses must each be 0 to 1, got {self.bonuses}")
+        return self
+
+
 class MctsTreeParams(DemoParams):
     board: str = Field(default="X.O.X....", description="9 cells of X, O or . row by row")
     simulations: int = Field(default=1000, ge=10, le=20000)
@@ -341,6 +356,13 @@ DEMOS: dict[str, DemoSpec] = {
             description="Log a dataset once on a lava grid, learn from it three ways, and play each greedy policy "
             "in the real grid beside what its Q-values promised.",
             params=OfflineRlParams,
+        ),
+        DemoSpec(
+            name="sparse-exploration",
+            title="Exploring under sparse rewards: a count bonus, and hindsight replay",
+            description="Q-learning on a long chain with and without a count-based bonus (live), and recorded "
+            "bit-flipping runs of a goal-conditioned DQN with and without HER.",
+            params=SparseExplorationParams,
         ),
         DemoSpec(
             name="live-run",

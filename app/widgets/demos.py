@@ -128,6 +128,7 @@ RENDERERS: dict[str, Callable[[DemoParams, str], None] | str] = {
     "mcts-tree": "app.widgets.planning_demos:mcts_tree",
     "seed-evaluation": "app.widgets.evaluation_demo:seed_evaluation",
     "offline-rl": "app.widgets.offline_demo:offline_rl",
+    "sparse-exploration": "app.widgets.exploration_demo:sparse_exploration",
 }
 
 
