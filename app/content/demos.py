@@ -102,6 +102,42 @@ class DynaMazeParams(DemoParams):
         return self
 
 
+class SeedEvaluationParams(DemoParams):
+    results: Literal["reinforce-cartpole"] = "reinforce-cartpole"
+    """Which measured runs to show: a file lessons/data/<results>-seeds.json written by
+    `python -m algorithms.evaluation seeds ... --out`."""
+    seeds: int = Field(default=10, ge=3, le=100)
+    """How many of the recorded seeds the page starts with (the learner can change it)."""
+    reps: int = Field(default=2000, ge=200, le=20000)
+    """Bootstrap replicates."""
+
+
+class OfflineRlParams(DemoParams):
+    dataset: Literal["random", "medium", "expert"] = "medium"
+    """The behaviour policy that logged the data."""
+    episodes: int = Field(default=50, ge=5, le=300)
+    """Episodes in the log."""
+    alpha: float = Field(default=1.0, ge=0.0, le=10.0)
+    """CQL's penalty weight."""
+    epsilon: float = Field(default=0.2, ge=0.0, le=1.0)
+    seed: int = 0
+
+
+class SparseExplorationParams(DemoParams):
+    length: int = Field(default=20, ge=5, le=40)
+    """States in the chain."""
+    bonuses: list[float] = Field(default=[0.0, 0.01, 0.1], min_length=1, max_length=4)
+    """The count-bonus weights beta compared (0 is plain epsilon-greedy)."""
+    runs: int = Field(default=10, ge=1, le=30)
+    episodes: int = Field(default=300, ge=50, le=1000)
+
+    @model_validator(mode="after")
+    def _bonuses_in_range(self) -> SparseExplorationParams:
+        if any(not 0.0 <= b <= 1.0 for b in self.bonuses):
+            raise ValueError(f"bonuses must each be 0 to 1, got {self.bonuses}")
+        return self
+
+
 class MctsTreeParams(DemoParams):
     board: str = Field(default="X.O.X....", description="9 cells of X, O or . row by row")
     simulations: int = Field(default=1000, ge=10, le=20000)
@@ -307,6 +343,27 @@ DEMOS: dict[str, DemoSpec] = {
             title="Monte Carlo tree search on tic-tac-toe",
             description="UCT's visit counts and mean results per move on a position, beside the exact minimax values.",
             params=MctsTreeParams,
+        ),
+        DemoSpec(
+            name="seed-evaluation",
+            title="Evaluating over seeds: IQM, bootstrap intervals, performance profiles",
+            description="Our own runs on many seeds: each seed's score, the IQM with its stratified bootstrap "
+            "interval, and the performance profile, as the number of seeds grows.",
+            params=SeedEvaluationParams,
+        ),
+        DemoSpec(
+            name="offline-rl",
+            title="Offline RL on a fixed log: behaviour cloning, naive Q-learning, CQL",
+            description="Log a dataset once on a lava grid, learn from it three ways, and play each greedy policy "
+            "in the real grid beside what its Q-values promised.",
+            params=OfflineRlParams,
+        ),
+        DemoSpec(
+            name="sparse-exploration",
+            title="Exploring under sparse rewards: a count bonus, and hindsight replay",
+            description="Q-learning on a long chain with and without a count-based bonus (live), and recorded "
+            "bit-flipping runs of a goal-conditioned DQN with and without HER.",
+            params=SparseExplorationParams,
         ),
         DemoSpec(
             name="live-run",

@@ -127,6 +127,9 @@ RENDERERS: dict[str, Callable[[DemoParams, str], None] | str] = {
     "debug-lab": "app.widgets.debug_demo:debug_lab_demo",
     "dyna-maze": "app.widgets.planning_demos:dyna_maze",
     "mcts-tree": "app.widgets.planning_demos:mcts_tree",
+    "seed-evaluation": "app.widgets.evaluation_demo:seed_evaluation",
+    "offline-rl": "app.widgets.offline_demo:offline_rl",
+    "sparse-exploration": "app.widgets.exploration_demo:sparse_exploration",
 }
 
 
