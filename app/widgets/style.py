@@ -28,6 +28,22 @@ CSS = """
 /* A scrollable code panel or wide formula that the script below made focusable. */
 .katex-display[tabindex]:focus-visible, .rld-code pre:focus-visible,
 [data-testid="stCode"] pre[tabindex]:focus-visible { outline-offset: -3px !important; }
+/* Wide display math and code scroll sideways inside their column (a phone, a zoomed page), never
+   clipped and never wrapped (a wrapped code line loses its indentation). The cue that there is more:
+   a scroll bar that stays visible, and a shade on the side where more is hidden (the script below
+   sets data-rld-more to left, right or both as the reader scrolls). */
+.katex-display, [data-testid="stCode"] pre, .rld-code pre {
+  overflow-x: auto !important;
+  overflow-y: hidden;
+  scrollbar-width: thin;
+  scrollbar-color: rgba(128, 128, 128, 0.7) transparent;
+}
+[data-testid="stCode"] pre code { white-space: pre !important; overflow-wrap: normal !important; }
+[data-rld-more="right"] { box-shadow: inset -16px 0 12px -10px rgba(127, 127, 127, 0.85); }
+[data-rld-more="left"] { box-shadow: inset 16px 0 12px -10px rgba(127, 127, 127, 0.85); }
+[data-rld-more="both"] {
+  box-shadow: inset -16px 0 12px -10px rgba(127, 127, 127, 0.85), inset 16px 0 12px -10px rgba(127, 127, 127, 0.85);
+}
 /* st.code's syntax colours (Prism tokens). Streamlit's own fall under 4.5:1; each hue here is mixed
    with the block's text colour (currentColor is inherited), so it darkens on the light theme's code
    background and lightens on the dark one, and keeps 4.5:1 on both. */
@@ -76,7 +92,16 @@ SCRIPT = """
   if (window.__rldojoA11y) return;
   window.__rldojoA11y = true;
   const kinds = [['.katex-display', 'Formula'], ['[data-testid="stCode"] pre', 'Code']];
+  const scrollers = '.katex-display, [data-testid="stCode"] pre, .rld-code pre';
+  // Which side holds more than the reader sees: the CSS above shades that side.
+  const shade = (el) => {
+    const hidden = el.scrollWidth - el.clientWidth;
+    const left = el.scrollLeft > 1, right = hidden - el.scrollLeft > 1;
+    const more = left && right ? 'both' : left ? 'left' : right ? 'right' : '';
+    if (more) el.setAttribute('data-rld-more', more); else el.removeAttribute('data-rld-more');
+  };
   const mark = () => {
+    for (const el of document.querySelectorAll(scrollers)) shade(el);
     for (const [selector, what] of kinds) for (const el of document.querySelectorAll(selector)) {
       const wide = el.scrollWidth > el.clientWidth + 1;
       if (wide && !el.hasAttribute('tabindex')) {
@@ -98,6 +123,10 @@ SCRIPT = """
   };
   new MutationObserver(soon).observe(document.body, {childList: true, subtree: true});
   window.addEventListener('resize', soon);
+  document.addEventListener('scroll', (event) => {
+    const el = event.target;
+    if (el instanceof Element && el.matches(scrollers)) shade(el);
+  }, true);
   mark();
 })();
 </script>
