@@ -65,6 +65,10 @@ CSS = """
 /* A selected segmented-control or pills option: primary-coloured text on a primary tint has too little
    contrast in the dark theme. The text takes the page's text colour; the border and tint still mark it. */
 .stButtonGroup button[data-selected="true"] { color: inherit !important; }
+/* Lesson code panels (app/widgets/code.py) are drawn in light colours that pass 4.5:1; in the dark
+   theme (the script below sets data-rld-theme="dark" on the root element from the background) they are
+   inverted with their hues kept, so a dark page shows a dark panel with the same contrast. */
+html[data-rld-theme="dark"] .rld-code { filter: invert(0.9) hue-rotate(180deg); }
 /* The element that carries the script below takes no room on the page. */
 .stElementContainer:has(#rldojo-a11y-script) { display: none; }
 /* motion_safe_image: the animation, or its first frame for a reader who asks for less motion. */
@@ -89,6 +93,12 @@ CSS = """
 SCRIPT = """
 <script id="rldojo-a11y-script">
 (() => {
+  if (!document.getElementById('rldojo-a11y-css')) {
+    const css = document.createElement('style');
+    css.id = 'rldojo-a11y-css';
+    css.textContent = /*CSS*/;
+    document.head.appendChild(css);
+  }
   if (window.__rldojoA11y) return;
   window.__rldojoA11y = true;
   const kinds = [['.katex-display', 'Formula'], ['[data-testid="stCode"] pre', 'Code']];
@@ -100,7 +110,18 @@ SCRIPT = """
     const more = left && right ? 'both' : left ? 'left' : right ? 'right' : '';
     if (more) el.setAttribute('data-rld-more', more); else el.removeAttribute('data-rld-more');
   };
+  // Streamlit's theme (system, light or dark from its menu) shows only as the app's background.
+  const theme = () => {
+    const app = document.querySelector('.stApp');
+    if (!app) return;
+    const [r, g, b] = (getComputedStyle(app).backgroundColor.match(/[0-9.]+/g) || [255, 255, 255]).map(Number);
+    const dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 128;
+    if (document.documentElement.dataset.rldTheme !== (dark ? 'dark' : 'light')) {
+      document.documentElement.dataset.rldTheme = dark ? 'dark' : 'light';
+    }
+  };
   const mark = () => {
+    theme();
     for (const el of document.querySelectorAll(scrollers)) shade(el);
     for (const [selector, what] of kinds) for (const el of document.querySelectorAll(selector)) {
       const wide = el.scrollWidth > el.clientWidth + 1;
@@ -122,6 +143,8 @@ SCRIPT = """
     requestAnimationFrame(() => { pending = false; mark(); });
   };
   new MutationObserver(soon).observe(document.body, {childList: true, subtree: true});
+  new MutationObserver(soon).observe(document.head, {childList: true});  // a theme's new styles
+  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => setTimeout(soon, 100));
   window.addEventListener('resize', soon);
   document.addEventListener('scroll', (event) => {
     const el = event.target;
@@ -135,8 +158,15 @@ SCRIPT = """
 
 def apply() -> None:
     """Call once per script run, before the page draws anything (app/main.py does)."""
-    st.html(CSS)
-    st.html(SCRIPT, unsafe_allow_javascript=True)
+    # The CSS goes in through the script: a style-only st.html is sent to Streamlit's event
+    # container, and from app/main.py (before st.navigation runs the page) it never reached the page.
+    st.html(SCRIPT.replace("/*CSS*/", "`" + _css_text() + "`"), unsafe_allow_javascript=True)
+
+
+def _css_text() -> str:
+    """The rules of CSS, for a JavaScript template literal."""
+    rules = CSS.strip().removeprefix("<style>").removesuffix("</style>")
+    return rules.replace("\\", "\\\\").replace("`", "\\`").replace("${", "\\${")
 
 
 def motion_safe_image(image: str | Path | bytes, caption: str) -> None:
