@@ -52,8 +52,9 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def check_bank(bank: QuizBank, lesson_ids: set[str] | None) -> list[tuple[Loc, str]]:
-    """Problems a valid-typed bank can still have. lesson_ids None skips the lesson check."""
+def check_bank(bank: QuizBank, lesson_ids: set[str] | None, run_code: bool = True) -> list[tuple[Loc, str]]:
+    """Problems a valid-typed bank can still have. lesson_ids None skips the lesson check;
+    run_code False skips the checks that run the reference code (predict and implement)."""
     problems: list[tuple[Loc, str]] = []
     seen: dict[str, int] = {}
     for index, question in enumerate(bank.questions):
@@ -63,11 +64,11 @@ def check_bank(bank: QuizBank, lesson_ids: set[str] | None) -> list[tuple[Loc, s
                 ((*loc, "id"), f"question id '{question.id}' is used twice (first at questions[{seen[question.id]}])")
             )
         seen.setdefault(question.id, index)
-        problems += [((*loc, *sub), message) for sub, message in check_question(question, lesson_ids)]
+        problems += [((*loc, *sub), message) for sub, message in check_question(question, lesson_ids, run_code)]
     return problems
 
 
-def check_question(q: AnyQuestion, lesson_ids: set[str] | None) -> Iterator[tuple[Loc, str]]:
+def check_question(q: AnyQuestion, lesson_ids: set[str] | None, run_code: bool = True) -> Iterator[tuple[Loc, str]]:
     items = [parse_source(source)[:2] for source in q.sources]
     for i, source in enumerate(q.sources):
         seed, section, _ = parse_source(source)
@@ -89,12 +90,12 @@ def check_question(q: AnyQuestion, lesson_ids: set[str] | None) -> Iterator[tupl
             yield ("code",), str(exc)
     if isinstance(q, ChoiceQuestion):
         yield from _check_choice(q)
-    elif isinstance(q, PredictQuestion):
+    elif isinstance(q, PredictQuestion) and run_code:
         yield from _checked_against_code(q, _check_predict)
     elif isinstance(q, OrderQuestion):
         if len({_norm(s) for s in q.steps}) != len(q.steps):
             yield ("steps",), "two steps are the same: the order would be ambiguous"
-    elif isinstance(q, ImplementQuestion):
+    elif isinstance(q, ImplementQuestion) and run_code:
         yield from _checked_against_code(q, _check_implement)
     elif isinstance(q, ExplainQuestion):
         if q.pass_mark is not None and q.pass_mark > len(q.rubric):

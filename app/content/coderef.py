@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.content.filecache import cached
 from app.settings import ROOT
 
 ALLOWED_PACKAGE = "algorithms"
@@ -85,11 +86,9 @@ def resolve(ref: CodeRef | str, root: Path = ROOT) -> CodeSnippet:
     if ref.module.split(".")[0] != ALLOWED_PACKAGE:
         raise CodeRefError(f"module '{ref.module}' is outside '{ALLOWED_PACKAGE}/': lessons show our algorithms only")
     path = module_path(ref.module, root)
-    source = path.read_text(encoding="utf-8")
-    try:
-        tree = ast.parse(source, filename=str(path))
-    except SyntaxError as exc:
-        raise CodeRefError(f"{path.relative_to(root)} does not parse: {exc.msg} (line {exc.lineno})") from exc
+    source, tree = _parsed(path)
+    if isinstance(tree, SyntaxError):
+        raise CodeRefError(f"{path.relative_to(root)} does not parse: {tree.msg} (line {tree.lineno})")
 
     node: ast.AST = tree
     for depth, name in enumerate(ref.qualname.split(".")):
@@ -136,6 +135,20 @@ def resolve(ref: CodeRef | str, root: Path = ROOT) -> CodeSnippet:
     return CodeSnippet(ref=ref, path=path.relative_to(root).as_posix(), lines=lines)
 
 
+def _parsed(path: Path) -> tuple[str, ast.Module | SyntaxError]:
+    """The file's source and syntax tree (or its SyntaxError), parsed once while it is unchanged:
+    a catalogue resolves hundreds of references into a few dozen files. Callers only read the tree."""
+
+    def parse() -> tuple[str, ast.Module | SyntaxError]:
+        source = path.read_text(encoding="utf-8")
+        try:
+            return source, ast.parse(source, filename=str(path))
+        except SyntaxError as exc:
+            return source, exc
+
+    return cached("python-ast", path, parse)
+
+
 def _find_definition(node: ast.AST, name: str) -> ast.AST | None:
     for child in getattr(node, "body", []):
         if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and child.name == name:
@@ -167,7 +180,7 @@ def _is_marker(text: str, kind: str, name: str | None) -> bool:
 def regions_in(path: Path) -> dict[str, list[int]]:
     """Every region name in a file with the lines where it starts (to check names are unique)."""
     found: dict[str, list[int]] = {}
-    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, text in enumerate(_parsed(path)[0].splitlines(), start=1):
         match = _MARKER.match(text)
         if match and match["kind"] == "start":
             found.setdefault(match["name"], []).append(number)
@@ -217,8 +230,7 @@ def function_parameters(ref: CodeRef | str, root: Path = ROOT) -> Parameters:
     if isinstance(ref, str):
         ref = CodeRef.parse(ref)
     resolve(ref, root)  # same errors as a code block
-    tree = ast.parse(module_path(ref.module, root).read_text(encoding="utf-8"))
-    node: ast.AST | None = tree
+    node: ast.AST | None = _parsed(module_path(ref.module, root))[1]
     for name in ref.qualname.split("."):
         node = _find_definition(node, name) if node is not None else None
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):

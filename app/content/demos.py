@@ -13,7 +13,9 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, model_validator
+
+from app.content.types import is_quick
 
 
 class DemoParams(BaseModel):
@@ -162,12 +164,16 @@ class LiveRunParams(DemoParams):
     """Config fields shown first; the rest go under 'More settings'."""
 
     @model_validator(mode="after")
-    def _known_algorithm_and_fields(self) -> LiveRunParams:
-        from algorithms import load, registry  # imported here: loading a config imports torch
-        from algorithms.contract import config_fields
+    def _known_algorithm_and_fields(self, info: ValidationInfo) -> LiveRunParams:
+        from algorithms import registry  # names only: light
 
         if self.algorithm not in registry():
             raise ValueError(f"unknown algorithm '{self.algorithm}'; known: {', '.join(sorted(registry()))}")
+        if is_quick(info):  # the lesson's own page checks the rest: loading a config imports torch
+            return self
+        from algorithms import load
+        from algorithms.contract import config_fields
+
         _, config_class, _ = load(self.algorithm)
         config = config_fields(config_class)
         types = {f["name"]: f["type"] for f in config}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,11 @@ from pydantic import ValidationError
 from app.content.bank_checks import check_bank
 from app.content.coderef import CodeRefError, resolve
 from app.content.demos import DEMOS
+from app.content.filecache import cached
 from app.content.models import BLOCK_KINDS, TRACK_ORDER, CodeBlock, DemoBlock, Lesson, QuizBlock
 from app.content.quiz_models import QuizBank, lesson_ids_in, validation_problems
-from app.content.yaml_source import SourceMap, YamlSyntaxError, load_file, read_text
+from app.content.types import QUICK
+from app.content.yaml_source import SourceMap, YamlSyntaxError, load_file_cached, read_text
 from app.settings import ROOT
 
 LESSONS_DIR = ROOT / "lessons"
@@ -83,6 +85,12 @@ class QuizBankEntry:
 class Catalogue:
     lessons: dict[str, LessonEntry]  # in reading order: by track, then prerequisites first
     quiz_banks: list[QuizBankEntry]
+    # True when built with the quick checks only (what a page needs to list and link lessons):
+    # `fully_checked` runs the rest for the one lesson a page shows.
+    quick: bool = False
+    quiz_files: tuple[Path, ...] = ()  # a quick catalogue reads them only for `fully_checked`
+    _checked: dict[str, LessonEntry] = field(default_factory=dict, repr=False, compare=False)
+    _checked_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def problems(self) -> list[Problem]:
@@ -92,6 +100,37 @@ class Catalogue:
 
     def ordered_ids(self) -> list[str]:
         return list(self.lessons)
+
+    def fully_checked(self, lesson_id: str) -> LessonEntry | None:
+        """The lesson with every check run, as `python -m app.content validate` runs them.
+
+        A quick catalogue skips the checks that import an algorithm (a live run's preset against
+        its config: torch) or parse a diagram's DOT; a lesson page calls this for the lesson it
+        shows, so those errors still replace the lesson with its problems. Remembered per
+        catalogue (a new one is built when any file changes).
+        """
+        entry = self.lessons.get(lesson_id)
+        if entry is None or not self.quick or not entry.ok:
+            return entry
+        with self._checked_lock:
+            found = self._checked.get(lesson_id)
+        if found is not None:
+            return found
+        full = _load_lesson(entry.path, entry.root, quick=False)
+        problems = list(full.problems)
+        if full.lesson is not None:
+            valid_ids = {i for i, e in self.lessons.items() if e.lesson is not None}
+            quiz_ids = {q for path in self.quiz_files for q in _load_quiz_bank(path, quick=True).question_ids}
+            try:
+                problems += _check_references(full, valid_ids, quiz_ids, bool(self.quiz_files), quick=False)
+            except Exception as exc:  # as in build_catalogue: this lesson's problem, never a traceback
+                problems.append(
+                    Problem(entry.path, 1, "(lesson)", f"could not be checked: {type(exc).__name__}: {exc}")
+                )
+        checked = replace(entry, problems=problems) if problems else entry
+        with self._checked_lock:
+            self._checked[lesson_id] = checked
+        return checked
 
     def neighbours(self, lesson_id: str) -> tuple[str | None, str | None]:
         """Previous and next valid lesson in reading order."""
@@ -120,23 +159,34 @@ def yaml_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load_catalogue(lessons_dir: Path | None = None, quizzes_dir: Path | None = None) -> Catalogue:
+def load_catalogue(
+    lessons_dir: Path | None = None, quizzes_dir: Path | None = None, *, full: bool = False
+) -> Catalogue:
     """Load lessons and question banks, reusing the last result while no file has changed.
 
-    The key is every relevant file's modification time, so editing a lesson (or an algorithm
-    a lesson shows) and reloading the page shows the change without restarting the server.
+    The key is every relevant file's modification time and size, so editing a lesson (or an
+    algorithm a lesson shows) and reloading the page shows the change without restarting the
+    server; each unchanged file's own work is reused from `app.content.filecache`, so the edited
+    file is the only one read again.
+
+    Pages use the quick checks (`full=False`, see `build_catalogue`) and `Catalogue.fully_checked`
+    for the lesson they show; `full=True` runs every check on every file, as the validator does.
     """
     lessons_dir = lessons_dir or Path(os.environ.get(LESSONS_ENV) or LESSONS_DIR)
     quizzes_dir = quizzes_dir or Path(os.environ.get(QUIZZES_ENV) or QUIZZES_DIR)
-    files = yaml_files([lessons_dir]) + yaml_files([quizzes_dir])
-    key = (str(lessons_dir), str(quizzes_dir), _fingerprint([*files, *_python_files(ALGORITHMS_DIR)]))
+    lesson_files, quiz_files = yaml_files([lessons_dir]), yaml_files([quizzes_dir])
+    key = (
+        str(lessons_dir),
+        str(quizzes_dir),
+        _fingerprint([*lesson_files, *quiz_files, *_python_files(ALGORITHMS_DIR)]),
+    )
     with _cache_lock:
-        cached = _cache.get("catalogue")
-        if cached is not None and cached[0] == key:
-            return cached[1]
-    catalogue = build_catalogue(yaml_files([lessons_dir]), yaml_files([quizzes_dir]))
+        found = _cache.get(f"catalogue-{full}")
+        if found is not None and found[0] == key:
+            return found[1]
+    catalogue = build_catalogue(lesson_files, quiz_files, full=full)
     with _cache_lock:
-        _cache["catalogue"] = (key, catalogue)
+        _cache[f"catalogue-{full}"] = (key, catalogue)
     return catalogue
 
 
@@ -144,38 +194,61 @@ _cache: dict[str, tuple[Any, Catalogue]] = {}
 _cache_lock = threading.Lock()
 
 
-def build_catalogue(lesson_files: Sequence[Path], quiz_files: Sequence[Path]) -> Catalogue:
-    banks = [_load_quiz_bank(path) for path in quiz_files]
+def build_catalogue(lesson_files: Sequence[Path], quiz_files: Sequence[Path], *, full: bool = True) -> Catalogue:
+    """Every lesson and bank with its problems. `full=False` runs the quick checks only, what a
+    page needs to list and link lessons: every lesson file's YAML, schema, code references, links
+    between lessons, duplicates and cycles; not the question banks (Practice and the quiz blocks
+    get their questions from the grader's bank, `app/grading/bank.py`, which checks them), a
+    lesson's questions being in them, a live run's preset against its algorithm's config (imports
+    torch) or a diagram's DOT grammar. `Catalogue.fully_checked` runs those for the lesson a page
+    shows; `python -m app.content validate` and the content tests run everything."""
+    quick = not full
+    banks = [] if quick else [_load_quiz_bank(path) for path in quiz_files]
     _check_duplicate_questions(banks)
     quiz_ids = {qid for bank in banks for qid in bank.question_ids}
-    entries = [_load_lesson(path) for path in lesson_files]
+    entries = [_load_lesson(path, quick=quick) for path in lesson_files]
     _check_duplicate_ids(entries)
     valid_ids = {e.id for e in entries if e.lesson is not None}
     for entry in entries:
         if entry.lesson is not None:
             try:
-                entry.problems += _check_references(entry, valid_ids, quiz_ids, check_quizzes=bool(quiz_files))
+                entry.problems += _check_references(
+                    entry, valid_ids, quiz_ids, check_quizzes=bool(quiz_files) and not quick, quick=quick
+                )
             except Exception as exc:  # a check that breaks on odd content marks this lesson, no other
                 entry.problems.append(
                     Problem(entry.path, 1, "(lesson)", f"could not be checked: {type(exc).__name__}: {exc}")
                 )
     _check_cycles(entries)
-    return Catalogue(lessons={e.id: e for e in _reading_order(entries)}, quiz_banks=banks)
+    return Catalogue(
+        lessons={e.id: e for e in _reading_order(entries)},
+        quiz_banks=banks,
+        quick=quick,
+        quiz_files=tuple(quiz_files),
+    )
 
 
-def _load_lesson(path: Path, root: Path | None = None) -> LessonEntry:
-    """One lesson file; whatever it holds, a problem with a line comes back, never an exception."""
+def _load_lesson(path: Path, root: Path | None = None, quick: bool = False) -> LessonEntry:
+    """One lesson file; whatever it holds, a problem with a line comes back, never an exception.
+
+    The file's own checks are remembered while it is unchanged (`filecache`); the entry returned
+    is a fresh copy, since building a catalogue adds problems to it and renames duplicates."""
+    entry = cached(f"lesson-{'quick' if quick else 'full'}", path, lambda: _guarded_read(path, root, quick), str(root))
+    return replace(entry, problems=list(entry.problems))
+
+
+def _guarded_read(path: Path, root: Path | None, quick: bool) -> LessonEntry:
     try:
-        return _read_lesson(path, root)
+        return _read_lesson(path, root, quick)
     except Exception as exc:  # a bug a hostile file finds in a check must stay this file's problem
         problem = Problem(path, 1, "(lesson)", f"could not be checked: {type(exc).__name__}: {exc}")
         return LessonEntry(path.stem, path, None, problems=[problem])
 
 
-def _read_lesson(path: Path, root: Path | None) -> LessonEntry:
+def _read_lesson(path: Path, root: Path | None, quick: bool = False) -> LessonEntry:
     fallback_id = path.stem
     try:
-        data, source = load_file(path, root or path.parent)
+        data, source = load_file_cached(path, root or path.parent)
     except YamlSyntaxError as exc:
         return LessonEntry(fallback_id, path, None, problems=[Problem(path, exc.line, "(yaml)", exc.message)])
     if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
@@ -185,7 +258,7 @@ def _read_lesson(path: Path, root: Path | None) -> LessonEntry:
         problem = Problem(path, 1, "(lesson)", f"expected a mapping with id, title, sections..., got {kind}")
         return LessonEntry(fallback_id, path, None, source, [problem])
     try:
-        lesson = Lesson.model_validate(data)
+        lesson = Lesson.model_validate(data, context=QUICK if quick else None)
     except ValidationError as exc:
         return LessonEntry(fallback_id, path, None, source, _problems_from(exc, path, source))
     problems = []
@@ -202,19 +275,31 @@ def _read_lesson(path: Path, root: Path | None) -> LessonEntry:
     return LessonEntry(lesson.id, path, lesson, source, problems)
 
 
-def _load_quiz_bank(path: Path, root: Path | None = None) -> QuizBankEntry:
-    """Validate one question bank (app/content/quiz_models.py); its ids count even when it is broken."""
+def _load_quiz_bank(path: Path, root: Path | None = None, quick: bool = False) -> QuizBankEntry:
+    """Validate one question bank (app/content/quiz_models.py); its ids count even when it is broken.
+
+    The quick checks (no question run against the reference code) are remembered while the file
+    and the lesson ids it names are unchanged; the full checks remember each question's code
+    checks themselves (quiz_models._checked_against_code)."""
+    if not quick:
+        return _guarded_bank(path, root, quick)
+    lesson_ids = frozenset(lesson_ids_in(Path(os.environ.get(LESSONS_ENV) or LESSONS_DIR)))
+    entry = cached("bank-quick", path, lambda: _guarded_bank(path, root, quick), (str(root), lesson_ids))
+    return replace(entry, problems=list(entry.problems))
+
+
+def _guarded_bank(path: Path, root: Path | None, quick: bool) -> QuizBankEntry:
     try:
-        return _read_quiz_bank(path, root)
+        return _read_quiz_bank(path, root, quick)
     except Exception as exc:  # a bug a hostile file finds in a check must stay this file's problem
         return QuizBankEntry(
             path, [], [Problem(path, 1, "(bank)", f"could not be checked: {type(exc).__name__}: {exc}")]
         )
 
 
-def _read_quiz_bank(path: Path, root: Path | None) -> QuizBankEntry:
+def _read_quiz_bank(path: Path, root: Path | None, quick: bool = False) -> QuizBankEntry:
     try:
-        data, source = load_file(path, root or path.parent)
+        data, source = load_file_cached(path, root or path.parent)
     except YamlSyntaxError as exc:
         return QuizBankEntry(path, [], [Problem(path, exc.line, "(yaml)", exc.message)])
     if not isinstance(data, dict):
@@ -237,7 +322,7 @@ def _read_quiz_bank(path: Path, root: Path | None) -> QuizBankEntry:
     except ValidationError as exc:
         return QuizBankEntry(path, raw_ids, [problem(loc, message) for loc, message in validation_problems(exc)])
     lesson_ids = lesson_ids_in(Path(os.environ.get(LESSONS_ENV) or LESSONS_DIR))
-    problems = [problem(loc, message) for loc, message in check_bank(bank, lesson_ids)]
+    problems = [problem(loc, message) for loc, message in check_bank(bank, lesson_ids, run_code=not quick)]
     lines = {q.id: source.line_of(("questions", i, "id")) for i, q in reversed(list(enumerate(bank.questions)))}
     return QuizBankEntry(path, [q.id for q in bank.questions], problems, lines)
 
@@ -342,7 +427,7 @@ def _check_duplicate_questions(banks: list[QuizBankEntry]) -> None:
 
 
 def _check_references(
-    entry: LessonEntry, lesson_ids: set[str], quiz_ids: set[str], check_quizzes: bool
+    entry: LessonEntry, lesson_ids: set[str], quiz_ids: set[str], check_quizzes: bool, quick: bool = False
 ) -> list[Problem]:
     lesson, path, source = entry.lesson, entry.path, entry.source
     assert lesson is not None
@@ -373,7 +458,7 @@ def _check_references(
                     )
                     continue
                 try:
-                    spec.params.model_validate(block.params)
+                    spec.params.model_validate(block.params, context=QUICK if quick else None)
                 except ValidationError as exc:
                     for error in exc.errors(include_url=False):
                         msg = (

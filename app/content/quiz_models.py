@@ -37,7 +37,7 @@ from pydantic import (
 )
 
 from app.content.types import Code, Text
-from app.content.yaml_source import YamlSyntaxError, load_file
+from app.content.yaml_source import YamlSyntaxError, load_file_cached
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -645,7 +645,7 @@ def lesson_ids_in(directory: Path) -> set[str]:
     ids = set()
     for path in files:
         try:
-            data, _ = load_file(path, directory)
+            data, _ = load_file_cached(path, directory)
         except YamlSyntaxError:
             continue
         if isinstance(data, dict) and isinstance(data.get("id"), str):

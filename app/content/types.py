@@ -12,7 +12,7 @@ import re
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, ValidationInfo
 
 _ESCAPE_NAMES = {
     "\x00": "\\0",
@@ -68,3 +68,14 @@ Code = Annotated[str, StringConstraints(min_length=1), AfterValidator(_code_text
 Text = Annotated[str, StringConstraints(min_length=1), AfterValidator(_prose)]
 """Non-empty prose or math: no control characters, no LaTeX eaten by an escape."""
 OptionalText = Annotated[str, AfterValidator(_prose)]
+
+
+# Validation context for the quick checks a page runs on every lesson (app/content/loader.py):
+# validators that import heavy modules (a live run's config imports torch) or run a slow parser
+# (a diagram's DOT grammar) skip under it. The lesson's own page and `python -m app.content
+# validate` run them all.
+QUICK: dict[str, bool] = {"quick": True}
+
+
+def is_quick(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("quick"))

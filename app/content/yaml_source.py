@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
+from app.content.filecache import cached
+
 Path_ = tuple[str | int, ...]
 
 MAX_FILE_BYTES = 1_000_000
@@ -173,6 +175,24 @@ def load_file(path: Path, root: Path | None = None) -> tuple[Any, SourceMap]:
     refused from their size alone.
     """
     return load_yaml(read_text(path, root))
+
+
+def load_file_cached(path: Path, root: Path | None = None) -> tuple[Any, SourceMap]:
+    """`load_file`, parsed once while the file is unchanged (`app.content.filecache`): the lesson
+    loader, the lesson ids a bank checks against and the grader's bank read the same files.
+    The data is shared between callers: read it, never change it."""
+    # The real path is part of the key: a link pointed elsewhere is checked (and read) again.
+    result = cached("yaml", path, lambda: _load_or_error(path, root), (str(root), os.path.realpath(path)))
+    if isinstance(result, YamlSyntaxError):
+        raise YamlSyntaxError(result.line, result.message)
+    return result
+
+
+def _load_or_error(path: Path, root: Path | None) -> tuple[Any, SourceMap] | YamlSyntaxError:
+    try:
+        return load_file(path, root)
+    except YamlSyntaxError as exc:
+        return exc
 
 
 def read_text(path: Path, root: Path | None = None) -> str:

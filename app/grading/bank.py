@@ -16,10 +16,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from app.content.bank_checks import check_bank
+from app.content.bank_checks import check_bank, check_question
 from app.content.loader import QUIZZES_DIR, QUIZZES_ENV, _fingerprint, content_order, yaml_files
 from app.content.quiz_models import TOPIC_TITLES, AnyQuestion, QuizBank, Topic
-from app.content.yaml_source import YamlSyntaxError, load_file
+from app.content.yaml_source import YamlSyntaxError, load_file_cached
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,15 @@ def quizzes_dir() -> Path:
     return Path(os.environ.get(QUIZZES_ENV) or QUIZZES_DIR)
 
 
-def load_questions(directory: Path | None = None) -> Questions:
+def load_questions(directory: Path | None = None, *, check_code: bool = True) -> Questions:
+    """Every servable question. `check_code=False` leaves out the checks that run the reference
+    code (predict and implement questions; they import numpy or torch): `question()` runs them
+    for the one question a lesson shows."""
     directory = directory or quizzes_dir()
     files = yaml_files([directory])
     key = _fingerprint(files)
     with _lock:
-        cached = _cache.get(str(directory))
+        cached = _cache.get(f"{directory}|{check_code}")
         if cached and cached[0] == key:
             return cached[1]
     by_id: dict[str, AnyQuestion] = {}
@@ -78,9 +81,10 @@ def load_questions(directory: Path | None = None) -> Questions:
     # Oldest bank first, as the validator orders them: a reused id never takes over a question.
     for path in content_order(files):
         try:
-            data, _ = load_file(path, directory)
+            data, _ = load_file_cached(path, directory)
             bank = QuizBank.model_validate(data)
-            broken = {bank.questions[loc[1]].id for loc, _ in check_bank(bank, None) if _is_question(loc)}
+            problems = check_bank(bank, None, run_code=check_code)
+            broken = {bank.questions[loc[1]].id for loc, _ in problems if _is_question(loc)}
         except (YamlSyntaxError, ValidationError):
             skipped.append(path.name)
             continue
@@ -93,8 +97,23 @@ def load_questions(directory: Path | None = None) -> Questions:
                 by_id.setdefault(question.id, question)
     questions = Questions(by_id, banks, skipped)
     with _lock:
-        _cache[str(directory)] = (key, questions)
+        _cache[f"{directory}|{check_code}"] = (key, questions)
     return questions
+
+
+def question(question_id: str, directory: Path | None = None) -> AnyQuestion | None:
+    """The question `load_questions().get(question_id)` serves, with only its own checks run.
+
+    A lesson's quiz block shows two or three questions: it need not run every bank's reference
+    code (seconds, and torch) to show them. None when no valid bank has it or it fails a check.
+    """
+    found = load_questions(directory, check_code=False).get(question_id)
+    if found is None:
+        return None
+    try:
+        return None if list(check_question(found, None)) else found
+    except Exception:  # a check that breaks on odd content leaves this question out, no other
+        return None
 
 
 def _is_question(loc: tuple[object, ...]) -> bool:

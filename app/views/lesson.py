@@ -38,7 +38,8 @@ with st.sidebar:
             label = item.title if item.ok else f"{item.title} (needs fixing)"
             lesson_link(catalogue, item.id, label=label, icon=marker)
 
-entry: LessonEntry | None = catalogue.lessons.get(requested) if requested else None
+# The catalogue ran the quick checks on every lesson; this one gets the rest before it is drawn.
+entry: LessonEntry | None = catalogue.fully_checked(requested) if requested else None
 
 if entry is None:
     st.title("Lesson not found")

@@ -17,7 +17,7 @@ from app.content.models import (
     MathBlock,
     QuizBlock,
 )
-from app.grading.bank import load_questions
+from app.grading.bank import question as served_question
 from app.widgets.code import render_code
 from app.widgets.demos import render_demo
 from app.widgets.isolate import isolated
@@ -53,10 +53,9 @@ def _demo(block: DemoBlock, key: str) -> None:
 
 
 def _quiz(block: QuizBlock, key: str) -> None:
-    questions = load_questions()
     st.markdown("**:material/quiz: Check yourself**")
     for qid in block.quiz:
-        question = questions.get(qid)
+        question = served_question(qid)  # checks this question only, not every bank
         if question is None:
             st.warning(f"Question `{qid}` is not in any valid question bank.", icon=":material/help:")
             continue

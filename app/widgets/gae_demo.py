@@ -61,5 +61,5 @@ def gae_explorer(params: GaeExplorerParams, key: str) -> None:
     st.caption(
         "A 50-step chain whose true advantages are all 0, 400 episodes, computed by "
         "algorithms.returns.gae_bias_variance. With λ = 1 the weight is all on the full return "
-        "(Monte Carlo), so the right chart is empty."
+        "(Monte Carlo), so the lower chart, of the weights on the n-step estimates, is empty."
     )

@@ -28,6 +28,22 @@ CSS = """
 /* A scrollable code panel or wide formula that the script below made focusable. */
 .katex-display[tabindex]:focus-visible, .rld-code pre:focus-visible,
 [data-testid="stCode"] pre[tabindex]:focus-visible { outline-offset: -3px !important; }
+/* Wide display math and code scroll sideways inside their column (a phone, a zoomed page), never
+   clipped and never wrapped (a wrapped code line loses its indentation). The cue that there is more:
+   a scroll bar that stays visible, and a shade on the side where more is hidden (the script below
+   sets data-rld-more to left, right or both as the reader scrolls). */
+.katex-display, [data-testid="stCode"] pre, .rld-code pre {
+  overflow-x: auto !important;
+  overflow-y: hidden;
+  scrollbar-width: thin;
+  scrollbar-color: rgba(128, 128, 128, 0.7) transparent;
+}
+[data-testid="stCode"] pre code { white-space: pre !important; overflow-wrap: normal !important; }
+[data-rld-more="right"] { box-shadow: inset -16px 0 12px -10px rgba(127, 127, 127, 0.85); }
+[data-rld-more="left"] { box-shadow: inset 16px 0 12px -10px rgba(127, 127, 127, 0.85); }
+[data-rld-more="both"] {
+  box-shadow: inset -16px 0 12px -10px rgba(127, 127, 127, 0.85), inset 16px 0 12px -10px rgba(127, 127, 127, 0.85);
+}
 /* st.code's syntax colours (Prism tokens). Streamlit's own fall under 4.5:1; each hue here is mixed
    with the block's text colour (currentColor is inherited), so it darkens on the light theme's code
    background and lightens on the dark one, and keeps 4.5:1 on both. */
@@ -49,6 +65,10 @@ CSS = """
 /* A selected segmented-control or pills option: primary-coloured text on a primary tint has too little
    contrast in the dark theme. The text takes the page's text colour; the border and tint still mark it. */
 .stButtonGroup button[data-selected="true"] { color: inherit !important; }
+/* Lesson code panels (app/widgets/code.py) are drawn in light colours that pass 4.5:1; in the dark
+   theme (the script below sets data-rld-theme="dark" on the root element from the background) they are
+   inverted with their hues kept, so a dark page shows a dark panel with the same contrast. */
+html[data-rld-theme="dark"] .rld-code { filter: invert(0.9) hue-rotate(180deg); }
 /* The element that carries the script below takes no room on the page. */
 .stElementContainer:has(#rldojo-a11y-script) { display: none; }
 /* motion_safe_image: the animation, or its first frame for a reader who asks for less motion. */
@@ -73,10 +93,36 @@ CSS = """
 SCRIPT = """
 <script id="rldojo-a11y-script">
 (() => {
+  if (!document.getElementById('rldojo-a11y-css')) {
+    const css = document.createElement('style');
+    css.id = 'rldojo-a11y-css';
+    css.textContent = /*CSS*/;
+    document.head.appendChild(css);
+  }
   if (window.__rldojoA11y) return;
   window.__rldojoA11y = true;
   const kinds = [['.katex-display', 'Formula'], ['[data-testid="stCode"] pre', 'Code']];
+  const scrollers = '.katex-display, [data-testid="stCode"] pre, .rld-code pre';
+  // Which side holds more than the reader sees: the CSS above shades that side.
+  const shade = (el) => {
+    const hidden = el.scrollWidth - el.clientWidth;
+    const left = el.scrollLeft > 1, right = hidden - el.scrollLeft > 1;
+    const more = left && right ? 'both' : left ? 'left' : right ? 'right' : '';
+    if (more) el.setAttribute('data-rld-more', more); else el.removeAttribute('data-rld-more');
+  };
+  // Streamlit's theme (system, light or dark from its menu) shows only as the app's background.
+  const theme = () => {
+    const app = document.querySelector('.stApp');
+    if (!app) return;
+    const [r, g, b] = (getComputedStyle(app).backgroundColor.match(/[0-9.]+/g) || [255, 255, 255]).map(Number);
+    const dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 128;
+    if (document.documentElement.dataset.rldTheme !== (dark ? 'dark' : 'light')) {
+      document.documentElement.dataset.rldTheme = dark ? 'dark' : 'light';
+    }
+  };
   const mark = () => {
+    theme();
+    for (const el of document.querySelectorAll(scrollers)) shade(el);
     for (const [selector, what] of kinds) for (const el of document.querySelectorAll(selector)) {
       const wide = el.scrollWidth > el.clientWidth + 1;
       if (wide && !el.hasAttribute('tabindex')) {
@@ -97,7 +143,13 @@ SCRIPT = """
     requestAnimationFrame(() => { pending = false; mark(); });
   };
   new MutationObserver(soon).observe(document.body, {childList: true, subtree: true});
+  new MutationObserver(soon).observe(document.head, {childList: true});  // a theme's new styles
+  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => setTimeout(soon, 100));
   window.addEventListener('resize', soon);
+  document.addEventListener('scroll', (event) => {
+    const el = event.target;
+    if (el instanceof Element && el.matches(scrollers)) shade(el);
+  }, true);
   mark();
 })();
 </script>
@@ -106,8 +158,15 @@ SCRIPT = """
 
 def apply() -> None:
     """Call once per script run, before the page draws anything (app/main.py does)."""
-    st.html(CSS)
-    st.html(SCRIPT, unsafe_allow_javascript=True)
+    # The CSS goes in through the script: a style-only st.html is sent to Streamlit's event
+    # container, and from app/main.py (before st.navigation runs the page) it never reached the page.
+    st.html(SCRIPT.replace("/*CSS*/", "`" + _css_text() + "`"), unsafe_allow_javascript=True)
+
+
+def _css_text() -> str:
+    """The rules of CSS, for a JavaScript template literal."""
+    rules = CSS.strip().removeprefix("<style>").removesuffix("</style>")
+    return rules.replace("\\", "\\\\").replace("`", "\\`").replace("${", "\\${")
 
 
 def motion_safe_image(image: str | Path | bytes, caption: str) -> None:

@@ -46,3 +46,21 @@ def test_the_css_hides_the_animation_only_for_reduced_motion() -> None:
     reduced = CSS[CSS.index("@media (prefers-reduced-motion: reduce)") :]
     assert '[class*="st-key-rld-moving-"] { display: none; }' in reduced
     assert '[class*="st-key-rld-still-"] { display: none; }' in CSS[: CSS.index("@media")]
+
+
+def _apply() -> None:
+    from app.widgets.style import apply
+
+    apply()
+
+
+def test_the_css_goes_in_through_the_script() -> None:
+    """A style-only st.html never reached the page from app/main.py; the one element drawn is the
+    script, and it carries every rule (the browser test checks a rule takes effect)."""
+    at = AppTest.from_function(_apply).run()
+    assert not at.exception
+    (element,) = at.get("html")
+    body = element.proto.body
+    assert body.lstrip().startswith("<script") and "rldojo-a11y-css" in body
+    rules = CSS.strip().removeprefix("<style>").removesuffix("</style>")
+    assert rules.replace("\\", "\\\\") in body

@@ -417,3 +417,30 @@ def test_keyboard_only_from_home_to_a_finished_drill(
         page.screenshot(path=str(tmp_path / "keyboard-end.png"), full_page=True)
         (tmp_path / "keyboard-end.txt").write_text(page.inner_text("[data-testid=stMain]"))
         context.close()
+
+
+def test_code_panels_are_dark_in_the_dark_theme(browser, a11y_url: str, tmp_path: Path) -> None:
+    """docs/accessibility.md used to list it as a gap: a lesson's code panel stayed a light box on a
+    dark page. Its rendered pixels (filters included) follow the theme, and the text keeps contrast."""
+    from PIL import Image, ImageStat
+
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(f"{a11y_url}/lesson?lesson=returns-and-discounting")
+        settled(page)
+        panel = page.locator(".rld-code pre").first
+        panel.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        shot = tmp_path / f"{scheme}.png"
+        panel.screenshot(path=str(shot))
+        context.close()
+        pixels = Image.open(shot).convert("L")
+        background = ImageStat.Stat(pixels).median[0]  # most of a code panel is its background
+        darkest, lightest = pixels.getextrema()
+        text = darkest if scheme == "light" else lightest
+        if scheme == "light":
+            assert background > 200, f"the light theme's code panel is not light: median grey {background}"
+        else:
+            assert background < 80, f"the dark theme's code panel is not dark: median grey {background}"
+        assert abs(background - text) > 120, f"{scheme}: text {text} on background {background}"

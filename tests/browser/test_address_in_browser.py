@@ -98,3 +98,29 @@ def test_a_run_and_the_run_list_keep_their_address(page: Page, app_url: str, tmp
     expect(page.get_by_text(run_id).first).to_be_visible()
     # Let it finish: the next browser test needs the server's only run slot and the CPU.
     expect(page.locator("h4").filter(has_text=run_id)).to_contain_text("finished", timeout=180_000)
+
+    # "Open ID" from the list (issue 12: it showed the run while the address stayed /runs, so a
+    # reload said "No runs to show"): select the first row, follow its link, reload.
+    page.get_by_role("link", name="All runs").click()
+    expect(page).to_have_url(re.compile(r"/runs$"))
+    expect(page.get_by_role("link", name="All runs")).to_have_count(0)  # the run's page is gone
+    grid = page.get_by_test_id("stDataFrame")
+    expect(grid).to_have_count(1)  # the list of runs, nothing else
+    expect(grid).to_be_visible()
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box, under the header
+    link = page.get_by_role("link", name=re.compile(r"^Open \d{8}-\d{6}-[0-9a-f]{6}$")).first
+    expect(link).to_be_visible()
+    found = re.search(r"\d{8}-\d{6}-[0-9a-f]{6}", link.inner_text())  # the label also holds the icon's name
+    assert found is not None
+    opened = found.group()
+    link.click()
+    expect(page).to_have_url(re.compile(rf"/runs\?run={opened}$"))
+    expect(page.get_by_role("link", name="All runs")).to_be_visible()  # a run's page, not the list
+    expect(page.get_by_text(opened).first).to_be_visible()
+    page.reload()
+    expect(page).to_have_url(re.compile(rf"/runs\?run={opened}$"))
+    expect(page.get_by_role("link", name="All runs")).to_be_visible()
+    expect(page.get_by_text(opened).first).to_be_visible()
+    expect(page.get_by_text("No runs to show")).to_have_count(0)

@@ -83,3 +83,67 @@ def test_no_control_overlaps_another_at_phone_width(
         "    .map(t => t.textContent); })"
     )
     assert not cut_titles, f"chart titles cut at the edge: {cut_titles}"
+
+
+# Display math, inline math and code (st.code, the lesson code panels). One that is wider than its
+# box must scroll: overflow-x auto or scroll, reachable from the keyboard (tabindex) and showing a cue
+# on the side where more is hidden (data-rld-more, drawn as a shade by app/widgets/style.py). Any
+# element that sticks out of an ancestor that clips it (other than one of those scroll areas), or out
+# of the window, is content cut off at the column's edge.
+WIDE = """
+() => {
+  const scrollers = '.katex-display, [data-testid="stCode"] pre, .rld-code pre';
+  const found = [];
+  for (const el of document.querySelectorAll('.katex, ' + scrollers)) {
+    const r = el.getBoundingClientRect();
+    if (!r.width) continue;
+    const name = (el.className || el.tagName) + ': ' + el.textContent.trim().slice(0, 50);
+    if (el.matches(scrollers) && el.scrollWidth > el.clientWidth + 1) {
+      if (!['auto', 'scroll'].includes(getComputedStyle(el).overflowX)) found.push({name, problem: 'does not scroll'});
+      else if (!el.hasAttribute('tabindex')) found.push({name, problem: 'scrolls but the keyboard cannot reach it'});
+      else if (!el.getAttribute('data-rld-more')) found.push({name, problem: 'scrolls with no cue'});
+    }
+    let inScroller = false;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const overflow = getComputedStyle(a).overflowX;
+      if (overflow === 'visible') continue;
+      const box = a.getBoundingClientRect();
+      if (r.right <= box.right + 1 && r.left >= box.left - 1) continue;
+      if (a.matches(scrollers) && ['auto', 'scroll'].includes(overflow)) { inScroller = true; break; }
+      found.push({name, problem: 'cut off by ' + (a.getAttribute('data-testid') || a.className || a.tagName)});
+      break;
+    }
+    if (!inScroller && (r.right > innerWidth + 1 || r.left < -1)) found.push({name, problem: 'off the window'});
+  }
+  return found;
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "path,heading",
+    [
+        ("lesson?lesson=dpo-and-kto", "DPO and KTO"),
+        ("lesson?lesson=ppo", "Proximal Policy Optimization"),
+        ("lesson?lesson=grpo-ppo-without-a-critic", "GRPO: PPO without a critic"),
+    ],
+)
+def test_wide_math_and_code_scroll_with_a_cue_at_phone_width(
+    phone: Page, app_url: str, path: str, heading: str
+) -> None:
+    phone.goto(f"{app_url}/{path}")
+    expect(phone.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    phone.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
+    phone.wait_for_timeout(500)  # the marking script runs on the next animation frame
+    wide = phone.evaluate(
+        "() => [...document.querySelectorAll('.katex-display, [data-testid=\"stCode\"] pre, .rld-code pre')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).length"
+    )
+    assert wide, "nothing on this page is wider than a phone: the check below would prove nothing"
+    assert phone.evaluate(WIDE) == []
+    # Scrolled to its end, a wide element's cue moves to the left side.
+    phone.evaluate(
+        "() => { const el = [...document.querySelectorAll('[data-rld-more]')][0]; el.scrollLeft = el.scrollWidth; }"
+    )
+    phone.wait_for_timeout(200)
+    assert phone.evaluate("() => document.querySelector('[data-rld-more=\"left\"]') !== null")

@@ -66,7 +66,7 @@ def test_a_bad_depth_is_an_error_that_says_the_form(tmp_path: Path) -> None:
     lessons = tmp_path / "lessons"
     lessons.mkdir()
     write_bank(tmp_path, '"003:16 mostly"', '"003:16"')
-    (problem,) = [str(p) for p in load_catalogue(lessons, tmp_path).problems]
+    (problem,) = [str(p) for p in load_catalogue(lessons, tmp_path, full=True).problems]
     assert "foundations.yaml:7: questions[0].sources[0]" in problem
     assert "optionally followed by ' full' or ' partial'" in problem and "'003:16 mostly'" in problem
 
@@ -75,5 +75,5 @@ def test_an_item_listed_twice_is_an_error(tmp_path: Path) -> None:
     lessons = tmp_path / "lessons"
     lessons.mkdir()
     write_bank(tmp_path, '"003:16"', '"003:16", "003:16 partial"')
-    (problem,) = [str(p) for p in load_catalogue(lessons, tmp_path).problems]
+    (problem,) = [str(p) for p in load_catalogue(lessons, tmp_path, full=True).problems]
     assert "foundations.yaml:15: questions[1].sources[1]: '003:16' is listed twice" in problem

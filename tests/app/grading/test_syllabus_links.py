@@ -17,7 +17,7 @@ def questions() -> Questions:
 
 @pytest.fixture(scope="module")
 def lessons() -> dict[str, Lesson]:
-    catalogue = load_catalogue()
+    catalogue = load_catalogue(full=True)
     assert all(entry.ok for entry in catalogue.lessons.values())
     return {lesson_id: entry.lesson for lesson_id, entry in catalogue.lessons.items() if entry.lesson}
 
