@@ -437,9 +437,11 @@ def test_lesson_regions_are_marked_once() -> None:
     from app.content.coderef import regions_in, resolve
 
     regions = regions_in(ROOT / "algorithms" / "ppo.py")
-    for name in ("rollout", "advantages", "minibatch-update", "kl-early-stop", "lr-anneal"):
+    for name in ("advantages", "minibatch-update", "kl-early-stop", "lr-anneal"):
         assert len(regions.get(name, [])) == 1, name
         assert resolve(f"algorithms.ppo:train#{name}").text.strip()
+    assert len(regions_in(ROOT / "algorithms" / "rollout.py").get("rollout", [])) == 1
+    assert "autoreset_mask" in resolve("algorithms.rollout:collect_rollout#rollout").text
     assert "running = delta[t]" in resolve("algorithms.ppo:compute_gae#gae-batched").text
 
 
