@@ -85,8 +85,8 @@ __all__ = [
     "a2c_loss",
     "collect_rollout",
     "finish_run",
-    "n_step_returns",
     "policy_gradient_loss",
+    "rollout_returns",
     "train",
 ]
 
@@ -106,7 +106,7 @@ class A2CConfig:
     gamma: float = 0.99
     """Discount factor gamma."""
     gae_lambda: float = 1.0
-    """1.0: the paper's n-step advantage (n_step_returns). Below 1: GAE (Schulman et al. 2016) instead."""
+    """1.0: the paper's n-step advantage (rollout_returns). Below 1: GAE (Schulman et al. 2016) instead."""
     vf_coef: float = 0.5
     """Weight of the value loss 0.5 (R_t - V(s_t))^2 in the combined loss."""
     ent_coef: float = 0.0
@@ -142,7 +142,7 @@ class A2CConfig:
 # ---------------------------------------------------------------------------------------
 
 
-def n_step_returns(
+def rollout_returns(
     rewards: Tensor,
     values: Tensor,
     next_value: Tensor,
@@ -160,7 +160,8 @@ def n_step_returns(
     rewards, values, terminated, truncated: (T, N); next_value: (N,), V of the observation after the
     last row. values[t + 1] is V of what step t returned: the final observation when step t ended an
     episode (gymnasium's NEXT_STEP autoreset), so a time limit bootstraps from it. Returns (T, N).
-    The advantage is R_t - V(s_t); it equals GAE with lambda = 1.
+    The advantage is R_t - V(s_t); it equals GAE with lambda = 1. (Not ``returns.n_step_returns``,
+    whose every window holds n steps: here the window runs to the end of the rollout.)
     """
     T = rewards.shape[0]
     not_done = 1.0 - (terminated | truncated).to(rewards.dtype)  # (T, N)
@@ -296,7 +297,7 @@ def train(config: A2CConfig, on_update: OnUpdate | None = None, should_stop: Sho
             next_value = values_all[T * N :].detach()  # V(s_T), (N,)
             v = values.detach()
             if config.gae_lambda == 1.0:
-                returns = n_step_returns(
+                returns = rollout_returns(
                     rollout.rewards, v, next_value, rollout.terminated, rollout.truncated, config.gamma
                 )
                 advantages = returns - v  # A_t = R_t - V(s_t), (T, N)

@@ -77,6 +77,7 @@ from algorithms.ppo import (
     normalize_advantages,
     record_episode,
 )
+from algorithms.returns import batched_gae
 
 __all__ = [
     "BUGS",
@@ -185,24 +186,10 @@ def gae_advantages(
         delta_t = r_t + gamma V(s_{t+1}) (1 - terminated_t) - V(s_t)
         A_t     = delta_t + gamma lam (1 - done_t) A_{t+1},     done_t = terminated_t or truncated_t
 
-    With ``mask_terminations=False`` (the bug) neither mask is applied. Returns (T, N).
+    With ``mask_terminations=False`` (the bug) neither mask is applied: ``returns.batched_gae`` takes
+    the bug as an argument. Returns (T, N).
     """
-    T = rewards.shape[0]
-    # lesson:start bug-termination-mask
-    if mask_terminations:
-        not_terminated = 1.0 - terminated.float()  # after a real end the future is worth 0
-        not_done = 1.0 - (terminated | truncated).float()  # the next row starts another episode
-    else:  # BUG: a fall is bootstrapped like any step, and A_t leaks back from the next episode
-        not_terminated = torch.ones_like(rewards)
-        not_done = torch.ones_like(rewards)
-    # lesson:end bug-termination-mask
-    delta = rewards + gamma * next_values * not_terminated - values  # TD errors, (T, N)
-    advantages = torch.zeros_like(rewards)  # (T, N)
-    running = torch.zeros_like(rewards[0])  # A_{t+1}, (N,)
-    for t in reversed(range(T)):
-        running = delta[t] + gamma * lam * not_done[t] * running
-        advantages[t] = running
-    return advantages
+    return batched_gae(rewards, values, next_values, terminated, truncated, gamma, lam, mask_terminations)
 
 
 def policy_loss(

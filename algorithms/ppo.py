@@ -93,6 +93,7 @@ from algorithms.contract import (
 from algorithms.core import make_mlp
 from algorithms.envs.mujoco_setup import prepare
 from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, entropy_bonus, ppo_clip_loss
+from algorithms.returns import batched_gae
 from algorithms.rollout import (
     EpisodeLog,
     RolloutState,
@@ -303,21 +304,11 @@ def compute_gae(
 
     A real end (terminated) drops V(s_{t+1}); a time limit (truncated) keeps it. Either one stops
     the sum at the episode's edge. Rows that only reset a copy (``autoreset_mask`` False) get a
-    meaningless A_t; the caller leaves them out of the loss. Returns (T, N).
+    meaningless A_t; the caller leaves them out of the loss. Returns (T, N). The recursion itself is
+    ``returns.batched_gae``.
     """
-    T = rewards.shape[0]
-    not_terminated = 1.0 - terminated.to(rewards.dtype)  # (T, N)
-    not_done = 1.0 - (terminated | truncated).to(rewards.dtype)  # (T, N)
     next_values = torch.cat([values[1:], next_value[None]])  # V(s_{t+1}), (T, N)
-    advantages = torch.zeros_like(rewards)  # (T, N)
-    running = torch.zeros_like(next_value)  # A_{t+1}, (N,)
-    # lesson:start gae-batched
-    delta = rewards + gamma * next_values * not_terminated - values  # TD errors, all at once, (T, N)
-    for t in reversed(range(T)):
-        running = delta[t] + gamma * lam * not_done[t] * running  # A_t = delta_t + gamma lam A_{t+1}
-        advantages[t] = running
-    # lesson:end gae-batched
-    return advantages
+    return batched_gae(rewards, values, next_values, terminated, truncated, gamma, lam)
 
 
 def normalize_advantages(adv: Tensor, eps: float = 1e-8) -> Tensor:

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from algorithms import a2c
-from algorithms.a2c import A2CConfig, a2c_loss, n_step_returns, policy_gradient_loss, train
+from algorithms.a2c import A2CConfig, a2c_loss, policy_gradient_loss, rollout_returns, train
 from algorithms.contract import NonFiniteLossError, field_docs
 from algorithms.ppo import compute_gae
 
@@ -55,7 +55,7 @@ def test_n_step_returns_by_hand_terminated_versus_truncated() -> None:
     next_value = torch.tensor([4.0, 4.0])
     terminated = torch.tensor([[False, False], [True, False], [False, False]])
     truncated = torch.tensor([[False, False], [False, True], [False, False]])
-    R = n_step_returns(rewards, values, next_value, terminated, truncated, gamma=0.5)
+    R = rollout_returns(rewards, values, next_value, terminated, truncated, gamma=0.5)
     # Row 2: 0 + 0.5 * 4 = 2. Terminated: R_1 = 1, R_0 = 1 + 0.5 = 1.5.
     # Truncated: R_1 = 1 + 0.5 * V(final) = 1 + 1.5 = 2.5, R_0 = 1 + 0.5 * 2.5 = 2.25.
     torch.testing.assert_close(R, torch.tensor([[1.5, 2.25], [1.0, 2.5], [2.0, 2.0]]))
@@ -68,7 +68,7 @@ def test_n_step_advantage_is_gae_with_lambda_one() -> None:
     next_value = torch.randn(N, generator=g)
     terminated = torch.rand(T, N, generator=g) < 0.15
     truncated = (torch.rand(T, N, generator=g) < 0.15) & ~terminated
-    R = n_step_returns(rewards, values, next_value, terminated, truncated, gamma=0.9)
+    R = rollout_returns(rewards, values, next_value, terminated, truncated, gamma=0.9)
     A = compute_gae(rewards, values, next_value, terminated, truncated, gamma=0.9, lam=1.0)
     torch.testing.assert_close(R - values, A)
 
@@ -133,7 +133,7 @@ def test_should_stop_ends_training_after_the_current_update(tmp_path: Path) -> N
 
 
 def test_nan_loss_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(a2c, "n_step_returns", lambda rewards, *args: torch.full_like(rewards, float("nan")))
+    monkeypatch.setattr(a2c, "rollout_returns", lambda rewards, *args: torch.full_like(rewards, float("nan")))
     with pytest.raises(NonFiniteLossError, match="became nan"):
         train(A2CConfig(**{**TINY, "norm_adv": False}))
 

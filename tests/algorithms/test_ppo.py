@@ -442,7 +442,7 @@ def test_lesson_regions_are_marked_once() -> None:
         assert resolve(f"algorithms.ppo:train#{name}").text.strip()
     assert len(regions_in(ROOT / "algorithms" / "rollout.py").get("rollout", [])) == 1
     assert "autoreset_mask" in resolve("algorithms.rollout:collect_rollout#rollout").text
-    assert "running = delta[t]" in resolve("algorithms.ppo:compute_gae#gae-batched").text
+    assert "running = delta[t]" in resolve("algorithms.returns:batched_gae#gae-batched").text
 
 
 def test_cli_prints_one_json_object_last() -> None:
