@@ -17,8 +17,8 @@ ahead to the end of the rollout, so the first step of a rollout uses a T-step re
 a one-step return, exactly as in Algorithm S3. GAE (Schulman et al. 2016) with lambda < 1 is an
 optional alternative; lambda = 1 is the n-step advantage itself.
 
-The vectorised environment, the networks, the autoreset handling and the evaluation are PPO's
-(``algorithms/ppo.py``); the rollout loop lives here (``collect_rollout``) and TRPO reuses it.
+The networks and the evaluation are PPO's (``algorithms/ppo.py``); the rollout, with the vectorised
+environment and the autoreset handling, is the one PPO and TRPO use too (``algorithms/rollout.py``).
 
 Command line (progress lines, then one JSON object on the last line with ``--json``)::
 

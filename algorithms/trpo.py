@@ -17,8 +17,8 @@ real surrogate improves and the real KL is within delta.
 Advantages are GAE (Schulman et al. 2016, "High-Dimensional Continuous Control Using Generalized
 Advantage Estimation", who pair it with TRPO), and the value function V(s) is fitted separately
 after each policy step with a few epochs of Adam on the returns (the 2016 paper uses its own trust
-region for the critic; plain regression is the common simplification). The rollouts, networks and
-evaluation are PPO's and A2C's (``algorithms/ppo.py``, ``algorithms/a2c.py``).
+region for the critic; plain regression is the common simplification). The rollouts are the shared
+on-policy ones (``algorithms/rollout.py``), the networks and evaluation PPO's (``algorithms/ppo.py``).
 
 Command line (progress lines, then one JSON object on the last line with ``--json``)::
 
