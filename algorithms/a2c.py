@@ -17,8 +17,8 @@ ahead to the end of the rollout, so the first step of a rollout uses a T-step re
 a one-step return, exactly as in Algorithm S3. GAE (Schulman et al. 2016) with lambda < 1 is an
 optional alternative; lambda = 1 is the n-step advantage itself.
 
-The vectorised environment, the networks, the autoreset handling and the evaluation are PPO's
-(``algorithms/ppo.py``); the rollout loop lives here (``collect_rollout``) and TRPO reuses it.
+The networks and the evaluation are PPO's (``algorithms/ppo.py``); the rollout, with the vectorised
+environment and the autoreset handling, is the one PPO and TRPO use too (``algorithms/rollout.py``).
 
 Command line (progress lines, then one JSON object on the last line with ``--json``)::
 
@@ -32,8 +32,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -47,28 +46,36 @@ from algorithms.contract import (
     OnUpdate,
     ShouldStop,
     TrainResult,
+    budget_progress,
     check_finite,
     configure_cpu_threads,
+    final_metrics,
+    on_policy_line,
     pick_device,
     print_summary,
-    save_config_and_episode,
+    progress_printer,
+    save_run,
 )
 from algorithms.losses import entropy_bonus
 from algorithms.ppo import (
     Agent,
-    EpisodeLog,
-    autoreset_mask,
     compute_gae,
-    env_action,
     env_dims,
     evaluate,
     explained_variance,
-    make_vector_env,
     normalize_advantages,
-    print_progress,
     record_episode,
 )
 from algorithms.reinforce import add_config_arguments, value_loss
+from algorithms.rollout import (
+    EpisodeLog,
+    Rollout,
+    RolloutState,
+    collect_rollout,
+    episode_metrics,
+    flatten_valid,
+    make_vector_env,
+)
 
 __all__ = [
     "A2CConfig",
@@ -78,8 +85,8 @@ __all__ = [
     "a2c_loss",
     "collect_rollout",
     "finish_run",
-    "n_step_returns",
     "policy_gradient_loss",
+    "rollout_returns",
     "train",
 ]
 
@@ -99,7 +106,7 @@ class A2CConfig:
     gamma: float = 0.99
     """Discount factor gamma."""
     gae_lambda: float = 1.0
-    """1.0: the paper's n-step advantage (n_step_returns). Below 1: GAE (Schulman et al. 2016) instead."""
+    """1.0: the paper's n-step advantage (rollout_returns). Below 1: GAE (Schulman et al. 2016) instead."""
     vf_coef: float = 0.5
     """Weight of the value loss 0.5 (R_t - V(s_t))^2 in the combined loss."""
     ent_coef: float = 0.0
@@ -135,7 +142,7 @@ class A2CConfig:
 # ---------------------------------------------------------------------------------------
 
 
-def n_step_returns(
+def rollout_returns(
     rewards: Tensor,
     values: Tensor,
     next_value: Tensor,
@@ -153,7 +160,8 @@ def n_step_returns(
     rewards, values, terminated, truncated: (T, N); next_value: (N,), V of the observation after the
     last row. values[t + 1] is V of what step t returned: the final observation when step t ended an
     episode (gymnasium's NEXT_STEP autoreset), so a time limit bootstraps from it. Returns (T, N).
-    The advantage is R_t - V(s_t); it equals GAE with lambda = 1.
+    The advantage is R_t - V(s_t); it equals GAE with lambda = 1. (Not ``returns.n_step_returns``,
+    whose every window holds n steps: here the window runs to the end of the rollout.)
     """
     T = rewards.shape[0]
     not_done = 1.0 - (terminated | truncated).to(rewards.dtype)  # (T, N)
@@ -199,87 +207,6 @@ def a2c_loss(
 # ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class Rollout:
-    """T steps of N copies, as the networks saw them."""
-
-    obs: Tensor  # (T, N, obs_dim)
-    actions: Tensor  # (T, N) integers or (T, N, D)
-    rewards: Tensor  # (T, N)
-    terminated: Tensor  # (T, N) bool
-    truncated: Tensor  # (T, N) bool
-    valid: Tensor  # (T, N) bool: False on rows that only reset a copy (autoreset_mask)
-    next_obs: Tensor  # (N, obs_dim), the observation after the last row
-
-
-@dataclass
-class RolloutState:
-    """What carries over from one rollout to the next: the environments' last observation and done
-    flags, the episode log, and when the 100-episode mean first reached the reward threshold."""
-
-    obs: np.ndarray
-    prev_terminated: np.ndarray
-    prev_truncated: np.ndarray
-    log: EpisodeLog
-    threshold: float | None
-    started: float = field(default_factory=time.perf_counter)  # the clock of seconds_to_threshold
-    global_step: int = 0
-    to_threshold: dict[str, float] | None = None
-
-
-def collect_rollout(
-    envs: gym.vector.VectorEnv,
-    agent: Agent,
-    state: RolloutState,
-    T: int,
-    generator: torch.Generator,
-) -> Rollout:
-    """Run the current policy for T steps of each of the N copies (NEXT_STEP autoreset, as in PPO)."""
-    device = next(agent.parameters()).device
-    N = state.obs.shape[0]
-    obs_rows, action_rows = [], []
-    rewards = np.zeros((T, N), dtype=np.float32)
-    terminated_buf = np.zeros((T, N), dtype=bool)
-    truncated_buf = np.zeros((T, N), dtype=bool)
-    valid = np.zeros((T, N), dtype=bool)
-    for t in range(T):
-        x = torch.as_tensor(state.obs, dtype=torch.float32, device=device)  # (N, obs_dim)
-        action = agent.act(x, generator)  # a_t ~ pi_theta(. | s_t)
-        obs_rows.append(x)
-        action_rows.append(action)
-        valid[t] = autoreset_mask(state.prev_terminated, state.prev_truncated)  # False: this step only resets
-        obs, reward, terminated, truncated, _ = envs.step(env_action(agent, action, envs.single_action_space))
-        rewards[t], terminated_buf[t], truncated_buf[t] = reward, terminated, truncated
-        state.obs, state.prev_terminated, state.prev_truncated = obs, terminated, truncated
-        if state.log.step(reward, valid[t], terminated | truncated) and state.to_threshold is None:
-            mean100 = state.log.mean100()
-            if state.threshold is not None and mean100 is not None and mean100 >= state.threshold:
-                seconds = time.perf_counter() - state.started
-                state.to_threshold = {"seconds": seconds, "steps": state.global_step + (t + 1) * N}
-    state.global_step += T * N
-    return Rollout(
-        obs=torch.stack(obs_rows),
-        actions=torch.stack(action_rows),
-        rewards=torch.as_tensor(rewards, device=device),
-        terminated=torch.as_tensor(terminated_buf, device=device),
-        truncated=torch.as_tensor(truncated_buf, device=device),
-        valid=torch.as_tensor(valid, device=device),
-        next_obs=torch.as_tensor(state.obs, dtype=torch.float32, device=device),
-    )
-
-
-def episode_metrics(log: EpisodeLog) -> Metrics:
-    """The episode charts of one report; clears the finished episodes."""
-    metrics: Metrics = {"charts/episodes": float(log.episodes)}
-    if log.recent:
-        metrics["charts/episodic_return_mean100"] = float(np.mean(log.recent))
-    if log.returns:
-        metrics["charts/episodic_return"] = float(np.mean(log.returns))
-        metrics["charts/episodic_length"] = float(np.mean(log.lengths))
-    log.clear()
-    return metrics
-
-
 def finish_run(
     agent: Agent,
     config: Any,
@@ -294,48 +221,21 @@ def finish_run(
     metrics (the same keys as PPO's). Evaluation and animation are skipped when interrupted."""
     train_seconds = time.perf_counter() - started
     agent.eval()
-    eval_mean = eval_std = None
+    evaluation = (None, None)
     if config.eval_episodes > 0 and not interrupted:  # seeds far from the training ones
-        eval_mean, eval_std = evaluate(agent, config.env_id, config.eval_episodes, config.seed + 1_000_000)
-    artifacts: dict[str, str] = {}
-    if config.output_dir:
-        out = Path(config.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        torch.save(agent.state_dict(), out / "agent.pt")
-        artifacts["checkpoint"] = str(out / "agent.pt")
-        artifacts |= save_config_and_episode(
-            out, config, lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000), interrupted
-        )
-    to = state.to_threshold
-    final: dict[str, Any] = {
-        **metrics,
-        "total_steps": float(state.global_step),
-        "episodes": float(state.log.episodes),
-        "updates": float(updates),
-        "seconds": time.perf_counter() - started,
-        "train_seconds": train_seconds,
-        "setup_seconds": state.started - started,
-        "seconds_to_threshold": None if to is None else to["seconds"],
-        "steps_to_threshold": None if to is None else to["steps"],
-        "reward_threshold": state.threshold,
-        "eval_return_mean": eval_mean,
-        "eval_return_std": eval_std,
-        "stopped_early": float(stopped_early),
-    }
+        evaluation = evaluate(agent, config.env_id, config.eval_episodes, config.seed + 1_000_000)
+    record = lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000)  # noqa: E731
+    artifacts = save_run(config, {"checkpoint": ("agent.pt", agent.state_dict())}, record, interrupted)
+    final = final_metrics(
+        metrics, **state.counts(), updates=updates, started=started, train_seconds=train_seconds,
+        evaluation=evaluation, stopped_early=stopped_early,
+    )  # fmt: skip
     return TrainResult(metrics=final, artifacts=artifacts)
 
 
 def make_agent(config: Any, envs: gym.vector.VectorEnv, device: torch.device) -> Agent:
     obs_dim, action_dim, discrete = env_dims(envs.single_observation_space, envs.single_action_space, config.env_id)
     return Agent(obs_dim, action_dim, discrete, config.hidden_sizes, config.log_std_init).to(device)
-
-
-def flatten_valid(rollout: Rollout, *per_step: Tensor) -> tuple[Tensor, ...]:
-    """The real transitions only: observations, actions and each (T, N) tensor, flattened to (B,)."""
-    keep = rollout.valid.reshape(-1)  # (T N,)
-    obs = rollout.obs.flatten(0, 1)[keep]  # (B, obs_dim)
-    actions = rollout.actions.flatten(0, 1)[keep]  # (B,) or (B, D)
-    return (obs, actions, *(x.reshape(-1)[keep] for x in per_step))
 
 
 # ---------------------------------------------------------------------------------------
@@ -397,7 +297,7 @@ def train(config: A2CConfig, on_update: OnUpdate | None = None, should_stop: Sho
             next_value = values_all[T * N :].detach()  # V(s_T), (N,)
             v = values.detach()
             if config.gae_lambda == 1.0:
-                returns = n_step_returns(
+                returns = rollout_returns(
                     rollout.rewards, v, next_value, rollout.terminated, rollout.truncated, config.gamma
                 )
                 advantages = returns - v  # A_t = R_t - V(s_t), (T, N)
@@ -444,12 +344,9 @@ def train(config: A2CConfig, on_update: OnUpdate | None = None, should_stop: Sho
         last = update == num_updates or out_of_time or stop
         # Updates are tiny (N T = 128 steps): report every 0.25 s, not every update.
         if last or now - last_report_time >= 0.25 or update == 1:
-            progress = update / num_updates
-            if config.max_seconds is not None:
-                progress = max(progress, elapsed / config.max_seconds if config.max_seconds > 0 else 1.0)
             metrics = {
                 "global_step": float(state.global_step),
-                "progress": min(1.0, progress),
+                "progress": budget_progress(update, num_updates, elapsed, config.max_seconds),
                 "charts/update": float(update),
                 "charts/learning_rate": lr_now,
                 "charts/steps_per_second": (state.global_step - report_step) / max(now - last_report_time, 1e-9),
@@ -483,8 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = args.pop("json")
     config = A2CConfig(**args)
     print(f"A2C on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
-    last_print = [0.0]
-    result = train(config, on_update=lambda m: print_progress(m, last_print))
+    result = train(config, on_update=progress_printer(on_policy_line))
     print_summary(result, config.eval_episodes, as_json)
     return 0
 

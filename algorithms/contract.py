@@ -21,6 +21,7 @@ import inspect
 import json
 import os
 import textwrap
+import time
 import types
 import typing
 from collections.abc import Callable
@@ -241,3 +242,105 @@ def save_progress(out: Path, record: Callable[[], list] | None, info: dict[str, 
             info["no_episode"] = str(err)
     info["time"] = time.time()
     replace_file(out / LATEST_FILE, lambda p: p.write_text(json.dumps(info)))
+
+
+# ---------------------------------------------------------------------------------------
+# Bookkeeping every train() shares (like Spinning Up's logger): progress, the closing block, the CLI
+# ---------------------------------------------------------------------------------------
+
+
+def budget_progress(done: float, budget: float, elapsed: float, max_seconds: float | None) -> float:
+    """The ``progress`` of a report, in [0, 1]: the share of the budget (steps, episodes or
+    iterations) done, or of the wall-clock cap when that runs out first."""
+    progress = done / budget
+    if max_seconds is not None:  # the run ends at whichever budget runs out first
+        progress = max(progress, elapsed / max_seconds if max_seconds > 0 else 1.0)
+    return min(1.0, progress)
+
+
+def final_metrics(
+    last: Metrics,
+    *,
+    total_steps: int,
+    episodes: int,
+    updates: int,
+    started: float,
+    train_seconds: float,
+    to_threshold: dict[str, float] | None,
+    reward_threshold: float | None,
+    evaluation: tuple[float | None, float | None],
+    stopped_early: bool,
+    training_started: float | None = None,
+    episodes_to_threshold: bool = False,
+) -> dict[str, Any]:
+    """The record a run leaves: its last report and the keys every algorithm shares.
+
+    ``started`` is the clock at the call of train(); ``training_started`` (when given) the clock at
+    the first environment step, so ``setup_seconds`` is the time spent building environments and
+    networks. ``to_threshold`` holds ``seconds`` and ``steps`` (and ``episodes`` when
+    ``episodes_to_threshold``) at which the 100-episode mean first reached ``reward_threshold``.
+    """
+    to = to_threshold
+    final: dict[str, Any] = {
+        **last,
+        "total_steps": float(total_steps),
+        "episodes": float(episodes),
+        "updates": float(updates),
+        "seconds": time.perf_counter() - started,
+        "train_seconds": train_seconds,
+    }
+    if training_started is not None:
+        final["setup_seconds"] = training_started - started
+    final["seconds_to_threshold"] = None if to is None else to["seconds"]
+    final["steps_to_threshold"] = None if to is None else to["steps"]
+    if episodes_to_threshold:
+        final["episodes_to_threshold"] = None if to is None else to["episodes"]
+    final["reward_threshold"] = reward_threshold
+    final["eval_return_mean"], final["eval_return_std"] = evaluation
+    final["stopped_early"] = float(stopped_early)
+    return final
+
+
+def save_run(
+    config: Any, checkpoints: dict[str, tuple[str, Any]], record: Callable[[], list], interrupted: bool
+) -> dict[str, str]:
+    """The closing files of a run in ``config.output_dir`` (nothing when it is empty): each
+    checkpoint ``{artifact name: (file name, state dict)}`` saved with torch, then config.json and
+    an episode animation (``save_config_and_episode``). Returns the artifacts written, by name."""
+    if not config.output_dir:
+        return {}
+    import torch
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    artifacts: dict[str, str] = {}
+    for name, (file_name, state) in checkpoints.items():
+        torch.save(state, out / file_name)
+        artifacts[name] = str(out / file_name)
+    return artifacts | save_config_and_episode(out, config, record, interrupted)
+
+
+def progress_printer(line: Callable[[Metrics], str], every: float = 1.0) -> OnUpdate:
+    """An ``on_update`` for the command line: prints ``line(metrics)`` at most once every ``every``
+    seconds, and at the end (progress 1)."""
+    last_print = [0.0]
+
+    def on_update(m: Metrics) -> None:
+        now = time.perf_counter()
+        if now - last_print[0] >= every or m["progress"] >= 1.0:
+            last_print[0] = now
+            print(line(m), flush=True)
+
+    return on_update
+
+
+def on_policy_line(m: Metrics) -> str:
+    """The progress line of the on-policy methods (PPO, A2C, TRPO, the debugging lab)."""
+    nan = float("nan")
+    return (
+        f"step {int(m['global_step']):>8}  episodes {int(m['charts/episodes']):>5}"
+        f"  mean100 {m.get('charts/episodic_return_mean100', nan):8.1f}"
+        f"  policy {m.get('losses/policy', nan):7.3f}  value {m.get('losses/value', nan):9.3g}"
+        f"  entropy {m.get('losses/entropy', nan):.3f}  kl {m.get('losses/approx_kl', nan):.4f}"
+        f"  {m['charts/steps_per_second']:7.0f} steps/s"
+    )

@@ -45,14 +45,13 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from algorithms import core
 from algorithms.contract import (
     Metrics,
     NonFiniteLossError,
@@ -60,14 +59,25 @@ from algorithms.contract import (
     ShouldStop,
     TrainResult,
     add_config_arguments,
+    budget_progress,
     check_finite,
     configure_cpu_threads,
+    final_metrics,
+    on_policy_line,
     pick_device,
     print_summary,
-    save_config_and_episode,
+    progress_printer,
+    save_run,
 )
 from algorithms.losses import approx_kl, clip_fraction
-from algorithms.ppo import Agent, evaluate, explained_variance, normalize_advantages, print_progress, record_episode
+from algorithms.ppo import (
+    Agent,
+    deterministic_policy,
+    explained_variance,
+    normalize_advantages,
+    record_episode,
+)
+from algorithms.returns import batched_gae
 
 __all__ = [
     "BUGS",
@@ -176,24 +186,10 @@ def gae_advantages(
         delta_t = r_t + gamma V(s_{t+1}) (1 - terminated_t) - V(s_t)
         A_t     = delta_t + gamma lam (1 - done_t) A_{t+1},     done_t = terminated_t or truncated_t
 
-    With ``mask_terminations=False`` (the bug) neither mask is applied. Returns (T, N).
+    With ``mask_terminations=False`` (the bug) neither mask is applied: ``returns.batched_gae`` takes
+    the bug as an argument. Returns (T, N).
     """
-    T = rewards.shape[0]
-    # lesson:start bug-termination-mask
-    if mask_terminations:
-        not_terminated = 1.0 - terminated.float()  # after a real end the future is worth 0
-        not_done = 1.0 - (terminated | truncated).float()  # the next row starts another episode
-    else:  # BUG: a fall is bootstrapped like any step, and A_t leaks back from the next episode
-        not_terminated = torch.ones_like(rewards)
-        not_done = torch.ones_like(rewards)
-    # lesson:end bug-termination-mask
-    delta = rewards + gamma * next_values * not_terminated - values  # TD errors, (T, N)
-    advantages = torch.zeros_like(rewards)  # (T, N)
-    running = torch.zeros_like(rewards[0])  # A_{t+1}, (N,)
-    for t in reversed(range(T)):
-        running = delta[t] + gamma * lam * not_done[t] * running
-        advantages[t] = running
-    return advantages
+    return batched_gae(rewards, values, next_values, terminated, truncated, gamma, lam, mask_terminations)
 
 
 def policy_loss(
@@ -411,12 +407,9 @@ def train(
 
         now = time.perf_counter()
         elapsed = now - started
-        progress = iteration / num_iterations
-        if config.max_seconds is not None:
-            progress = max(progress, elapsed / config.max_seconds if config.max_seconds > 0 else 1.0)
         metrics = {
             "global_step": float(global_step),
-            "progress": min(1.0, progress),
+            "progress": budget_progress(iteration, num_iterations, elapsed, config.max_seconds),
             "charts/iteration": float(iteration),
             "charts/episodes": float(episodes),
             "charts/learning_rate": optimizer.param_groups[0]["lr"],
@@ -443,56 +436,30 @@ def train(
         env.close()
     train_seconds = time.perf_counter() - started
     agent.eval()
-    eval_mean = eval_std = None
-    if config.eval_episodes > 0 and not interrupted:
-        eval_mean, eval_std = _evaluate(agent, config)
-
-    artifacts: dict[str, str] = {}
-    if config.output_dir:
-        out = Path(config.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        torch.save(agent.state_dict(), out / "agent.pt")
-        artifacts["checkpoint"] = str(out / "agent.pt")
-        artifacts |= save_config_and_episode(
-            out, config, lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000), interrupted
-        )
-
-    final: dict[str, Any] = {
-        **metrics,
-        "total_steps": float(global_step),
-        "episodes": float(episodes),
-        "updates": float(iteration),
-        "seconds": time.perf_counter() - started,
-        "train_seconds": train_seconds,
-        "setup_seconds": training_started - started,
-        "seconds_to_threshold": None if to_threshold is None else to_threshold["seconds"],
-        "steps_to_threshold": None if to_threshold is None else to_threshold["steps"],
-        "reward_threshold": threshold,
-        "eval_return_mean": eval_mean,
-        "eval_return_std": eval_std,
-        "stopped_early": float(stopped_early),
-    }
+    evaluation = _evaluate(agent, config) if config.eval_episodes > 0 and not interrupted else (None, None)
+    record = lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000)  # noqa: E731
+    artifacts = save_run(config, {"checkpoint": ("agent.pt", agent.state_dict())}, record, interrupted)
+    final = final_metrics(
+        metrics,
+        total_steps=global_step,
+        episodes=episodes,
+        updates=iteration,
+        started=started,
+        train_seconds=train_seconds,
+        training_started=training_started,
+        to_threshold=to_threshold,
+        reward_threshold=threshold,
+        evaluation=evaluation,
+        stopped_early=stopped_early,
+    )
     return TrainResult(metrics=final, artifacts=artifacts)
 
 
 def _evaluate(agent: Agent, config: DebugLabConfig) -> tuple[float, float]:
     """Deterministic episodes under the training time limit, from start states far from training's."""
-    if config.max_episode_steps is None:
-        return evaluate(agent, config.env_id, config.eval_episodes, config.seed + 1_000_000)
-    totals = []
-    for k in range(config.eval_episodes):
-        env = gym.make(config.env_id, max_episode_steps=config.max_episode_steps)
-        obs, _ = env.reset(seed=config.seed + 1_000_000 + k)
-        total, done = 0.0, False
-        while not done:
-            with torch.inference_mode():
-                x = torch.as_tensor(np.asarray(obs, np.float32)[None], device=next(agent.parameters()).device)
-                obs, reward, terminated, truncated, _ = env.step(int(agent.deterministic(x)[0]))
-            total += float(reward)
-            done = terminated or truncated
-        env.close()
-        totals.append(total)
-    return float(np.mean(totals)), float(np.std(totals))
+    act = deterministic_policy(agent)  # argmax of the logits
+    make = lambda: gym.make(config.env_id, max_episode_steps=config.max_episode_steps)  # noqa: E731
+    return core.evaluate(act, make, config.eval_episodes, config.seed + 1_000_000)
 
 
 # ---------------------------------------------------------------------------------------
@@ -509,8 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = DebugLabConfig(**args)
     bugs = ", ".join(active_bugs(config)) or "none"
     print(f"Debugging lab (PPO) on {config.env_id}, seed {config.seed}, bugs: {bugs}", flush=True)
-    last_print = [0.0]
-    result = train(config, on_update=lambda m: print_progress(m, last_print))
+    result = train(config, on_update=progress_printer(on_policy_line))
     print_summary(result, config.eval_episodes, as_json)
     return 0
 

@@ -55,6 +55,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from algorithms import core
 from algorithms.contract import (
     Metrics,
     NonFiniteLossError,
@@ -62,12 +63,16 @@ from algorithms.contract import (
     ShouldStop,
     TrainResult,
     add_config_arguments,
+    budget_progress,
     check_finite,
     configure_cpu_threads,
+    final_metrics,
     pick_device,
     print_summary,
-    save_config_and_episode,
+    progress_printer,
+    save_run,
 )
+from algorithms.core import env_sizes
 from algorithms.losses import dqn_loss, dqn_td_targets
 from algorithms.reinforce import evaluate, record_episode
 
@@ -317,16 +322,7 @@ def load_q_network(path: str | Path, config: DQNConfig) -> nn.Sequential:
 
 
 def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> gym.Env:
-    env = gym.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
-    if not isinstance(env.action_space, gym.spaces.Discrete):
-        env.close()
-        raise ValueError(f"DQN needs discrete actions (one output per action); {env_id} has {env.action_space}")
-    return env
-
-
-def env_sizes(env: gym.Env) -> tuple[int, int]:
-    """(observation dimension, number of actions)."""
-    return int(np.prod(env.observation_space.shape)), int(env.action_space.n)
+    return core.make_env(env_id, max_episode_steps, actions="discrete", needed_by="DQN", **kwargs)
 
 
 # ---------------------------------------------------------------------------------------
@@ -430,13 +426,10 @@ def train(config: DQNConfig, on_update: OnUpdate | None = None, should_stop: Sho
         if global_step % config.log_interval == 0 or last:
             now = time.perf_counter()
             elapsed = now - started
-            progress = global_step / config.total_timesteps
-            if config.max_seconds is not None:  # the run ends at whichever budget runs out first
-                progress = max(progress, elapsed / config.max_seconds if config.max_seconds > 0 else 1.0)
             shown = finished or [last_episode]  # episodes ended since the last report, else the latest one
             metrics = {
                 "global_step": float(global_step),
-                "progress": min(1.0, progress),
+                "progress": budget_progress(global_step, config.total_timesteps, elapsed, config.max_seconds),
                 "charts/episodes": float(episodes),
                 "charts/epsilon": epsilon,
                 "charts/steps_per_second": (global_step - report_step) / max(now - report_started, 1e-9),
@@ -481,31 +474,21 @@ def train(config: DQNConfig, on_update: OnUpdate | None = None, should_stop: Sho
             q_network, config.env_id, config.eval_episodes, config.seed + 1_000_000, config.max_episode_steps
         )
 
-    artifacts: dict[str, str] = {}
-    if config.output_dir:
-        out = Path(config.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        torch.save(q_network.state_dict(), out / "q_network.pt")
-        artifacts["checkpoint"] = str(out / "q_network.pt")
-        artifacts |= save_config_and_episode(
-            out, config, lambda: record_episode(q_network, config.env_id, seed=config.seed + 10_000), interrupted
-        )
-
-    final: dict[str, Any] = {
-        **metrics,
-        "total_steps": float(global_step),
-        "episodes": float(episodes),
-        "updates": float(updates),
-        "seconds": time.perf_counter() - started,
-        "train_seconds": train_seconds,
-        "seconds_to_threshold": None if to_threshold is None else to_threshold["seconds"],
-        "steps_to_threshold": None if to_threshold is None else to_threshold["steps"],
-        "episodes_to_threshold": None if to_threshold is None else to_threshold["episodes"],
-        "reward_threshold": threshold,
-        "eval_return_mean": eval_mean,
-        "eval_return_std": eval_std,
-        "stopped_early": float(stopped_early),
-    }
+    record = lambda: record_episode(q_network, config.env_id, seed=config.seed + 10_000)  # noqa: E731
+    artifacts = save_run(config, {"checkpoint": ("q_network.pt", q_network.state_dict())}, record, interrupted)
+    final = final_metrics(
+        metrics,
+        total_steps=global_step,
+        episodes=episodes,
+        updates=updates,
+        started=started,
+        train_seconds=train_seconds,
+        to_threshold=to_threshold,
+        episodes_to_threshold=True,
+        reward_threshold=threshold,
+        evaluation=(eval_mean, eval_std),
+        stopped_early=stopped_early,
+    )
     if best_state is not None:
         final |= {
             "best_checkpoint_step": float(best_step),
@@ -521,6 +504,18 @@ def train(config: DQNConfig, on_update: OnUpdate | None = None, should_stop: Sho
 # ---------------------------------------------------------------------------------------
 
 
+def progress_line(m: Metrics) -> str:
+    """The command line's progress line."""
+    line = f"step {int(m['global_step']):>8}  episode {int(m['charts/episodes']):>5}"
+    if "charts/episodic_return" in m:
+        line += f"  return {m['charts/episodic_return']:6.1f}"
+        line += f"  mean100 {m['charts/episodic_return_mean100']:6.1f}"
+    line += f"  epsilon {m['charts/epsilon']:.3f}"
+    if "losses/td" in m:
+        line += f"  td loss {m['losses/td']:8.4f}  Q {m['charts/q_values']:7.2f}"
+    return line + f"  {m['charts/steps_per_second']:6.0f} steps/s"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m algorithms.dqn", description=__doc__.splitlines()[0])
     add_config_arguments(parser, DQNConfig)
@@ -533,22 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"device {pick_device(config.device)}, seed {config.seed}",
         flush=True,
     )
-    last_print = [0.0]
-
-    def progress(m: Metrics) -> None:
-        now = time.perf_counter()
-        if now - last_print[0] >= 1.0 or m["progress"] >= 1.0:
-            last_print[0] = now
-            line = f"step {int(m['global_step']):>8}  episode {int(m['charts/episodes']):>5}"
-            if "charts/episodic_return" in m:
-                line += f"  return {m['charts/episodic_return']:6.1f}"
-                line += f"  mean100 {m['charts/episodic_return_mean100']:6.1f}"
-            line += f"  epsilon {m['charts/epsilon']:.3f}"
-            if "losses/td" in m:
-                line += f"  td loss {m['losses/td']:8.4f}  Q {m['charts/q_values']:7.2f}"
-            print(line + f"  {m['charts/steps_per_second']:6.0f} steps/s", flush=True)
-
-    result = train(config, on_update=progress)
+    result = train(config, on_update=progress_printer(progress_line))
     print_summary(result, config.eval_episodes, as_json)
     return 0
 

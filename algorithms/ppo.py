@@ -61,7 +61,6 @@ import argparse
 import math
 import sys
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -70,9 +69,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium.vector import AutoresetMode
 from torch import Tensor, nn
 
+from algorithms import core
 from algorithms.contract import (
     Metrics,
     NonFiniteLossError,
@@ -80,15 +79,31 @@ from algorithms.contract import (
     ShouldStop,
     TrainResult,
     add_config_arguments,
+    budget_progress,
     check_finite,
     configure_cpu_threads,
+    final_metrics,
+    on_policy_line,
     pick_device,
     print_summary,
-    save_config_and_episode,
+    progress_printer,
     save_progress,
+    save_run,
 )
-from algorithms.envs.mujoco_setup import prepare, render_errors, render_kwargs
+from algorithms.core import make_mlp
+from algorithms.envs.mujoco_setup import prepare
 from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, entropy_bonus, ppo_clip_loss
+from algorithms.returns import batched_gae
+from algorithms.rollout import (
+    EpisodeLog,
+    RolloutState,
+    autoreset_mask,
+    collect_rollout,
+    env_action,
+    episode_metrics,
+    flatten_valid,
+    make_vector_env,
+)
 
 __all__ = [
     "PRESETS",
@@ -103,6 +118,7 @@ __all__ = [
     "categorical_log_prob",
     "categorical_sample",
     "compute_gae",
+    "deterministic_policy",
     "evaluate",
     "explained_variance",
     "gaussian_entropy",
@@ -288,32 +304,11 @@ def compute_gae(
 
     A real end (terminated) drops V(s_{t+1}); a time limit (truncated) keeps it. Either one stops
     the sum at the episode's edge. Rows that only reset a copy (``autoreset_mask`` False) get a
-    meaningless A_t; the caller leaves them out of the loss. Returns (T, N).
+    meaningless A_t; the caller leaves them out of the loss. Returns (T, N). The recursion itself is
+    ``returns.batched_gae``.
     """
-    T = rewards.shape[0]
-    not_terminated = 1.0 - terminated.to(rewards.dtype)  # (T, N)
-    not_done = 1.0 - (terminated | truncated).to(rewards.dtype)  # (T, N)
     next_values = torch.cat([values[1:], next_value[None]])  # V(s_{t+1}), (T, N)
-    advantages = torch.zeros_like(rewards)  # (T, N)
-    running = torch.zeros_like(next_value)  # A_{t+1}, (N,)
-    # lesson:start gae-batched
-    delta = rewards + gamma * next_values * not_terminated - values  # TD errors, all at once, (T, N)
-    for t in reversed(range(T)):
-        running = delta[t] + gamma * lam * not_done[t] * running  # A_t = delta_t + gamma lam A_{t+1}
-        advantages[t] = running
-    # lesson:end gae-batched
-    return advantages
-
-
-def autoreset_mask(prev_terminated: np.ndarray, prev_truncated: np.ndarray) -> np.ndarray:
-    """True where this step is a real transition, False where it only resets a copy of the environment.
-
-    Under gymnasium's NEXT_STEP autoreset the step after a done ignores the action and returns the
-    reset observation with reward 0: it belongs to no episode, and training on it would teach the
-    policy that some action led from a final state to a start state. Inputs: the done flags the
-    previous step returned, (N,) bool. Returns (N,) bool.
-    """
-    return ~(np.asarray(prev_terminated, dtype=bool) | np.asarray(prev_truncated, dtype=bool))
+    return batched_gae(rewards, values, next_values, terminated, truncated, gamma, lam)
 
 
 def normalize_advantages(adv: Tensor, eps: float = 1e-8) -> Tensor:
@@ -441,64 +436,9 @@ class RewardScaler:
         return scaled
 
 
-class EpisodeLog:
-    """Undiscounted returns and lengths of the training episodes as they finish (the raw rewards,
-    before any scaling), and the last 100 of them."""
-
-    def __init__(self, num_envs: int) -> None:
-        self.ret = np.zeros(num_envs)  # return so far of each copy's current episode, (N,)
-        self.length = np.zeros(num_envs, dtype=np.int64)  # (N,)
-        self.recent: deque[float] = deque(maxlen=100)
-        self.returns: list[float] = []  # finished since the last ``clear``
-        self.lengths: list[int] = []
-        self.episodes = 0
-
-    def step(self, rewards: np.ndarray, valid: np.ndarray, done: np.ndarray) -> bool:
-        """Add one step of the N copies; True when an episode finished. A reset step (valid False)
-        brings reward 0 and adds no length."""
-        self.ret += rewards
-        self.length += valid
-        if not done.any():
-            return False
-        ended = np.flatnonzero(done)
-        finished = self.ret[ended].tolist()
-        self.recent.extend(finished)
-        self.returns.extend(finished)
-        self.lengths.extend(self.length[ended].tolist())
-        self.episodes += len(ended)
-        self.ret[ended], self.length[ended] = 0.0, 0
-        return True
-
-    def mean100(self) -> float | None:
-        """Mean return of the last 100 episodes, once there are 100."""
-        return float(np.mean(self.recent)) if len(self.recent) == self.recent.maxlen else None
-
-    def clear(self) -> None:
-        self.returns.clear()
-        self.lengths.clear()
-
-
 # ---------------------------------------------------------------------------------------
 # Networks
 # ---------------------------------------------------------------------------------------
-
-
-def make_mlp(n_in: int, hidden_sizes: Sequence[int], n_out: int, out_gain: float) -> nn.Sequential:
-    """Linear-tanh layers with orthogonal weights and zero biases (Huang et al. 2022, detail 2):
-    gain sqrt(2) for hidden layers, ``out_gain`` for the last (0.01 for the policy, so it starts
-    near uniform or near zero mean; 1 for the value)."""
-    layers: list[nn.Module] = []
-    for width in hidden_sizes:
-        layers += [_orthogonal(nn.Linear(n_in, width), math.sqrt(2.0)), nn.Tanh()]
-        n_in = width
-    layers.append(_orthogonal(nn.Linear(n_in, n_out), out_gain))
-    return nn.Sequential(*layers)
-
-
-def _orthogonal(layer: nn.Linear, gain: float) -> nn.Linear:
-    nn.init.orthogonal_(layer.weight, gain)
-    nn.init.zeros_(layer.bias)
-    return layer
 
 
 class Agent(nn.Module):
@@ -519,6 +459,7 @@ class Agent(nn.Module):
     ) -> None:
         super().__init__()
         self.discrete, self.norm_obs = discrete, norm_obs
+        # Orthogonal initialisation (Huang et al. 2022, detail 2): the policy starts near uniform or near zero mean.
         self.actor = make_mlp(obs_dim, hidden_sizes, action_dim, out_gain=0.01)  # logits or Gaussian mean
         self.critic = make_mlp(obs_dim, hidden_sizes, 1, out_gain=1.0)
         self.log_std = None if discrete else nn.Parameter(torch.full((action_dim,), float(log_std_init)))
@@ -577,23 +518,6 @@ class Agent(nn.Module):
 # ---------------------------------------------------------------------------------------
 
 
-def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
-    """N copies of ``env_id``, with gymnasium's NEXT_STEP autoreset.
-
-    An environment with its own vectorised implementation (CartPole: numpy over all copies, millions
-    of steps a second) uses it; others are stepped one after the other in this process ("sync").
-    """
-    spec = gym.spec(env_id)
-    if spec.vector_entry_point is not None:
-        envs = gym.make_vec(env_id, num_envs, vectorization_mode="vector_entry_point")
-        if envs.metadata.get("autoreset_mode") == AutoresetMode.NEXT_STEP:
-            return envs
-        envs.close()  # a vector implementation with another autoreset rule: use the sync wrapper
-    return gym.make_vec(
-        env_id, num_envs, vectorization_mode="sync", vector_kwargs={"autoreset_mode": AutoresetMode.NEXT_STEP}
-    )
-
-
 def env_dims(observation_space: gym.Space, action_space: gym.Space, env_id: str) -> tuple[int, int, bool]:
     """(observation dimension, number of actions or action dimension, discrete?) of one copy."""
     if not isinstance(observation_space, gym.spaces.Box):
@@ -606,61 +530,29 @@ def env_dims(observation_space: gym.Space, action_space: gym.Space, env_id: str)
     raise ValueError(f"PPO here needs Discrete or 1-d Box actions; {env_id} has {action_space}")
 
 
-def env_action(agent: Agent, action: Tensor, space: gym.Space) -> np.ndarray:
-    a = action.cpu().numpy()
-    return a if agent.discrete else np.clip(a, space.low, space.high)  # the box's edges, for the env only
+def deterministic_policy(agent: Agent, action_space: gym.Space | None = None) -> core.Act:
+    """The policy an evaluation plays: argmax of the logits or the Gaussian's mean, clipped to
+    ``action_space`` (needed for continuous actions only)."""
+    device = next(agent.parameters()).device
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        x = agent.normalize(torch.as_tensor(obs, device=device))
+        return env_action(agent, agent.deterministic(x), action_space)
+
+    return act
 
 
 def evaluate(agent: Agent, env_id: str, episodes: int, seed: int) -> tuple[float, float]:
     """Mean and standard deviation of the undiscounted return of the deterministic policy over
     ``episodes`` episodes (seeds seed, seed + 1, ...), all played in lockstep."""
-    envs = [gym.make(env_id) for _ in range(episodes)]
-    device = next(agent.parameters()).device
-    try:
-        obs = [np.asarray(env.reset(seed=seed + i)[0], np.float32).ravel() for i, env in enumerate(envs)]
-        totals = np.zeros(episodes)
-        active = list(range(episodes))
-        while active:
-            with torch.inference_mode():
-                x = agent.normalize(torch.as_tensor(np.stack([obs[i] for i in active]), device=device))
-                actions = env_action(agent, agent.deterministic(x), envs[0].action_space)
-            still = []
-            for i, a in zip(active, actions, strict=True):
-                next_obs, r, terminated, truncated, _ = envs[i].step(a)
-                totals[i] += float(r)
-                obs[i] = np.asarray(next_obs, np.float32).ravel()
-                if not (terminated or truncated):
-                    still.append(i)
-            active = still
-    finally:
-        for env in envs:
-            env.close()
-    return float(totals.mean()), float(totals.std())
+    space = _action_space(env_id)
+    return core.evaluate(deterministic_policy(agent, space), lambda: gym.make(env_id), episodes, seed)
 
 
 def record_episode(agent: Agent, env_id: str, seed: int, max_steps: int = 500) -> list[np.ndarray]:
-    """RGB frames (H, W, 3) of one deterministic episode, the first before any action.
-
-    Raises ``gymnasium.error.DependencyNotInstalled`` when the renderer is missing (classic control
-    draws with pygame: ``pip install "gymnasium[classic-control]"``; MuJoCo with EGL or OSMesa).
-    """
-    device = next(agent.parameters()).device
-    with render_errors(env_id):  # MuJoCo: a missing GL back end says why, like a missing pygame
-        env = gym.make(env_id, render_mode="rgb_array", **render_kwargs(env_id))
-        try:
-            obs, _ = env.reset(seed=seed)
-            frames = [np.asarray(env.render())]
-            for _ in range(max_steps):
-                with torch.inference_mode():
-                    x = agent.normalize(torch.as_tensor(np.asarray(obs, np.float32).reshape(1, -1), device=device))
-                    a = env_action(agent, agent.deterministic(x), env.action_space)[0]
-                obs, _, terminated, truncated, _ = env.step(a)
-                frames.append(np.asarray(env.render()))
-                if terminated or truncated:
-                    break
-            return frames
-        finally:
-            env.close()
+    """RGB frames (H, W, 3) of one deterministic episode, the first before any action (``core.record_episode``)."""
+    act = deterministic_policy(agent, _action_space(env_id))
+    return core.record_episode(act, lambda **kw: gym.make(env_id, **kw), env_id, seed, max_steps)
 
 
 def load_agent(path: str | Path, config: PPOConfig) -> Agent:
@@ -700,6 +592,41 @@ def save_training_state(
     partial.replace(path)
 
 
+def save_checkpoint(
+    out: Path,
+    agent: Agent,
+    optimizer: torch.optim.Optimizer,
+    scaler: RewardScaler | None,
+    generator: torch.Generator,
+    counters: dict[str, int],
+) -> None:
+    """agent.pt (the policy, for evaluation and lessons) and training_state.pt (to resume from), both atomically."""
+    out.mkdir(parents=True, exist_ok=True)
+    save_training_state(out / TRAINING_STATE_FILE, agent, optimizer, scaler, generator, counters)
+    partial = out / "agent.pt.partial"
+    torch.save(agent.state_dict(), partial)
+    partial.replace(out / "agent.pt")
+
+
+def restore_training_state(
+    resumed: dict[str, Any],
+    agent: Agent,
+    optimizer: torch.optim.Optimizer,
+    scaler: RewardScaler | None,
+    generator: torch.Generator,
+) -> dict[str, int]:
+    """Load what ``save_training_state`` saved into a fresh agent, optimizer, scaler and generator;
+    returns the counters (iteration, global_step, episodes, gradient_steps)."""
+    agent.load_state_dict(resumed["agent"])
+    optimizer.load_state_dict(resumed["optimizer"])
+    if resumed["generator"].numel() == generator.get_state().numel():  # not when cuda and cpu differ
+        generator.set_state(resumed["generator"])
+    if scaler is not None and resumed["scaler"] is not None:
+        mean, var, count = resumed["scaler"]
+        scaler.mean, scaler.var, scaler.count = np.asarray(mean), np.asarray(var), count
+    return resumed["counters"]
+
+
 def load_training_state(resume_from: str | Path) -> dict[str, Any]:
     """The state ``save_training_state`` wrote, from the file or from the run folder that holds it."""
     path = Path(resume_from)
@@ -718,12 +645,7 @@ def load_training_state(resume_from: str | Path) -> dict[str, Any]:
 def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: ShouldStop | None = None) -> TrainResult:
     """PPO-clip, Algorithm 1 of Schulman et al. 2017, with N x T steps per iteration. Reports every
     iteration through ``on_update``; polls ``should_stop`` between iterations."""
-    if min(config.total_timesteps, config.num_envs, config.num_steps, config.update_epochs) < 1:
-        raise ValueError("total_timesteps, num_envs, num_steps and update_epochs must be at least 1")
-    if config.num_minibatches < 1 or config.num_minibatches > config.num_envs * config.num_steps:
-        raise ValueError("num_minibatches must lie between 1 and num_envs * num_steps")
-    if config.checkpoint_every < 0:
-        raise ValueError("checkpoint_every must be 0 (never) or a number of iterations")
+    _check(config)
     resumed = load_training_state(config.resume_from) if config.resume_from else None
     configure_cpu_threads()
     prepare(config.env_id)  # MuJoCo: pick the offscreen GL back end before the engine is imported
@@ -735,9 +657,7 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
     N, T = config.num_envs, config.num_steps
     envs = make_vector_env(config.env_id, N)
     obs_dim, action_dim, discrete = env_dims(envs.single_observation_space, envs.single_action_space, config.env_id)
-    action_space = envs.single_action_space
-    spec = gym.spec(config.env_id)
-    threshold = spec.reward_threshold
+    threshold = gym.spec(config.env_id).reward_threshold
 
     agent = Agent(obs_dim, action_dim, discrete, config.hidden_sizes, config.log_std_init, config.norm_obs).to(device)
     # eps 1e-5 rather than Adam's 1e-8 (Huang et al. 2022, detail 3). The fused kernel updates all
@@ -746,55 +666,27 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
     optimizer = torch.optim.Adam(params, lr=config.lr, eps=1e-5, fused=device.type in ("cpu", "cuda"))
     num_iterations = max(1, config.total_timesteps // (N * T))
 
-    # Rollout storage: row t of the N copies. Observations are stored as the networks saw them.
-    obs_buf = torch.zeros((T, N, obs_dim), device=device)  # (T, N, obs_dim)
-    actions_buf = (
-        torch.zeros((T, N), dtype=torch.long, device=device)
-        if discrete
-        else torch.zeros((T, N, action_dim), device=device)
-    )
-    rewards = np.zeros((T, N), dtype=np.float32)
-    terminated_buf = np.zeros((T, N), dtype=bool)
-    truncated_buf = np.zeros((T, N), dtype=bool)
-    valid = np.zeros((T, N), dtype=bool)
-
     log = EpisodeLog(N)
     scaler = RewardScaler(N, config.gamma) if config.norm_reward else None
-    global_step = gradient_steps = start_iteration = 0
+    counters = {"iteration": 0, "global_step": 0, "gradient_steps": 0, "episodes": 0}
     if resumed is not None:  # a long run goes on: same networks and statistics, fresh episodes
-        agent.load_state_dict(resumed["agent"])
-        optimizer.load_state_dict(resumed["optimizer"])
-        if resumed["generator"].numel() == generator.get_state().numel():  # not when cuda and cpu differ
-            generator.set_state(resumed["generator"])
-        if scaler is not None and resumed["scaler"] is not None:
-            mean, var, count = resumed["scaler"]
-            scaler.mean, scaler.var, scaler.count = np.asarray(mean), np.asarray(var), count
-        counters = resumed["counters"]
-        start_iteration, global_step = counters["iteration"], counters["global_step"]
-        gradient_steps, log.episodes = counters["gradient_steps"], counters["episodes"]
+        counters = restore_training_state(resumed, agent, optimizer, scaler, generator)
+    start_iteration, global_step = counters["iteration"], counters["global_step"]
+    gradient_steps, log.episodes = counters["gradient_steps"], counters["episodes"]
     obs, _ = envs.reset(seed=config.seed + start_iteration)
-    prev_terminated = np.zeros(N, dtype=bool)
-    prev_truncated = np.zeros(N, dtype=bool)
-    to_threshold: dict[str, float] | None = None
+    # The clock of seconds_to_threshold starts at the first environment step, like a peer's learn():
+    # building the environments and networks (and torch's lazy import of its compiler when the first
+    # optimizer is made, about a second) is setup, reported as setup_seconds.
+    state = RolloutState(obs, np.zeros(N, dtype=bool), np.zeros(N, dtype=bool), log, threshold, global_step=global_step)
     metrics: Metrics = {}
-    iteration = 0
     stopped_early = interrupted = False
-    # The clock of seconds_to_threshold starts here, at the first environment step, like a peer's
-    # learn(): building the environments and networks (and torch's lazy import of its compiler
-    # when the first optimizer is made, about a second) is setup, reported as setup_seconds.
-    training_started = time.perf_counter()
 
     out = Path(config.output_dir) if config.output_dir else None
 
-    def save_state(iteration: int) -> None:
+    def save_state(iteration: int) -> None:  # agent.pt, and training_state.pt to resume from
         assert out is not None
-        out.mkdir(parents=True, exist_ok=True)
-        counters = {"iteration": iteration, "global_step": global_step, "episodes": log.episodes}
-        counters["gradient_steps"] = gradient_steps
-        save_training_state(out / TRAINING_STATE_FILE, agent, optimizer, scaler, generator, counters)
-        partial = out / "agent.pt.partial"
-        torch.save(agent.state_dict(), partial)
-        partial.replace(out / "agent.pt")
+        counters = {"iteration": iteration, "global_step": state.global_step, "episodes": log.episodes}
+        save_checkpoint(out, agent, optimizer, scaler, generator, counters | {"gradient_steps": gradient_steps})
 
     iteration = start_iteration
     for iteration in range(start_iteration + 1, num_iterations + 1):
@@ -805,51 +697,25 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
             group["lr"] = lr_now
         # lesson:end lr-anneal
 
-        # lesson:start rollout
-        for t in range(T):
-            s = torch.as_tensor(obs, dtype=torch.float32, device=device)  # (N, obs_dim)
-            if config.norm_obs:
-                agent.update_obs_stats(s)
-            x = agent.normalize(s)
-            action = agent.act(x, generator)  # a_t ~ pi_theta_old(. | s_t), (N,) or (N, D)
-            obs_buf[t], actions_buf[t] = x, action
-            valid[t] = autoreset_mask(prev_terminated, prev_truncated)  # False: this step only resets
-
-            obs, reward, terminated, truncated, _ = envs.step(env_action(agent, action, action_space))
-            terminated_buf[t], truncated_buf[t] = terminated, truncated
-            prev_terminated, prev_truncated = terminated, truncated
-            done = terminated | truncated
-            rewards[t] = reward if scaler is None else scaler(reward, valid[t], done)
-
-            if log.step(reward, valid[t], done) and to_threshold is None and threshold is not None:
-                mean100 = log.mean100()
-                if mean100 is not None and mean100 >= threshold:
-                    seconds = time.perf_counter() - training_started
-                    to_threshold = {"seconds": seconds, "steps": global_step + (t + 1) * N}
-        # lesson:end rollout
-        global_step += T * N
+        rollout = collect_rollout(envs, agent, state, T, generator, scaler)  # N x T steps of pi_theta_old
+        global_step = state.global_step
 
         # lesson:start advantages
         with torch.no_grad():  # theta_old's log-probabilities and values of the whole rollout, in one pass
-            flat_obs = obs_buf.flatten(0, 1)  # (T N, obs_dim)
-            logp_old = agent.log_prob_entropy(flat_obs, actions_buf.flatten(0, 1), with_entropy=False)[0].view(T, N)
+            flat_obs = rollout.obs.flatten(0, 1)  # (T N, obs_dim)
+            logp_old = agent.log_prob_entropy(flat_obs, rollout.actions.flatten(0, 1), with_entropy=False)[0]
             values = agent.value(flat_obs).view(T, N)  # V(s_t), (T, N)
-            next_value = agent.value(agent.normalize(torch.as_tensor(obs, dtype=torch.float32, device=device)))
-        terminated_t = torch.as_tensor(terminated_buf, device=device)
-        truncated_t = torch.as_tensor(truncated_buf, device=device)
-        rewards_t = torch.as_tensor(rewards, device=device)
+            next_value = agent.value(rollout.next_obs)  # V(s_T), (N,)
         advantages = compute_gae(
-            rewards_t, values, next_value, terminated_t, truncated_t, config.gamma, config.gae_lambda
+            rollout.rewards, values, next_value, rollout.terminated, rollout.truncated, config.gamma, config.gae_lambda
         )  # (T, N)
         returns = advantages + values  # value targets R_t = A_t + V(s_t), (T, N)
         # lesson:end advantages
 
-        # Flatten the real transitions only: (B,), B <= N T.
-        keep = torch.as_tensor(valid.reshape(-1), device=device)
-        b_obs = obs_buf.reshape(T * N, obs_dim)[keep]
-        b_actions = actions_buf.reshape((T * N,) if discrete else (T * N, action_dim))[keep]
-        b_logp, b_values = logp_old.reshape(-1)[keep], values.reshape(-1)[keep]
-        b_adv, b_returns = advantages.reshape(-1)[keep], returns.reshape(-1)[keep]
+        # The real transitions only: (B,), B <= N T.
+        b_obs, b_actions, b_logp, b_values, b_adv, b_returns = flatten_valid(
+            rollout, logp_old.view(T, N), values, advantages, returns
+        )
         B = b_obs.shape[0]
 
         loss_sums = torch.zeros(2, device=device)  # L^CLIP and L^VF summed over the minibatch steps
@@ -885,48 +751,27 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
             epochs_done += 1
         gradient_steps += minibatch_steps
 
-        # How far the whole update moved the policy, measured once on the whole batch.
         losses: Metrics = {}
         if B > 0:
-            with torch.no_grad():
-                logp_new, entropy_new = agent.log_prob_entropy(b_obs, b_actions)
-            assert entropy_new is not None
             pg_mean, v_mean = (loss_sums / max(minibatch_steps, 1)).tolist()
-            losses = {
-                "losses/policy": pg_mean,
-                "losses/value": v_mean,
-                "losses/entropy": entropy_new.mean().item(),
-                "losses/approx_kl": approx_kl(logp_new, b_logp).item(),  # KL(pi_old || pi_new), after the update
-                "losses/clip_fraction": clip_fraction(logp_new, b_logp, config.clip_eps).item(),
-            }
+            losses = {"losses/policy": pg_mean, "losses/value": v_mean}
+            losses |= update_metrics(agent, b_obs, b_actions, b_logp, b_values, b_returns, config.clip_eps)
             for name, number in losses.items():
                 check_finite(name, number, global_step)
-            ev = explained_variance(b_values, b_returns)
-            if math.isfinite(ev):  # the run manager stops a run on any non-finite losses/ value
-                losses["losses/explained_variance"] = ev
 
         now = time.perf_counter()
         elapsed = now - started
-        progress = iteration / num_iterations
-        if config.max_seconds is not None:  # the run ends at whichever budget runs out first
-            progress = max(progress, elapsed / config.max_seconds if config.max_seconds > 0 else 1.0)
         metrics = {
             "global_step": float(global_step),
-            "progress": min(1.0, progress),
+            "progress": budget_progress(iteration, num_iterations, elapsed, config.max_seconds),
             "charts/iteration": float(iteration),
-            "charts/episodes": float(log.episodes),
             "charts/learning_rate": lr_now,
             "charts/steps_per_second": T * N / max(now - iteration_started, 1e-9),
             "charts/epochs": float(epochs_done),
             "charts/gradient_steps": float(gradient_steps),
             **losses,
+            **episode_metrics(log),
         }
-        if log.recent:
-            metrics["charts/episodic_return_mean100"] = float(np.mean(log.recent))
-        if log.returns:
-            metrics["charts/episodic_return"] = float(np.mean(log.returns))
-            metrics["charts/episodic_length"] = float(np.mean(log.lengths))
-        log.clear()
         if out is not None and config.checkpoint_every and iteration % config.checkpoint_every == 0:
             save_state(iteration)  # a long run: the latest policy, to watch now and resume later
             if iteration < num_iterations:
@@ -948,35 +793,48 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
     envs.close()
     train_seconds = time.perf_counter() - started
     agent.eval()
-    eval_mean = eval_std = None
+    evaluation = (None, None)
     if config.eval_episodes > 0 and not interrupted:  # seeds far from the training ones: fresh start states
-        eval_mean, eval_std = evaluate(agent, config.env_id, config.eval_episodes, config.seed + 1_000_000)
-
+        evaluation = evaluate(agent, config.env_id, config.eval_episodes, config.seed + 1_000_000)
     artifacts: dict[str, str] = {}
     if out is not None:
         save_state(iteration)
-        artifacts["checkpoint"] = str(out / "agent.pt")
-        artifacts["training_state"] = str(out / TRAINING_STATE_FILE)
-        artifacts |= save_config_and_episode(
-            out, config, lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000), interrupted
-        )
-
-    final: dict[str, Any] = {
-        **metrics,
-        "total_steps": float(global_step),
-        "episodes": float(log.episodes),
-        "updates": float(iteration),
-        "seconds": time.perf_counter() - started,
-        "train_seconds": train_seconds,
-        "setup_seconds": training_started - started,
-        "seconds_to_threshold": None if to_threshold is None else to_threshold["seconds"],
-        "steps_to_threshold": None if to_threshold is None else to_threshold["steps"],
-        "reward_threshold": threshold,
-        "eval_return_mean": eval_mean,
-        "eval_return_std": eval_std,
-        "stopped_early": float(stopped_early),
-    }
+        artifacts = {"checkpoint": str(out / "agent.pt"), "training_state": str(out / TRAINING_STATE_FILE)}
+    record = lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000)  # noqa: E731
+    artifacts |= save_run(config, {}, record, interrupted)
+    final = final_metrics(
+        metrics, **state.counts(), updates=iteration, started=started, train_seconds=train_seconds,
+        evaluation=evaluation, stopped_early=stopped_early,
+    )  # fmt: skip
     return TrainResult(metrics=final, artifacts=artifacts)
+
+
+def _check(config: PPOConfig) -> None:
+    if min(config.total_timesteps, config.num_envs, config.num_steps, config.update_epochs) < 1:
+        raise ValueError("total_timesteps, num_envs, num_steps and update_epochs must be at least 1")
+    if config.num_minibatches < 1 or config.num_minibatches > config.num_envs * config.num_steps:
+        raise ValueError("num_minibatches must lie between 1 and num_envs * num_steps")
+    if config.checkpoint_every < 0:
+        raise ValueError("checkpoint_every must be 0 (never) or a number of iterations")
+
+
+def update_metrics(
+    agent: Agent, obs: Tensor, actions: Tensor, logp_old: Tensor, values: Tensor, returns: Tensor, clip_eps: float
+) -> Metrics:
+    """How far the whole update moved the policy, measured once on the whole batch (B,): the entropy,
+    KL(pi_old || pi_new) and the clip fraction after the update, and how well V(s) explained the returns."""
+    with torch.no_grad():
+        logp_new, entropy_new = agent.log_prob_entropy(obs, actions)
+    assert entropy_new is not None
+    metrics = {
+        "losses/entropy": entropy_new.mean().item(),
+        "losses/approx_kl": approx_kl(logp_new, logp_old).item(),  # KL(pi_old || pi_new), after the update
+        "losses/clip_fraction": clip_fraction(logp_new, logp_old, clip_eps).item(),
+    }
+    ev = explained_variance(values, returns)
+    if math.isfinite(ev):  # the run manager stops a run on any non-finite losses/ value
+        metrics["losses/explained_variance"] = ev
+    return metrics
 
 
 def _returns(metrics: Metrics) -> Metrics:
@@ -986,22 +844,6 @@ def _returns(metrics: Metrics) -> Metrics:
 # ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
-
-
-def print_progress(m: Metrics, last_print: list[float]) -> None:
-    """One progress line at most once a second (and at the end), for the on-policy methods."""
-    now = time.perf_counter()
-    if now - last_print[0] >= 1.0 or m["progress"] >= 1.0:
-        last_print[0] = now
-        nan = float("nan")
-        print(
-            f"step {int(m['global_step']):>8}  episodes {int(m['charts/episodes']):>5}"
-            f"  mean100 {m.get('charts/episodic_return_mean100', nan):8.1f}"
-            f"  policy {m.get('losses/policy', nan):7.3f}  value {m.get('losses/value', nan):9.3g}"
-            f"  entropy {m.get('losses/entropy', nan):.3f}  kl {m.get('losses/approx_kl', nan):.4f}"
-            f"  {m['charts/steps_per_second']:7.0f} steps/s",
-            flush=True,
-        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1017,8 +859,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = args.pop("json")
     config = PPOConfig(**args)
     print(f"PPO on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
-    last_print = [0.0]
-    result = train(config, on_update=lambda m: print_progress(m, last_print))
+    result = train(config, on_update=progress_printer(on_policy_line))
     print_summary(result, config.eval_episodes, as_json)
     return 0
 

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from algorithms import core
 from algorithms.contract import (
     Metrics,
     NonFiniteLossError,
@@ -49,12 +50,16 @@ from algorithms.contract import (
     ShouldStop,
     TrainResult,
     add_config_arguments,
+    budget_progress,
     check_finite,
     configure_cpu_threads,
+    final_metrics,
     pick_device,
     print_summary,
-    save_config_and_episode,
+    progress_printer,
+    save_run,
 )
+from algorithms.core import env_sizes, make_mlp
 from algorithms.returns import discounted_returns
 
 __all__ = [
@@ -211,27 +216,8 @@ def episode_returns(episodes: Sequence[Episode], gamma: float, v_final: Sequence
 # ---------------------------------------------------------------------------------------
 
 
-def make_mlp(n_in: int, hidden_sizes: Sequence[int], n_out: int) -> nn.Sequential:
-    """Linear-tanh layers; the policy's outputs are logits, the value network's a single number."""
-    layers: list[nn.Module] = []
-    for width in hidden_sizes:
-        layers += [nn.Linear(n_in, width), nn.Tanh()]
-        n_in = width
-    layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
-
-
 def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> gym.Env:
-    env = gym.make(env_id, **kwargs) if max_episode_steps is None else gym.make(env_id, max_episode_steps, **kwargs)
-    if not isinstance(env.action_space, gym.spaces.Discrete):
-        raise ValueError(f"REINFORCE here needs discrete actions; {env_id} has {env.action_space}")
-    return env
-
-
-def env_sizes(env: gym.Env) -> tuple[int, int]:
-    """(observation dimension, number of actions)."""
-    obs_dim = int(np.prod(env.observation_space.shape))
-    return obs_dim, int(env.action_space.n)
+    return core.make_env(env_id, max_episode_steps, actions="discrete", needed_by="REINFORCE here", **kwargs)
 
 
 @dataclass
@@ -316,42 +302,21 @@ def run_episodes(
     return [episode for episode in done if episode is not None]
 
 
+def greedy_policy(policy: nn.Module) -> core.Act:
+    """argmax of the logits (or of the Q-values): the policy an evaluation plays."""
+    return lambda obs: select_actions(policy, obs, greedy=True)
+
+
 def evaluate(
     policy: nn.Module, env_id: str, episodes: int, seed: int, max_episode_steps: int | None = None
 ) -> tuple[float, float]:
     """Mean and standard deviation of the undiscounted return of the greedy (argmax) policy."""
-    envs = [make_env(env_id, max_episode_steps) for _ in range(episodes)]
-    try:
-        played = run_episodes(policy, envs, greedy=True, seeds=[seed + i for i in range(episodes)])
-    finally:
-        for env in envs:
-            env.close()
-    totals = np.array([episode.total_reward for episode in played])
-    return float(totals.mean()), float(totals.std())
+    return core.evaluate(greedy_policy(policy), lambda: make_env(env_id, max_episode_steps), episodes, seed)
 
 
 def record_episode(policy: nn.Module, env_id: str, seed: int, max_steps: int = 500) -> list[np.ndarray]:
-    """RGB frames (H, W, 3) of one greedy episode, the first before any action, for an animation.
-
-    Raises ``gymnasium.error.DependencyNotInstalled`` when the environment's renderer is missing
-    (CartPole draws with pygame: ``pip install "gymnasium[classic-control]"``).
-    """
-    env = make_env(env_id, render_mode="rgb_array")
-    try:
-        obs, _ = env.reset(seed=seed)
-        try:
-            frames = [np.asarray(env.render())]
-        except gym.error.DependencyNotInstalled as err:
-            raise gym.error.DependencyNotInstalled(f"record_episode cannot draw {env_id} frames: {err}") from err
-        for _ in range(max_steps):
-            a = int(select_actions(policy, np.asarray(obs, np.float32).reshape(1, -1), greedy=True)[0])
-            obs, _, terminated, truncated, _ = env.step(a)
-            frames.append(np.asarray(env.render()))
-            if terminated or truncated:
-                break
-        return frames
-    finally:
-        env.close()
+    """RGB frames (H, W, 3) of one greedy episode, the first before any action, for an animation."""
+    return core.record_episode(greedy_policy(policy), lambda **kw: make_env(env_id, **kw), env_id, seed, max_steps)
 
 
 def load_policy(path: str | Path, config: ReinforceConfig) -> nn.Sequential:
@@ -452,12 +417,9 @@ def train(
         if to_threshold is None and threshold is not None and len(recent) == recent.maxlen and mean100 >= threshold:
             to_threshold = {"seconds": now - started, "steps": global_step, "episodes": episodes_done}
         elapsed = now - started
-        progress = episodes_done / config.total_episodes
-        if config.max_seconds is not None:  # the run ends at whichever budget runs out first
-            progress = max(progress, elapsed / config.max_seconds if config.max_seconds > 0 else 1.0)
         metrics |= {
             "global_step": float(global_step),
-            "progress": min(1.0, progress),
+            "progress": budget_progress(episodes_done, config.total_episodes, elapsed, config.max_seconds),
             "charts/episodes": float(episodes_done),
             "charts/episodic_return": float(np.mean(totals)),
             "charts/episodic_return_mean100": mean100,
@@ -480,46 +442,45 @@ def train(
     for env in envs:
         env.close()
     train_seconds = time.perf_counter() - started
-    eval_mean = eval_std = None
+    evaluation = (None, None)
     if config.eval_episodes > 0 and not interrupted:  # seeds far from the training ones: fresh start states
-        eval_mean, eval_std = evaluate(
+        evaluation = evaluate(
             policy, config.env_id, config.eval_episodes, config.seed + 1_000_000, config.max_episode_steps
         )
-
-    artifacts: dict[str, str] = {}
-    if config.output_dir:
-        out = Path(config.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        torch.save(policy.state_dict(), out / "policy.pt")
-        artifacts["checkpoint"] = str(out / "policy.pt")
-        if value is not None:
-            torch.save(value.state_dict(), out / "value.pt")
-            artifacts["value_checkpoint"] = str(out / "value.pt")
-        artifacts |= save_config_and_episode(
-            out, config, lambda: record_episode(policy, config.env_id, seed=config.seed + 10_000), interrupted
-        )
-
-    final: dict[str, Any] = {
-        **metrics,
-        "total_steps": float(global_step),
-        "episodes": float(episodes_done),
-        "updates": float(updates),
-        "seconds": time.perf_counter() - started,
-        "train_seconds": train_seconds,
-        "seconds_to_threshold": None if to_threshold is None else to_threshold["seconds"],
-        "steps_to_threshold": None if to_threshold is None else to_threshold["steps"],
-        "episodes_to_threshold": None if to_threshold is None else to_threshold["episodes"],
-        "reward_threshold": threshold,
-        "eval_return_mean": eval_mean,
-        "eval_return_std": eval_std,
-        "stopped_early": float(stopped_early),
-    }
+    checkpoints = {"checkpoint": ("policy.pt", policy.state_dict())}
+    if value is not None:
+        checkpoints["value_checkpoint"] = ("value.pt", value.state_dict())
+    record = lambda: record_episode(policy, config.env_id, seed=config.seed + 10_000)  # noqa: E731
+    artifacts = save_run(config, checkpoints, record, interrupted)
+    final = final_metrics(
+        metrics,
+        total_steps=global_step,
+        episodes=episodes_done,
+        updates=updates,
+        started=started,
+        train_seconds=train_seconds,
+        to_threshold=to_threshold,
+        episodes_to_threshold=True,
+        reward_threshold=threshold,
+        evaluation=evaluation,
+        stopped_early=stopped_early,
+    )
     return TrainResult(metrics=final, artifacts=artifacts)
 
 
 # ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
+
+
+def progress_line(m: Metrics) -> str:
+    """The command line's progress line."""
+    return (
+        f"episode {int(m['charts/episodes']):>6}  step {int(m['global_step']):>8}"
+        f"  return {m['charts/episodic_return']:7.1f}  mean100 {m['charts/episodic_return_mean100']:7.1f}"
+        f"  policy loss {m['losses/policy']:9.3f}  entropy {m['losses/entropy']:.3f}"
+        f"  {m['charts/steps_per_second']:8.0f} steps/s"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -534,21 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"device {pick_device(config.device)}, seed {config.seed}",
         flush=True,
     )
-    last_print = [0.0]
-
-    def progress(m: Metrics) -> None:
-        now = time.perf_counter()
-        if now - last_print[0] >= 1.0 or m["progress"] >= 1.0:
-            last_print[0] = now
-            print(
-                f"episode {int(m['charts/episodes']):>6}  step {int(m['global_step']):>8}"
-                f"  return {m['charts/episodic_return']:7.1f}  mean100 {m['charts/episodic_return_mean100']:7.1f}"
-                f"  policy loss {m['losses/policy']:9.3f}  entropy {m['losses/entropy']:.3f}"
-                f"  {m['charts/steps_per_second']:8.0f} steps/s",
-                flush=True,
-            )
-
-    result = train(config, on_update=progress)
+    result = train(config, on_update=progress_printer(progress_line))
     print_summary(result, config.eval_episodes, as_json)
     return 0
 

@@ -11,6 +11,8 @@ GAE paper). G_t = r_t + gamma G_{t+1} below is the book's G_t = R_{t+1} + gamma 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -86,6 +88,54 @@ def gae(
         # lesson:end gae-recursion
         advantages[t] = running
     return advantages
+
+
+def batched_gae(
+    rewards: Any,
+    values: Any,
+    next_values: Any,
+    terminated: Any,
+    truncated: Any,
+    gamma: float,
+    lam: float,
+    mask_terminations: bool = True,
+) -> Any:
+    """GAE advantages A_t of N rollouts of T steps at once (Schulman et al. 2016, eq. 16; PPO's
+    truncated form, Schulman et al. 2017, eq. 11 and 12): ``gae`` over a batch, episode edges included.
+
+    rewards, values, next_values: (T, N) float; terminated, truncated: (T, N) bool. ``next_values[t]``
+    is V of the observation step t returned: the *final* observation when step t ended an episode,
+    so a time limit (truncated) bootstraps from it while a real end (terminated) drops it. Either one
+    stops the sum at the episode's edge. Works on numpy arrays and torch tensors alike. Returns (T, N).
+
+        delta_t = r_t + gamma V(s_{t+1}) (1 - terminated_t) - V(s_t)
+        A_t     = delta_t + gamma lam (1 - done_t) A_{t+1},     done_t = terminated_t or truncated_t
+
+    ``mask_terminations=False`` is the debugging lab's first bug: neither mask is applied.
+    """
+    T = rewards.shape[0]
+    # lesson:start bug-termination-mask
+    if mask_terminations:
+        not_terminated = _as_float(~terminated, rewards)  # after a real end the future is worth 0
+        not_done = _as_float(~(terminated | truncated), rewards)  # the next row starts another episode
+    else:  # BUG: a fall is bootstrapped like any step, and A_t leaks back from the next episode
+        not_terminated = not_done = _as_float(terminated | True, rewards)
+    # lesson:end bug-termination-mask
+    # lesson:start gae-batched
+    delta = rewards + gamma * next_values * not_terminated - values  # TD errors, all at once, (T, N)
+    advantages = 1.0 * delta  # (T, N); every row is overwritten below
+    running = delta[T - 1]  # A_{T-1} = delta_{T-1}: nothing after the rollout, (N,)
+    advantages[T - 1] = running
+    for t in reversed(range(T - 1)):
+        running = delta[t] + gamma * lam * not_done[t] * running  # A_t = delta_t + gamma lam A_{t+1}
+        advantages[t] = running
+    # lesson:end gae-batched
+    return advantages
+
+
+def _as_float(mask: Any, like: Any) -> Any:
+    """A bool mask as 1.0 / 0.0 in the dtype of ``like`` (a numpy array or a torch tensor)."""
+    return mask.to(like.dtype) if hasattr(mask, "to") else mask.astype(like.dtype)
 
 
 def n_step_returns(

@@ -61,21 +61,26 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from algorithms import core
 from algorithms.contract import (
     Metrics,
     NonFiniteLossError,
     OnUpdate,
     ShouldStop,
     TrainResult,
+    budget_progress,
     check_finite,
     configure_cpu_threads,
+    final_metrics,
     pick_device,
     print_summary,
-    save_config_and_episode,
+    progress_printer,
     save_progress,
+    save_run,
 )
+from algorithms.core import env_sizes, make_mlp
 from algorithms.dqn import update_target
-from algorithms.envs.mujoco_setup import prepare, render_errors, render_kwargs
+from algorithms.envs.mujoco_setup import prepare
 from algorithms.reinforce import add_config_arguments
 
 __all__ = [
@@ -316,22 +321,13 @@ class ContinuousReplayBuffer:
 # ---------------------------------------------------------------------------------------
 
 
-def make_mlp(n_in: int, hidden_sizes: Sequence[int], n_out: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for width in hidden_sizes:
-        layers += [nn.Linear(n_in, width), nn.ReLU()]
-        n_in = width
-    layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
-
-
 class TwinQ(nn.Module):
     """The two soft Q-functions Q_theta1(s, a), Q_theta2(s, a): (B, obs_dim), (B, A) -> (B,), (B,)."""
 
     def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: Sequence[int]):
         super().__init__()
-        self.q1 = make_mlp(obs_dim + action_dim, hidden_sizes, 1)
-        self.q2 = make_mlp(obs_dim + action_dim, hidden_sizes, 1)
+        self.q1 = make_mlp(obs_dim + action_dim, hidden_sizes, 1, nn.ReLU)
+        self.q2 = make_mlp(obs_dim + action_dim, hidden_sizes, 1, nn.ReLU)
 
     def forward(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         x = torch.cat([obs, actions], dim=-1)  # (B, obs_dim + A)
@@ -347,7 +343,7 @@ class Actor(nn.Module):
 
     def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: Sequence[int]):
         super().__init__()
-        self.trunk = make_mlp(obs_dim, hidden_sizes[:-1], hidden_sizes[-1]) if hidden_sizes else nn.Identity()
+        self.trunk = make_mlp(obs_dim, hidden_sizes[:-1], hidden_sizes[-1], nn.ReLU) if hidden_sizes else nn.Identity()
         width = hidden_sizes[-1] if hidden_sizes else obs_dim
         self.mean = nn.Linear(width, action_dim)
         self.log_std = nn.Linear(width, action_dim)
@@ -375,19 +371,7 @@ class Actor(nn.Module):
 
 
 def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> gym.Env:
-    env = gym.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
-    space = env.action_space
-    if not isinstance(space, gym.spaces.Box) or not (
-        np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))
-    ):
-        env.close()
-        raise ValueError(f"SAC needs a bounded Box action space (tanh squashes into it); {env_id} has {space}")
-    return env
-
-
-def env_sizes(env: gym.Env) -> tuple[int, int]:
-    """(observation dimension, action dimension)."""
-    return int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
+    return core.make_env(env_id, max_episode_steps, actions="bounded box", needed_by="SAC", **kwargs)
 
 
 def _bounds(env: gym.Env) -> tuple[np.ndarray, np.ndarray]:
@@ -395,64 +379,38 @@ def _bounds(env: gym.Env) -> tuple[np.ndarray, np.ndarray]:
     return space.low.astype(np.float32).ravel(), space.high.astype(np.float32).ravel()
 
 
+def deterministic_policy(actor: Actor, env: gym.Env) -> core.Act:
+    """tanh(mu(s)) mapped onto the action box: the policy an evaluation plays."""
+    device = next(actor.parameters()).device
+    low, high = _bounds(env)
+    shape = env.action_space.shape
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        actions = actor.deterministic(torch.as_tensor(obs, device=device)).cpu().numpy()  # (n, A)
+        return np.stack([to_env_action(a, low, high).reshape(shape) for a in actions])
+
+    return act
+
+
 def evaluate(
     actor: Actor, env_id: str, episodes: int, seed: int, max_episode_steps: int | None = None
 ) -> tuple[float, float]:
     """Mean and standard deviation of the undiscounted return of the deterministic policy tanh(mu(s))
     over ``episodes`` episodes (seeds seed, seed + 1, ...), all played in lockstep."""
-    envs = [make_env(env_id, max_episode_steps) for _ in range(episodes)]
-    device = next(actor.parameters()).device
-    low, high = _bounds(envs[0])
-    shape = envs[0].action_space.shape
-    try:
-        obs = [np.asarray(env.reset(seed=seed + i)[0], np.float32).ravel() for i, env in enumerate(envs)]
-        totals = np.zeros(episodes)
-        active = list(range(episodes))
-        while active:
-            with torch.inference_mode():
-                x = torch.as_tensor(np.stack([obs[i] for i in active]), device=device)
-                actions = actor.deterministic(x).cpu().numpy()  # (n_active, A)
-            still = []
-            for i, a in zip(active, actions, strict=True):
-                next_obs, r, terminated, truncated, _ = envs[i].step(to_env_action(a, low, high).reshape(shape))
-                totals[i] += float(r)
-                obs[i] = np.asarray(next_obs, np.float32).ravel()
-                if not (terminated or truncated):
-                    still.append(i)
-            active = still
-    finally:
-        for env in envs:
-            env.close()
-    return float(totals.mean()), float(totals.std())
+    env = make_env(env_id, max_episode_steps)
+    act = deterministic_policy(actor, env)
+    env.close()
+    return core.evaluate(act, lambda: make_env(env_id, max_episode_steps), episodes, seed)
 
 
 def record_episode(
     actor: Actor, env_id: str, seed: int, max_steps: int = 500, max_episode_steps: int | None = None
 ) -> list[np.ndarray]:
-    """RGB frames (H, W, 3) of one deterministic episode, the first before any action.
-
-    Raises ``gymnasium.error.DependencyNotInstalled`` when the renderer is missing (classic control
-    draws with pygame: ``pip install "gymnasium[classic-control]"``; MuJoCo with EGL or OSMesa).
-    """
-    device = next(actor.parameters()).device
-    with render_errors(env_id):  # MuJoCo: a missing GL back end says why, like a missing pygame
-        env = make_env(env_id, max_episode_steps, render_mode="rgb_array", **render_kwargs(env_id))
-        low, high = _bounds(env)
-        try:
-            obs, _ = env.reset(seed=seed)
-            frames = [np.asarray(env.render())]
-            for _ in range(max_steps):
-                with torch.inference_mode():
-                    x = torch.as_tensor(np.asarray(obs, np.float32).reshape(1, -1), device=device)
-                    a = actor.deterministic(x)[0].cpu().numpy()
-                action = to_env_action(a, low, high).reshape(env.action_space.shape)
-                obs, _, terminated, truncated, _ = env.step(action)
-                frames.append(np.asarray(env.render()))
-                if terminated or truncated:
-                    break
-            return frames
-        finally:
-            env.close()
+    """RGB frames (H, W, 3) of one deterministic episode, the first before any action (``core.record_episode``)."""
+    env = make_env(env_id, max_episode_steps)
+    act = deterministic_policy(actor, env)
+    env.close()
+    return core.record_episode(act, lambda **kw: make_env(env_id, max_episode_steps, **kw), env_id, seed, max_steps)
 
 
 def load_actor(path: str | Path, config: SACConfig) -> Actor:
@@ -625,13 +583,10 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
         if global_step % config.log_interval == 0 or last:
             now = time.perf_counter()
             elapsed = now - started
-            progress = global_step / config.total_timesteps
-            if config.max_seconds is not None:
-                progress = max(progress, elapsed / config.max_seconds if config.max_seconds > 0 else 1.0)
             shown = finished or [last_episode]
             metrics = {
                 "global_step": float(global_step),
-                "progress": min(1.0, progress),
+                "progress": budget_progress(global_step, config.total_timesteps, elapsed, config.max_seconds),
                 "charts/episodes": float(episodes),
                 "charts/steps_per_second": (global_step - report_step) / max(now - report_started, 1e-9),
                 "charts/updates": float(updates),
@@ -668,45 +623,49 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
 
     env.close()
     train_seconds = time.perf_counter() - started
-    eval_mean = eval_std = None
+    evaluation = (None, None)
     if config.eval_episodes > 0 and not interrupted:  # seeds far from the training ones: fresh start states
-        eval_mean, eval_std = evaluate(
+        evaluation = evaluate(
             actor, config.env_id, config.eval_episodes, config.seed + 1_000_000, config.max_episode_steps
         )
-
     artifacts: dict[str, str] = {}
     if out is not None:
         save_checkpoint()
         artifacts["checkpoint"] = str(out / "sac.pt")
-        artifacts |= save_config_and_episode(
-            out,
-            config,
-            lambda: record_episode(
-                actor, config.env_id, config.seed + 10_000, max_episode_steps=config.max_episode_steps
-            ),
-            interrupted,
-        )
-
-    final: dict[str, Any] = {
-        **metrics,
-        "total_steps": float(global_step),
-        "episodes": float(episodes),
-        "updates": float(updates),
-        "seconds": time.perf_counter() - started,
-        "train_seconds": train_seconds,
-        "seconds_to_threshold": None if to_threshold is None else to_threshold["seconds"],
-        "steps_to_threshold": None if to_threshold is None else to_threshold["steps"],
-        "reward_threshold": threshold,
-        "eval_return_mean": eval_mean,
-        "eval_return_std": eval_std,
-        "stopped_early": float(stopped_early),
-    }
+    record = lambda: record_episode(  # noqa: E731
+        actor, config.env_id, config.seed + 10_000, max_episode_steps=config.max_episode_steps
+    )
+    artifacts |= save_run(config, {}, record, interrupted)
+    final = final_metrics(
+        metrics,
+        total_steps=global_step,
+        episodes=episodes,
+        updates=updates,
+        started=started,
+        train_seconds=train_seconds,
+        to_threshold=to_threshold,
+        reward_threshold=threshold,
+        evaluation=evaluation,
+        stopped_early=stopped_early,
+    )
     return TrainResult(metrics=final, artifacts=artifacts)
 
 
 # ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
+
+
+def progress_line(m: Metrics) -> str:
+    """The command line's progress line."""
+    line = f"step {int(m['global_step']):>8}  episode {int(m['charts/episodes']):>5}"
+    if "charts/episodic_return" in m:
+        line += f"  return {m['charts/episodic_return']:8.1f}"
+        line += f"  mean100 {m['charts/episodic_return_mean100']:8.1f}"
+    line += f"  alpha {m['charts/alpha']:.3f}"
+    if "losses/q" in m:
+        line += f"  q loss {m['losses/q']:8.3f}  entropy {m['charts/entropy']:6.2f}"
+    return line + f"  {m['charts/steps_per_second']:6.0f} steps/s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -722,22 +681,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = args.pop("json")
     config = SACConfig(**args)
     print(f"SAC on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
-    last_print = [0.0]
-
-    def progress(m: Metrics) -> None:
-        now = time.perf_counter()
-        if now - last_print[0] >= 1.0 or m["progress"] >= 1.0:
-            last_print[0] = now
-            line = f"step {int(m['global_step']):>8}  episode {int(m['charts/episodes']):>5}"
-            if "charts/episodic_return" in m:
-                line += f"  return {m['charts/episodic_return']:8.1f}"
-                line += f"  mean100 {m['charts/episodic_return_mean100']:8.1f}"
-            line += f"  alpha {m['charts/alpha']:.3f}"
-            if "losses/q" in m:
-                line += f"  q loss {m['losses/q']:8.3f}  entropy {m['charts/entropy']:6.2f}"
-            print(line + f"  {m['charts/steps_per_second']:6.0f} steps/s", flush=True)
-
-    result = train(config, on_update=progress)
+    result = train(config, on_update=progress_printer(progress_line))
     print_summary(result, config.eval_episodes, as_json)
     return 0
 

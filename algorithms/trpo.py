@@ -17,8 +17,8 @@ real surrogate improves and the real KL is within delta.
 Advantages are GAE (Schulman et al. 2016, "High-Dimensional Continuous Control Using Generalized
 Advantage Estimation", who pair it with TRPO), and the value function V(s) is fitted separately
 after each policy step with a few epochs of Adam on the returns (the 2016 paper uses its own trust
-region for the critic; plain regression is the common simplification). The rollouts, networks and
-evaluation are PPO's and A2C's (``algorithms/ppo.py``, ``algorithms/a2c.py``).
+region for the critic; plain regression is the common simplification). The rollouts are the shared
+on-policy ones (``algorithms/rollout.py``), the networks and evaluation PPO's (``algorithms/ppo.py``).
 
 Command line (progress lines, then one JSON object on the last line with ``--json``)::
 
@@ -39,36 +39,32 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from algorithms.a2c import (
-    RolloutState,
-    collect_rollout,
-    episode_metrics,
-    finish_run,
-    flatten_valid,
-    make_agent,
-)
+from algorithms.a2c import finish_run, make_agent
 from algorithms.contract import (
     Metrics,
     NonFiniteLossError,
     OnUpdate,
     ShouldStop,
     TrainResult,
+    add_config_arguments,
+    budget_progress,
     check_finite,
     configure_cpu_threads,
+    on_policy_line,
     pick_device,
     print_summary,
+    progress_printer,
 )
 from algorithms.losses import clipped_value_loss
-from algorithms.ppo import (
-    Agent,
+from algorithms.ppo import Agent, compute_gae, explained_variance, normalize_advantages
+from algorithms.rollout import (
     EpisodeLog,
-    compute_gae,
-    explained_variance,
+    RolloutState,
+    collect_rollout,
+    episode_metrics,
+    flatten_valid,
     make_vector_env,
-    normalize_advantages,
-    print_progress,
 )
-from algorithms.reinforce import add_config_arguments
 
 __all__ = [
     "NonFiniteLossError",
@@ -440,12 +436,9 @@ def train(config: TRPOConfig, on_update: OnUpdate | None = None, should_stop: Sh
 
         now = time.perf_counter()
         elapsed = now - started
-        progress = iteration / num_iterations
-        if config.max_seconds is not None:
-            progress = max(progress, elapsed / config.max_seconds if config.max_seconds > 0 else 1.0)
         metrics = {
             "global_step": float(state.global_step),
-            "progress": min(1.0, progress),
+            "progress": budget_progress(iteration, num_iterations, elapsed, config.max_seconds),
             "charts/iteration": float(iteration),
             "charts/steps_per_second": T * N / max(now - iteration_started, 1e-9),
             **losses,
@@ -478,8 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = args.pop("json")
     config = TRPOConfig(**args)
     print(f"TRPO on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
-    last_print = [0.0]
-    result = train(config, on_update=lambda m: print_progress(m, last_print))
+    result = train(config, on_update=progress_printer(on_policy_line))
     print_summary(result, config.eval_episodes, as_json)
     return 0
 

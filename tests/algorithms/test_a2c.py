@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import torch
 
-from algorithms import a2c
-from algorithms.a2c import A2CConfig, a2c_loss, n_step_returns, policy_gradient_loss, train
-from algorithms.contract import NonFiniteLossError, field_docs
+from algorithms.a2c import A2CConfig, a2c_loss, policy_gradient_loss, rollout_returns, train
 from algorithms.ppo import compute_gae
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,11 +25,6 @@ PER_UPDATE_KEYS = {
     "losses/entropy",
 }
 FINAL_KEYS = {"total_steps", "seconds", "seconds_to_threshold", "eval_return_mean", "eval_return_std"}
-
-
-def test_every_config_field_has_a_docstring() -> None:
-    docs = field_docs(A2CConfig)
-    assert [f.name for f in fields(A2CConfig) if not docs.get(f.name)] == []
 
 
 def test_lesson_regions_are_marked_once() -> None:
@@ -55,7 +44,7 @@ def test_n_step_returns_by_hand_terminated_versus_truncated() -> None:
     next_value = torch.tensor([4.0, 4.0])
     terminated = torch.tensor([[False, False], [True, False], [False, False]])
     truncated = torch.tensor([[False, False], [False, True], [False, False]])
-    R = n_step_returns(rewards, values, next_value, terminated, truncated, gamma=0.5)
+    R = rollout_returns(rewards, values, next_value, terminated, truncated, gamma=0.5)
     # Row 2: 0 + 0.5 * 4 = 2. Terminated: R_1 = 1, R_0 = 1 + 0.5 = 1.5.
     # Truncated: R_1 = 1 + 0.5 * V(final) = 1 + 1.5 = 2.5, R_0 = 1 + 0.5 * 2.5 = 2.25.
     torch.testing.assert_close(R, torch.tensor([[1.5, 2.25], [1.0, 2.5], [2.0, 2.0]]))
@@ -68,7 +57,7 @@ def test_n_step_advantage_is_gae_with_lambda_one() -> None:
     next_value = torch.randn(N, generator=g)
     terminated = torch.rand(T, N, generator=g) < 0.15
     truncated = (torch.rand(T, N, generator=g) < 0.15) & ~terminated
-    R = n_step_returns(rewards, values, next_value, terminated, truncated, gamma=0.9)
+    R = rollout_returns(rewards, values, next_value, terminated, truncated, gamma=0.9)
     A = compute_gae(rewards, values, next_value, terminated, truncated, gamma=0.9, lam=1.0)
     torch.testing.assert_close(R - values, A)
 
@@ -132,32 +121,9 @@ def test_should_stop_ends_training_after_the_current_update(tmp_path: Path) -> N
     assert "checkpoint" in result.artifacts and "episode" not in result.artifacts
 
 
-def test_nan_loss_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(a2c, "n_step_returns", lambda rewards, *args: torch.full_like(rewards, float("nan")))
-    with pytest.raises(NonFiniteLossError, match="became nan"):
-        train(A2CConfig(**{**TINY, "norm_adv": False}))
-
-
-def test_same_seed_same_run() -> None:
-    def run(seed: int) -> float:
-        return train(A2CConfig(**{**TINY, "seed": seed, "eval_episodes": 0})).metrics["losses/value"]
-
-    assert run(3) == run(3)
-
-
 def test_bad_optimizer_is_refused() -> None:
     with pytest.raises(ValueError, match="optimizer"):
         train(A2CConfig(**{**TINY, "optimizer": "sgd"}))
-
-
-def test_cli_prints_one_json_object_last() -> None:
-    command = [sys.executable, "-m", "algorithms.a2c", "--env-id", "CartPole-v1", "--seed", "2"]
-    command += ["--total-timesteps", "256", "--num-envs", "4", "--num-steps", "8", "--eval-episodes", "1", "--json"]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
-    lines = done.stdout.strip().splitlines()
-    assert lines[0].startswith("A2C on CartPole-v1")
-    result = json.loads(lines[-1])
-    assert result.keys() >= FINAL_KEYS and result["total_steps"] == 256
 
 
 # --- learning (slow) --------------------------------------------------------------------------

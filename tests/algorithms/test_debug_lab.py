@@ -40,8 +40,9 @@ def test_every_bug_is_a_documented_switch_with_a_lesson_region() -> None:
     assert set(literal) == set(BUGS), "the demo's parameter model must offer exactly the lab's switches"
     source = (Path(__file__).parents[2] / "algorithms" / "debug_lab.py").read_text()
     regions = set(re.findall(r"# lesson:start ([\w-]+)", source))
+    returns_source = (Path(__file__).parents[2] / "algorithms" / "returns.py").read_text()
+    assert "# lesson:start bug-termination-mask" in returns_source  # the bug is an argument of batched_gae
     assert {
-        "bug-termination-mask",
         "bug-old-gym-api",
         "bug-ratio",
         "bug-sign",

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from algorithms import ppo
-from algorithms.contract import NonFiniteLossError, field_docs
+from algorithms.contract import field_docs
 from algorithms.ppo import (
     Agent,
     EpisodeLog,
@@ -389,22 +387,6 @@ def test_kl_early_stop_cuts_the_epochs() -> None:
     assert calls[-1]["charts/gradient_steps"] == 2.0  # one step per iteration
 
 
-def test_same_seed_same_run() -> None:
-    def run(seed: int) -> list[dict[str, float]]:
-        calls: list[dict[str, float]] = []
-        train(PPOConfig(**{**TINY, "seed": seed, "eval_episodes": 0}), on_update=calls.append)
-        return [{k: v for k, v in m.items() if k != "charts/steps_per_second"} for m in calls]
-
-    assert run(3) == run(3)
-    assert run(3) != run(4)
-
-
-def test_nan_loss_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ppo, "compute_gae", lambda rewards, *args: torch.full_like(rewards, float("nan")))
-    with pytest.raises(NonFiniteLossError, match="became nan"):
-        train(PPOConfig(**TINY))
-
-
 def test_a_one_step_batch_still_trains_and_reports() -> None:
     # N = T = 1: a batch of one step, and no batch at all when that step only resets the copy.
     calls: list[dict[str, float]] = []
@@ -437,20 +419,12 @@ def test_lesson_regions_are_marked_once() -> None:
     from app.content.coderef import regions_in, resolve
 
     regions = regions_in(ROOT / "algorithms" / "ppo.py")
-    for name in ("rollout", "advantages", "minibatch-update", "kl-early-stop", "lr-anneal"):
+    for name in ("advantages", "minibatch-update", "kl-early-stop", "lr-anneal"):
         assert len(regions.get(name, [])) == 1, name
         assert resolve(f"algorithms.ppo:train#{name}").text.strip()
-    assert "running = delta[t]" in resolve("algorithms.ppo:compute_gae#gae-batched").text
-
-
-def test_cli_prints_one_json_object_last() -> None:
-    command = [sys.executable, "-m", "algorithms.ppo", "--env-id", "CartPole-v1", "--seed", "2"]
-    command += ["--total-timesteps", "256", "--num-envs", "4", "--num-steps", "64", "--eval-episodes", "1", "--json"]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
-    lines = done.stdout.strip().splitlines()
-    assert lines[0].startswith("PPO on CartPole-v1")
-    result = json.loads(lines[-1])
-    assert result.keys() >= FINAL_KEYS and result["total_steps"] == 256
+    assert len(regions_in(ROOT / "algorithms" / "rollout.py").get("rollout", [])) == 1
+    assert "autoreset_mask" in resolve("algorithms.rollout:collect_rollout#rollout").text
+    assert "running = delta[t]" in resolve("algorithms.returns:batched_gae#gae-batched").text
 
 
 def test_cli_takes_its_defaults_from_the_preset() -> None:

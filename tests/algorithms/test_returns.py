@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from algorithms.returns import discount_weights, discounted_return, discounted_returns, effective_horizon, gae
+from algorithms.returns import (
+    batched_gae,
+    discount_weights,
+    discounted_return,
+    discounted_returns,
+    effective_horizon,
+    gae,
+)
 
 
 def test_discounted_returns_by_hand() -> None:
@@ -85,3 +92,48 @@ def test_gae_bias_variance_trade_off() -> None:
     np.testing.assert_allclose(perfect_critic["bias"], 0.0, atol=1e-9)
     no_noise = gae_bias_variance(lams, reward_noise=0.0, episodes=200)
     np.testing.assert_allclose(no_noise["variance"], 0.0, atol=1e-9)
+
+
+def test_batched_gae_equals_per_episode_gae() -> None:
+    """Each column of a (T, N) rollout, cut into its episodes, gives what ``gae`` gives each episode:
+    a terminated end is a done, a truncated end or the rollout's end bootstraps from V(next obs)."""
+    rng = np.random.default_rng(0)
+    T, N, gamma, lam = 40, 6, 0.97, 0.9
+    rewards, values = rng.normal(size=(T, N)), rng.normal(size=(T, N))
+    ends = rng.random((T, N)) < 0.15
+    # V(s_{t+1}): the next row's value inside an episode; at an end, V of the final observation
+    next_values = np.where(ends, rng.normal(size=(T, N)), np.vstack([values[1:], rng.normal(size=(1, N))]))
+    terminated = ends & (rng.random((T, N)) < 0.5)
+    truncated = ends & ~terminated
+    batched = batched_gae(rewards, values, next_values, terminated, truncated, gamma, lam)
+    episodes = 0
+    for n in range(N):
+        start = 0
+        for t in range(T):
+            if terminated[t, n] or truncated[t, n] or t == T - 1:
+                seg = slice(start, t + 1)
+                v = np.append(values[seg, n], next_values[t, n])  # bootstrap from V(s_{t+1}) ...
+                dones = np.zeros(t + 1 - start)
+                dones[-1] = float(terminated[t, n])  # ... unless the episode really ended
+                np.testing.assert_allclose(batched[seg, n], gae(rewards[seg, n], v, dones, gamma, lam))
+                start, episodes = t + 1, episodes + 1
+    assert episodes > 2 * N  # the rollout really held several episodes per column
+
+
+def test_batched_gae_torch_matches_numpy_and_the_bug_leaks_across_episodes() -> None:
+    import torch
+
+    rewards = np.array([[1.0], [1.0], [1.0]])
+    values = np.zeros((3, 1))
+    next_values = np.full((3, 1), 10.0)
+    terminated = np.array([[False], [True], [False]])
+    truncated = np.zeros((3, 1), bool)
+    right = batched_gae(rewards, values, next_values, terminated, truncated, 0.5, 1.0)
+    # step 1 fell: A_1 = r = 1, and A_0 = r + gamma V(s_1) - 0 + gamma A_1 with V(s_1) = 10
+    np.testing.assert_allclose(right[:, 0], [1 + 0.5 * 10 + 0.5 * 1.0, 1.0, 1 + 0.5 * 10])
+    as_torch = batched_gae(
+        *(torch.as_tensor(x) for x in (rewards, values, next_values, terminated, truncated)), 0.5, 1.0
+    )
+    np.testing.assert_allclose(as_torch.numpy(), right)
+    buggy = batched_gae(rewards, values, next_values, terminated, truncated, 0.5, 1.0, mask_terminations=False)
+    assert buggy[1, 0] == 1 + 0.5 * 10 + 0.5 * 6.0  # the fall bootstraps, and A_2 leaks back into it
