@@ -50,7 +50,11 @@ def answer(page: Page, position: int, question_id: str, right: bool) -> None:
     check = page.get_by_role("button", name="Check", exact=True)
     expect(check).to_be_enabled()
     q = load_questions().get(question_id)
-    page.get_by_text(q.answers[0] if right else q.distractors[0], exact=True).click()
+    option = page.get_by_text(q.answers[0] if right else q.distractors[0], exact=True)
+    # When a question follows itself, the previous form lingers until the rerun ends (stale on a
+    # loaded machine): wait until only the fresh one is left.
+    expect(option).to_have_count(1, timeout=60_000)
+    option.click()
     check.click()
     expect(page.get_by_text("Correct." if right else "Not this one.", exact=True)).to_be_visible()
     page.get_by_role("button", name="Next question").click()
