@@ -1,12 +1,14 @@
 """Two Streamlit replicas on two ports sharing one PostgreSQL (issue 13, "several replicas, one class"):
-what a learner does on one (an answer, its review card, a run) shows on the other, and an
+what a learner does on one (an answer, its review card, a drill, a run) shows on the other, and an
 instructor's Class page on either sees every learner. A real PostgreSQL server (skipped only where
 its binaries are absent) and Chromium; both servers use the same data folder, as replicas behind a
-load balancer share one (run logs)."""
+load balancer share one (run logs). A second pair shares one Ray cluster as well (RLDOJO_RUNS_BACKEND=ray,
+a local Ray head; skipped where Ray is not installed): a run started on one finishes, seen on the other."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,33 +17,63 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.grading.bank import load_questions
+from app.learners import db, store
+from app.learners.drills import Drill, Item
 from tests.browser.server import streamlit_server
-from tests.postgres_server import fresh_database, postgres_server
+from tests.browser.test_class_drill_in_browser import QUESTIONS, STEPS, press_check, see_result_and_go_on
+from tests.postgres_server import Server, fresh_database, postgres_server
+from tests.ray_head import ray_head, require_ray
 
 pytestmark = pytest.mark.browser
 QUESTION = "markov-property"
 LOGS: list[Path] = []
 
 
+ENV = {
+    "RLDOJO_INSTRUCTORS": "prof",
+    "RLDOJO_PLUGINS": "tests.app.runs.fake_algorithms",
+    "RLDOJO_MAX_RUNS": "1",
+    "RLDOJO_AUTH": None,
+    "RLDOJO_RUNS_BACKEND": None,
+    "RAY_ADDRESS": None,
+}
+
+
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The two servers' URLs; their logs are one.log and two.log in the shared data folder."""
+def postgres() -> Iterator[Server]:
+    with postgres_server() as server:
+        yield server
+
+
+def two_servers(stack: ExitStack, data: Path, **env: str | None) -> tuple[str, str]:
+    """Two replicas over `data`; their logs are one.log and two.log there, checked for tracebacks at the end."""
+    one = stack.enter_context(streamlit_server(data, data / "one.log", **{**ENV, **env}))
+    two = stack.enter_context(streamlit_server(data, data / "two.log", **{**ENV, **env}))
+    LOGS.extend([data / "one.log", data / "two.log"])
+    return one, two
+
+
+@pytest.fixture(scope="module")
+def database_url(postgres: Server) -> str:
+    return fresh_database(postgres)
+
+
+@pytest.fixture(scope="module")
+def replicas(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The two servers' URLs (runs on the replica that starts them, RLDOJO_RUNS_BACKEND=local)."""
     with ExitStack() as stack:
-        server = stack.enter_context(postgres_server())
-        url = fresh_database(server)
-        data = tmp_path_factory.mktemp("replica-data")
-        env = {
-            "DATABASE_URL": url,
-            "RLDOJO_INSTRUCTORS": "prof",
-            "RLDOJO_PLUGINS": "tests.app.runs.fake_algorithms",
-            "RLDOJO_MAX_RUNS": "1",
-            "RLDOJO_AUTH": None,
-            "RLDOJO_RUNS_BACKEND": None,
-        }
-        one = stack.enter_context(streamlit_server(data, data / "one.log", **env))
-        two = stack.enter_context(streamlit_server(data, data / "two.log", **env))
-        LOGS[:] = [data / "one.log", data / "two.log"]
-        yield one, two
+        yield two_servers(stack, tmp_path_factory.mktemp("replica-data"), DATABASE_URL=database_url)
+
+
+@pytest.fixture(scope="module")
+def ray_replicas(postgres: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """Two more servers on a database of their own, whose runs are actors on one shared Ray cluster."""
+    require_ray()
+    with ExitStack() as stack:
+        address = stack.enter_context(ray_head())
+        data = tmp_path_factory.mktemp("ray-replica-data")
+        env = {"DATABASE_URL": fresh_database(postgres), "RLDOJO_RUNS_BACKEND": "ray", "RAY_ADDRESS": address}
+        yield two_servers(stack, data, **env)
 
 
 def metric(page: Page, label: str):
@@ -63,7 +95,7 @@ def start_counter_run(page: Page, base: str, learner: str) -> str:
     page.get_by_text("Start a new run").click()
     page.get_by_test_id("stSelectbox").first.locator("input").click()
     page.keyboard.type("Counter")
-    page.keyboard.press("Enter")
+    page.get_by_role("option", name=re.compile("Counter")).first.click()  # not Enter: typed before the list opened
     form = page.get_by_test_id("stForm").filter(has_text="Counts.")  # not the default algorithm's, fading out
     expect(form).to_have_count(1)
     form.get_by_role("button", name="Start run").click()
@@ -102,7 +134,50 @@ def test_a_learner_finds_everything_on_the_other_replica(page: Page, replicas: t
     expect(page.get_by_text("This page is for instructors", exact=False)).to_be_visible()
 
 
+def test_a_drill_goes_on_from_one_replica_to_the_other(page: Page, replicas: tuple[str, str], database_url) -> None:
+    """Each step of a retrieval drill on the other replica than the step before: each sees where it is."""
+    one, two = replicas
+    with pytest.MonkeyPatch.context() as env:  # the drill, as "Start the drill" saves it, in the shared database
+        env.setenv(db.DATABASE_URL_ENV, database_url)
+        db.dispose_all()
+        drill = Drill("ddee", "retrieval", "dee", [Item(q, i) for i, q in enumerate(QUESTIONS)], time.time())
+        store.save_drill(drill.id, drill.learner, drill.kind, drill.to_dict())
+        db.dispose_all()
+    for position, (question_id, right) in enumerate(STEPS):
+        page.goto(f"{(one, two)[position % 2]}/drill?drill=ddee&learner=dee")
+        expect(page.get_by_role("heading", name="Retrieval drill")).to_be_visible()
+        press_check(page, position, question_id, right)  # it shows `position` answered: the other's too
+        see_result_and_go_on(page, right)
+        if position + 1 < len(STEPS):  # this replica has saved the step before the next page asks the other
+            expect(page.get_by_text(f"{position + 1} answered ·", exact=False)).to_be_visible()
+    expect(page.get_by_text("Drill done: 2 questions, 1 missed at first", exact=False)).to_be_visible()
+    page.goto(f"{one}/drill?learner=dee")  # the replica that began it lists it done
+    expect(page.get_by_text("4 answered · done", exact=False)).to_be_visible()
+    page.goto(f"{one}/progress?learner=dee")
+    expect(metric(page, "Answers")).to_have_text("4")
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(db.DATABASE_URL_ENV, database_url)
+        db.dispose_all()
+        mine = [a for a in store.attempts() if a["learner"] == "dee"]
+        db.dispose_all()
+    assert [(a["question_id"], bool(a["correct"])) for a in mine] == STEPS  # none lost, none twice, in order
+    assert {a["drill_id"] for a in mine} == {"ddee"}
+
+
+def test_a_run_started_on_one_replica_runs_on_ray_and_finishes_seen_on_the_other(
+    page: Page, ray_replicas: tuple[str, str]
+) -> None:
+    one, two = ray_replicas
+    run_id = start_counter_run(page, one, "eve")
+    page.goto(f"{two}/runs?run={run_id}&learner=eve")
+    expect(page.get_by_text("finished", exact=True)).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("could not start the run on Ray", exact=False)).to_have_count(0)
+    page.goto(f"{two}/runs?learner=eve")
+    expect(page.get_by_text("Select runs to overlay their curves", exact=False)).to_be_visible()
+
+
 def test_the_servers_logged_no_traceback(replicas: tuple[str, str]) -> None:
-    assert len(LOGS) == 2
+    assert len(LOGS) >= 2
     for log in LOGS:
         assert "Traceback" not in log.read_text(), log.read_text()[-3000:]

@@ -5,10 +5,7 @@ killed actor, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
-import secrets
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -17,40 +14,15 @@ import pytest
 from app.runs.manager import RunManager
 from app.runs.store import ACTIVE
 from app.settings import ROOT
+from tests.ray_head import ray_head
 
-# Ray 2.60 authenticates clients with a token, and reads the mode when it is imported: ours, set
-# before the import, reaches this process and the head (which passes it on to its workers).
-os.environ.setdefault("RAY_AUTH_MODE", "token")
-os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
-ray = pytest.importorskip("ray")
-
-HEAD = (
-    "import ray, sys, time\n"
-    "ray.init(num_cpus=2, include_dashboard=False, namespace='rldojo')\n"
-    "print(ray.get_runtime_context().gcs_address, flush=True)\n"
-    "while True:\n    time.sleep(3600)\n"
-)
+ray = pytest.importorskip("ray")  # after tests.ray_head, which sets Ray's authentication first
 
 
 @pytest.fixture(scope="session")
 def ray_address() -> Iterator[str]:
-    head = subprocess.Popen(
-        [sys.executable, "-c", HEAD], cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        address = head.stdout.readline().strip()
-        assert address, "the Ray head did not start"
+    with ray_head() as address:
         yield address
-    finally:
-        import contextlib
-
-        with contextlib.suppress(Exception):
-            ray.shutdown()
-        os.killpg(head.pid, signal.SIGTERM)  # the head and the Ray processes it started: our group only
-        try:
-            head.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
 
 
 @pytest.fixture
