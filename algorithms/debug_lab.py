@@ -57,6 +57,7 @@ from algorithms.contract import (
     NonFiniteLossError,
     OnUpdate,
     ShouldStop,
+    StepsConfig,
     TrainResult,
     add_config_arguments,
     budget_progress,
@@ -93,11 +94,9 @@ LR_TOO_HIGH_FACTOR = 30.0  # bug_lr_too_high multiplies the learning rate by thi
 
 
 @dataclass(frozen=True)
-class DebugLabConfig:
+class DebugLabConfig(StepsConfig):
     env_id: str = "CartPole-v1"
     """Gymnasium id of an environment with a vector observation and discrete actions."""
-    seed: int = 1
-    """Seeds the networks, the action sampling, the minibatch order and the environments."""
     total_timesteps: int = 30_000
     """Environment steps in all, summed over the N copies."""
     num_envs: int = 8
@@ -141,10 +140,6 @@ class DebugLabConfig:
     """Deterministic (argmax) episodes played after training to score the policy (0: none)."""
     device: str = "cpu"
     """auto, cpu or cuda. These small networks are fastest on a CPU."""
-    max_seconds: float | None = None
-    """Wall-clock cap on training in seconds; None trains for the whole budget."""
-    output_dir: str = ""
-    """Folder for the checkpoint (agent.pt), the config and an episode animation; empty saves nothing."""
 
 
 # The switches, in the order the lesson shows them: field name -> what it breaks.

@@ -61,6 +61,7 @@ from algorithms.contract import (
     NonFiniteLossError,
     OnUpdate,
     ShouldStop,
+    StepsConfig,
     TrainResult,
     add_config_arguments,
     budget_progress,
@@ -93,11 +94,9 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class DQNConfig:
+class DQNConfig(StepsConfig):
     env_id: str = "CartPole-v1"
     """Gymnasium id of an environment with discrete actions and a vector observation."""
-    seed: int = 1
-    """Seeds the networks, exploration, replay sampling and the environment: the same seed repeats a run."""
     total_timesteps: int = 50_000
     """Environment steps in all (the budget); the run also stops at max_seconds if that is set."""
     buffer_size: int = 100_000
@@ -145,10 +144,6 @@ class DQNConfig:
     """Greedy episodes per evaluation during training (always the same start states, not those of the final score)."""
     log_interval: int = 500
     """Environment steps between two reports of the metrics."""
-    device: str = "auto"
-    """auto, cpu or cuda. auto takes cuda when present; these tiny networks are as fast on a CPU."""
-    max_seconds: float | None = None
-    """Wall-clock cap on training in seconds; None trains for the whole step budget."""
     output_dir: str = ""
     """Folder for the resulting Q-network (q_network.pt) and an animation of one episode; empty saves nothing."""
 

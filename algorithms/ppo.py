@@ -77,6 +77,7 @@ from algorithms.contract import (
     NonFiniteLossError,
     OnUpdate,
     ShouldStop,
+    StepsConfig,
     TrainResult,
     add_config_arguments,
     budget_progress,
@@ -140,11 +141,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class PPOConfig:
-    env_id: str = "CartPole-v1"
-    """Gymnasium id of an environment with a vector observation and Discrete or Box actions."""
-    seed: int = 1
-    """Seeds the networks, the action sampling, the minibatch order and the environments."""
+class PPOConfig(StepsConfig):
     total_timesteps: int = 100_000
     """Environment steps in all, summed over the parallel copies (the budget; see also max_seconds)."""
     num_envs: int = 16
@@ -187,14 +184,6 @@ class PPOConfig:
     """Normalise observations by their running mean and variance, clipped to +-10 (for continuous control)."""
     norm_reward: bool = False
     """Divide rewards by the running std of the discounted return, clipped to +-10 (Engstrom et al. 2020)."""
-    device: str = "auto"
-    """auto, cpu or cuda. auto takes cuda when present; these small networks are as fast on a CPU."""
-    max_seconds: float | None = None
-    """Wall-clock cap on training in seconds; None trains for the whole budget."""
-    eval_episodes: int = 20
-    """Deterministic episodes (argmax or Gaussian mean) played after training to score the policy (0: none)."""
-    output_dir: str = ""
-    """Folder for the checkpoint (agent.pt), the config and an episode animation; empty saves nothing."""
     checkpoint_every: int = 0
     """Every this many iterations, save the checkpoint (and training_state.pt, to resume from) and an episode of
     the current policy to output_dir, so a long run can be watched while it learns; 0: only at the end."""

@@ -67,6 +67,7 @@ from algorithms.contract import (
     NonFiniteLossError,
     OnUpdate,
     ShouldStop,
+    StepsConfig,
     TrainResult,
     budget_progress,
     check_finite,
@@ -107,11 +108,9 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class SACConfig:
+class SACConfig(StepsConfig):
     env_id: str = "Pendulum-v1"
     """Gymnasium id of an environment with a bounded Box action space and a vector observation."""
-    seed: int = 1
-    """Seeds the networks, exploration, replay sampling and the environment: the same seed repeats a run."""
     total_timesteps: int = 20_000
     """Environment steps in all (the budget); the run also stops at max_seconds if that is set."""
     buffer_size: int = 1_000_000
@@ -149,8 +148,6 @@ class SACConfig:
     """Environment steps between two reports of the metrics."""
     device: str = "auto"
     """auto, cpu or cuda. auto takes cuda when present; batch-256 MLPs of this size also run well on a CPU."""
-    max_seconds: float | None = None
-    """Wall-clock cap on training in seconds; None trains for the whole step budget."""
     output_dir: str = ""
     """Folder for the checkpoint (sac.pt) and an animation of one episode; empty saves nothing."""
     checkpoint_every: int = 0

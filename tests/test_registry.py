@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -43,6 +44,23 @@ def test_config_is_documented_and_frozen(name: str) -> None:
     config = config_class()
     with pytest.raises(AttributeError):
         config.__setattr__(fields[0]["name"], fields[0]["default"])  # frozen
+
+
+@pytest.mark.parametrize("name", ["ppo", "a2c", "trpo", "reinforce", "dqn", "sac", "debug-lab"])
+def test_the_shared_settings_come_from_one_base_and_keep_their_place(name: str) -> None:
+    """env_id, seed, device... are declared once (RunConfig); the form still shows their docstrings,
+    env_id and seed first, the algorithm's own settings next, and eval/device/time/output last."""
+    from algorithms.contract import RunConfig, config_dict, field_docs
+
+    _, config_class, _ = load(name)
+    assert issubclass(config_class, RunConfig)
+    names = [f["name"] for f in config_fields(config_class)]
+    assert names[:2] == ["env_id", "seed"]
+    assert names[-4:] == ["eval_episodes", "device", "max_seconds", "output_dir"]
+    shared = {f.name for f in dataclasses.fields(RunConfig)}
+    assert not shared & set(names[2:-4]), "the algorithm's own settings sit between the shared ones"
+    assert field_docs(config_class)["max_seconds"] == field_docs(RunConfig)["max_seconds"]
+    assert list(config_dict(config_class())) == names  # config.json in the same order
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
