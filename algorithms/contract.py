@@ -284,6 +284,19 @@ def replace_file(path: Path, write: Callable[[Path], Any]) -> Path:
     return path
 
 
+def episode_report(shown: list[tuple[float, int]], recent: Any) -> Metrics:
+    """The episode charts of one report of an off-policy run: the mean return and length of ``shown``
+    (the (return, length) of the episodes that ended since the last report, else the latest one) and the
+    mean of ``recent`` (the last 100 returns)."""
+    import numpy as np
+
+    return {
+        "charts/episodic_return": float(np.mean([r for r, _ in shown])),
+        "charts/episodic_return_mean100": float(np.mean(recent)),
+        "charts/episodic_length": float(np.mean([n for _, n in shown])),
+    }
+
+
 def save_progress(out: Path, record: Callable[[], list] | None, info: dict[str, Any]) -> None:
     """A long run's periodic artifacts, beside the final ones: ``episode.gif`` of the current policy
     (when ``record`` is given and the environment can render) and ``latest.json`` with ``info``
