@@ -45,6 +45,7 @@ from algorithms.contract import (
     NonFiniteLossError,
     OnUpdate,
     ShouldStop,
+    StepsConfig,
     TrainResult,
     budget_progress,
     check_finite,
@@ -92,11 +93,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class A2CConfig:
-    env_id: str = "CartPole-v1"
-    """Gymnasium id of an environment with a vector observation and Discrete or Box actions."""
-    seed: int = 1
-    """Seeds the networks, the action sampling and the environments."""
+class A2CConfig(StepsConfig):
     total_timesteps: int = 300_000
     """Environment steps in all, summed over the parallel copies (the budget; see also max_seconds)."""
     num_envs: int = 16
@@ -127,14 +124,6 @@ class A2CConfig:
     """Widths of the hidden tanh layers of the actor and of the critic (two separate networks)."""
     log_std_init: float = 0.0
     """Initial log standard deviation of the Gaussian policy (continuous actions only)."""
-    device: str = "auto"
-    """auto, cpu or cuda. auto takes cuda when present; these small networks are as fast on a CPU."""
-    max_seconds: float | None = None
-    """Wall-clock cap on training in seconds; None trains for the whole budget."""
-    eval_episodes: int = 20
-    """Deterministic episodes (argmax or Gaussian mean) played after training to score the policy (0: none)."""
-    output_dir: str = ""
-    """Folder for the checkpoint (agent.pt), the config and an episode animation; empty saves nothing."""
 
 
 # ---------------------------------------------------------------------------------------

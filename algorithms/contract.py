@@ -97,8 +97,50 @@ def configure_cpu_threads() -> None:
     torch.set_num_threads(1)
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """The settings every trainable deep-RL algorithm shares. An algorithm's config inherits them and
+    redeclares one only to change its default or say something its own (a field keeps its docstring from
+    the class that declares it last). On the form, the CLI and config.json, env_id and seed come first and
+    the fields named in LAST_FIELDS last, so each algorithm's own settings sit in between."""
+
+    LAST_FIELDS: typing.ClassVar[tuple[str, ...]] = ("eval_episodes", "device", "max_seconds", "output_dir")
+
+    env_id: str = "CartPole-v1"
+    """Gymnasium id of an environment with a vector observation and Discrete or Box actions."""
+    seed: int = 1
+    """Seeds the networks, the action sampling, exploration, the minibatch order and the environments: the same
+    seed repeats a run."""
+    eval_episodes: int = 20
+    """Deterministic episodes (argmax or Gaussian mean) played after training to score the policy (0: none)."""
+    device: str = "auto"
+    """auto, cpu or cuda. auto takes cuda when present; these small networks are as fast on a CPU."""
+    max_seconds: float | None = None
+    """Wall-clock cap on training in seconds; None trains for the whole budget."""
+    output_dir: str = ""
+    """Folder for the checkpoint, the config and an episode animation; empty saves nothing."""
+
+
+@dataclass(frozen=True)
+class StepsConfig(RunConfig):
+    """A RunConfig whose budget is a number of environment steps."""
+
+    total_timesteps: int = 100_000
+    """Environment steps in all, summed over the parallel copies (the budget; see also max_seconds)."""
+
+
 def field_docs(config_class: type) -> dict[str, str]:
-    """The docstring written under each dataclass field (used as help text in forms and CLIs)."""
+    """The docstring written under each dataclass field (used as help text in forms and CLIs), from the
+    class and its bases; where a subclass redeclares a field, its docstring wins."""
+    docs: dict[str, str] = {}
+    for klass in reversed(config_class.__mro__):
+        if klass is not object:
+            docs.update(_own_field_docs(klass))
+    return docs
+
+
+def _own_field_docs(config_class: type) -> dict[str, str]:
+    """The field docstrings written in `config_class`'s own body."""
     try:
         source = textwrap.dedent(inspect.getsource(config_class))
     except (OSError, TypeError):
@@ -118,13 +160,30 @@ def field_docs(config_class: type) -> dict[str, str]:
     return docs
 
 
+def ordered_fields(config_class: type) -> list[Any]:
+    """The dataclass fields in the order people see them: the config's LAST_FIELDS (if it has them) moved
+    to the end, everything else in declaration order (base fields first)."""
+    last = getattr(config_class, "LAST_FIELDS", ())
+    by_name = {f.name: f for f in fields(config_class)}
+    return [f for f in by_name.values() if f.name not in last] + [by_name[n] for n in last if n in by_name]
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """`asdict(config)` in the order of ordered_fields (what config.json holds)."""
+    values = asdict(config)
+    return {f.name: values[f.name] for f in ordered_fields(type(config))}
+
+
 def config_fields(config_class: type) -> list[dict[str, Any]]:
-    """name, type, default and help of each field of a config dataclass."""
+    """name, type, default and help of each field of a config dataclass, in the order of ordered_fields."""
     docs = field_docs(config_class)
-    hints = inspect.get_annotations(config_class, eval_str=True)
+    hints: dict[str, Any] = {}
+    for klass in reversed(config_class.__mro__):
+        if klass is not object:
+            hints.update(inspect.get_annotations(klass, eval_str=True))
     return [
         {"name": f.name, "type": hints.get(f.name, Any), "default": _default(f), "help": docs.get(f.name, "")}
-        for f in fields(config_class)
+        for f in ordered_fields(config_class)
     ]
 
 
@@ -197,7 +256,7 @@ def save_config_and_episode(out: Path, config: Any, record: Callable[[], list], 
     """
     import gymnasium as gym
 
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    (out / "config.json").write_text(json.dumps(config_dict(config), indent=2))
     artifacts = {"config": str(out / "config.json")}
     if not interrupted:
         try:
@@ -223,6 +282,19 @@ def replace_file(path: Path, write: Callable[[Path], Any]) -> Path:
     write(partial)
     os.replace(partial, path)
     return path
+
+
+def episode_report(shown: list[tuple[float, int]], recent: Any) -> Metrics:
+    """The episode charts of one report of an off-policy run: the mean return and length of ``shown``
+    (the (return, length) of the episodes that ended since the last report, else the latest one) and the
+    mean of ``recent`` (the last 100 returns)."""
+    import numpy as np
+
+    return {
+        "charts/episodic_return": float(np.mean([r for r, _ in shown])),
+        "charts/episodic_return_mean100": float(np.mean(recent)),
+        "charts/episodic_length": float(np.mean([n for _, n in shown])),
+    }
 
 
 def save_progress(out: Path, record: Callable[[], list] | None, info: dict[str, Any]) -> None:

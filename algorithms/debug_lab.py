@@ -57,11 +57,13 @@ from algorithms.contract import (
     NonFiniteLossError,
     OnUpdate,
     ShouldStop,
+    StepsConfig,
     TrainResult,
     add_config_arguments,
     budget_progress,
     check_finite,
     configure_cpu_threads,
+    episode_report,
     final_metrics,
     on_policy_line,
     pick_device,
@@ -93,11 +95,9 @@ LR_TOO_HIGH_FACTOR = 30.0  # bug_lr_too_high multiplies the learning rate by thi
 
 
 @dataclass(frozen=True)
-class DebugLabConfig:
+class DebugLabConfig(StepsConfig):
     env_id: str = "CartPole-v1"
     """Gymnasium id of an environment with a vector observation and discrete actions."""
-    seed: int = 1
-    """Seeds the networks, the action sampling, the minibatch order and the environments."""
     total_timesteps: int = 30_000
     """Environment steps in all, summed over the N copies."""
     num_envs: int = 8
@@ -141,10 +141,6 @@ class DebugLabConfig:
     """Deterministic (argmax) episodes played after training to score the policy (0: none)."""
     device: str = "cpu"
     """auto, cpu or cuda. These small networks are fastest on a CPU."""
-    max_seconds: float | None = None
-    """Wall-clock cap on training in seconds; None trains for the whole budget."""
-    output_dir: str = ""
-    """Folder for the checkpoint (agent.pt), the config and an episode animation; empty saves nothing."""
 
 
 # The switches, in the order the lesson shows them: field name -> what it breaks.
@@ -237,14 +233,120 @@ def make_envs(config: DebugLabConfig) -> list[gym.Env]:
     return envs
 
 
-def train(
-    config: DebugLabConfig, on_update: OnUpdate | None = None, should_stop: ShouldStop | None = None
-) -> TrainResult:
-    """PPO-clip with the bugs that ``config`` switches on. Reports once per iteration (N x T steps)."""
+def _check(config: DebugLabConfig) -> None:
+    """Refuse settings no run can use, with the field named."""
     if min(config.total_timesteps, config.num_envs, config.num_steps, config.update_epochs) < 1:
         raise ValueError("total_timesteps, num_envs, num_steps and update_epochs must be at least 1")
     if not 1 <= config.num_minibatches <= config.num_envs * config.num_steps:
         raise ValueError("num_minibatches must lie between 1 and num_envs * num_steps")
+
+
+Batch = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]
+
+
+def _score_batch(
+    agent: Agent,
+    obs_buf: np.ndarray,
+    next_obs_buf: np.ndarray,
+    actions_buf: np.ndarray,
+    rewards: np.ndarray,
+    terminated_buf: np.ndarray,
+    truncated_buf: np.ndarray,
+    config: DebugLabConfig,
+) -> Batch:
+    """The rollout, flattened to T N samples and scored by theta_old: (observations, actions, log pi_old(a|s),
+    V(s_t), GAE advantages A_t, value targets R_t = A_t + V(s_t)); bug_no_termination_mask reaches GAE here."""
+    T, N, obs_dim = obs_buf.shape
+    device = next(agent.parameters()).device
+    with torch.no_grad():  # theta_old's log-probabilities and values of the whole batch
+        flat_obs = torch.as_tensor(obs_buf.reshape(T * N, obs_dim), device=device)  # (T N, obs_dim)
+        flat_actions = torch.as_tensor(actions_buf.reshape(-1), device=device)  # (T N,)
+        b_logp = agent.log_prob_entropy(flat_obs, flat_actions, with_entropy=False)[0]  # (T N,)
+        b_values = agent.value(flat_obs)  # V(s_t), (T N,)
+        flat_next_obs = torch.as_tensor(next_obs_buf.reshape(T * N, obs_dim), device=device)
+        next_values = agent.value(flat_next_obs).view(T, N)  # V(s_{t+1}), (T, N)
+        advantages = gae_advantages(
+            torch.as_tensor(rewards, device=device),
+            b_values.view(T, N),
+            next_values,
+            torch.as_tensor(terminated_buf, device=device),
+            torch.as_tensor(truncated_buf, device=device),
+            config.gamma,
+            config.gae_lambda,
+            mask_terminations=not config.bug_no_termination_mask,
+        )
+        b_adv = advantages.flatten()  # (T N,)
+        b_returns = b_adv + b_values  # value targets R_t = A_t + V(s_t)
+    return flat_obs, flat_actions, b_logp, b_values, b_adv, b_returns
+
+
+def ppo_update(
+    agent: Agent, optimizer: torch.optim.Optimizer, batch: Batch, config: DebugLabConfig, generator: torch.Generator
+) -> dict[str, float]:
+    """update_epochs passes of clipped-surrogate minibatch steps over the batch (with the loss bugs the config
+    switches on). Returns the means over the steps of the losses, the gradient norm, the advantages' std in
+    the loss and the ratio, and the largest ratio seen."""
+    flat_obs, flat_actions, b_logp, _, b_adv, b_returns = batch
+    params = list(agent.parameters())
+    B = len(flat_obs)
+    device = flat_obs.device
+    sums = {
+        "policy": 0.0,
+        "value": 0.0,
+        "grad_norm": 0.0,
+        "adv_std_in_loss": 0.0,
+        "ratio_mean": 0.0,
+        "ratio_max": 0.0,
+    }
+    steps = 0
+    for _epoch in range(config.update_epochs):
+        order = torch.randperm(B, generator=generator, device=device)
+        for mb in order.tensor_split(config.num_minibatches):
+            logp, _ = agent.log_prob_entropy(flat_obs[mb], flat_actions[mb], with_entropy=False)
+            # lesson:start bug-adv-norm
+            if config.bug_no_adv_norm:  # noqa: SIM108
+                # BUG: the advantages keep their scale and their mean (a biased critic shifts them all)
+                adv = b_adv[mb]
+            else:
+                adv = normalize_advantages(b_adv[mb])  # mean 0, std 1 in every minibatch
+            # lesson:end bug-adv-norm
+            pg_loss, ratio = policy_loss(
+                logp, b_logp[mb], adv, config.clip_eps, config.bug_log_prob_ratio, config.bug_wrong_sign
+            )
+            v_loss = 0.5 * (agent.value(flat_obs[mb]) - b_returns[mb]).pow(2).mean()
+            loss = pg_loss + config.vf_coef * v_loss
+            optimizer.zero_grad()
+            loss.backward()
+            grad_norm = nn.utils.clip_grad_norm_(params, config.max_grad_norm)  # the norm before clipping
+            optimizer.step()
+            sums["policy"] += pg_loss.item()
+            sums["value"] += v_loss.item()
+            sums["grad_norm"] += float(grad_norm)
+            sums["adv_std_in_loss"] += adv.std().item()
+            sums["ratio_mean"] += ratio.mean().item()
+            sums["ratio_max"] = max(sums["ratio_max"], ratio.max().item())
+            steps += 1
+
+    return {k: (v if k == "ratio_max" else v / max(steps, 1)) for k, v in sums.items()}
+
+
+def _keep_finite(diagnostics: Metrics, ev: float, global_step: int) -> None:
+    """Stop the run on a NaN loss (with its name); drop other numbers that are not finite (e.g. the standard
+    deviation of one sample); add the explained variance when it is finite."""
+    for name, number in list(diagnostics.items()):
+        if name.startswith("losses/"):
+            check_finite(name, number, global_step)  # a NaN loss stops the run, with this message
+        elif not math.isfinite(number):
+            del diagnostics[name]  # e.g. a standard deviation of a single sample
+    if math.isfinite(ev):
+        diagnostics["losses/explained_variance"] = ev
+
+
+def train(
+    config: DebugLabConfig, on_update: OnUpdate | None = None, should_stop: ShouldStop | None = None
+) -> TrainResult:
+    """PPO-clip with the bugs that ``config`` switches on. Reports once per iteration (N x T steps)."""
+    _check(config)
     configure_cpu_threads()
     started = time.perf_counter()
     device = torch.device(pick_device(config.device))
@@ -273,8 +375,7 @@ def train(
     next_obs_buf = np.zeros((T, N, obs_dim), np.float32)  # the real s_{t+1}, final observations included
     actions_buf = np.zeros((T, N), np.int64)
     rewards = np.zeros((T, N), np.float32)
-    terminated_buf = np.zeros((T, N), bool)
-    truncated_buf = np.zeros((T, N), bool)
+    terminated_buf, truncated_buf = np.zeros((2, T, N), bool)  # each (T, N)
     episode_return, episode_length = np.zeros(N), np.zeros(N, dtype=np.int64)
     recent: deque[float] = deque(maxlen=100)
     finished: list[tuple[float, int]] = []
@@ -318,65 +419,9 @@ def train(
                 obs[i] = next_obs
         global_step += T * N
 
-        with torch.no_grad():  # theta_old's log-probabilities and values of the whole batch
-            flat_obs = torch.as_tensor(obs_buf.reshape(T * N, obs_dim), device=device)  # (T N, obs_dim)
-            flat_actions = torch.as_tensor(actions_buf.reshape(-1), device=device)  # (T N,)
-            b_logp = agent.log_prob_entropy(flat_obs, flat_actions, with_entropy=False)[0]  # (T N,)
-            b_values = agent.value(flat_obs)  # V(s_t), (T N,)
-            flat_next_obs = torch.as_tensor(next_obs_buf.reshape(T * N, obs_dim), device=device)
-            next_values = agent.value(flat_next_obs).view(T, N)  # V(s_{t+1}), (T, N)
-            advantages = gae_advantages(
-                torch.as_tensor(rewards, device=device),
-                b_values.view(T, N),
-                next_values,
-                torch.as_tensor(terminated_buf, device=device),
-                torch.as_tensor(truncated_buf, device=device),
-                config.gamma,
-                config.gae_lambda,
-                mask_terminations=not config.bug_no_termination_mask,
-            )
-            b_adv = advantages.flatten()  # (T N,)
-            b_returns = b_adv + b_values  # value targets R_t = A_t + V(s_t)
-
-        B = T * N
-        sums = {
-            "policy": 0.0,
-            "value": 0.0,
-            "grad_norm": 0.0,
-            "adv_std_in_loss": 0.0,
-            "ratio_mean": 0.0,
-            "ratio_max": 0.0,
-        }
-        steps = 0
-        for _epoch in range(config.update_epochs):
-            order = torch.randperm(B, generator=generator, device=device)
-            for mb in order.tensor_split(config.num_minibatches):
-                logp, _ = agent.log_prob_entropy(flat_obs[mb], flat_actions[mb], with_entropy=False)
-                # lesson:start bug-adv-norm
-                if config.bug_no_adv_norm:  # noqa: SIM108
-                    # BUG: the advantages keep their scale and their mean (a biased critic shifts them all)
-                    adv = b_adv[mb]
-                else:
-                    adv = normalize_advantages(b_adv[mb])  # mean 0, std 1 in every minibatch
-                # lesson:end bug-adv-norm
-                pg_loss, ratio = policy_loss(
-                    logp, b_logp[mb], adv, config.clip_eps, config.bug_log_prob_ratio, config.bug_wrong_sign
-                )
-                v_loss = 0.5 * (agent.value(flat_obs[mb]) - b_returns[mb]).pow(2).mean()
-                loss = pg_loss + config.vf_coef * v_loss
-                optimizer.zero_grad()
-                loss.backward()
-                grad_norm = nn.utils.clip_grad_norm_(params, config.max_grad_norm)  # the norm before clipping
-                optimizer.step()
-                sums["policy"] += pg_loss.item()
-                sums["value"] += v_loss.item()
-                sums["grad_norm"] += float(grad_norm)
-                sums["adv_std_in_loss"] += adv.std().item()
-                sums["ratio_mean"] += ratio.mean().item()
-                sums["ratio_max"] = max(sums["ratio_max"], ratio.max().item())
-                steps += 1
-
-        means = {k: (v if k == "ratio_max" else v / max(steps, 1)) for k, v in sums.items()}
+        batch = _score_batch(agent, obs_buf, next_obs_buf, actions_buf, rewards, terminated_buf, truncated_buf, config)
+        flat_obs, flat_actions, b_logp, b_values, b_adv, b_returns = batch
+        means = ppo_update(agent, optimizer, batch, config, generator)
         # lesson:start diagnostics
         with torch.no_grad():  # how far the whole update moved the policy, measured the right way
             logp_new, entropy_new = agent.log_prob_entropy(flat_obs, flat_actions)
@@ -397,13 +442,7 @@ def train(
         }
         ev = explained_variance(b_values, b_returns)  # 1 - Var(R - V) / Var(R): 1 is a perfect critic
         # lesson:end diagnostics
-        for name, number in list(diagnostics.items()):
-            if name.startswith("losses/"):
-                check_finite(name, number, global_step)  # a NaN loss stops the run, with this message
-            elif not math.isfinite(number):
-                del diagnostics[name]  # e.g. a standard deviation of a single sample
-        if math.isfinite(ev):
-            diagnostics["losses/explained_variance"] = ev
+        _keep_finite(diagnostics, ev, global_step)
 
         now = time.perf_counter()
         elapsed = now - started
@@ -413,14 +452,13 @@ def train(
             "charts/iteration": float(iteration),
             "charts/episodes": float(episodes),
             "charts/learning_rate": optimizer.param_groups[0]["lr"],
-            "charts/steps_per_second": B / max(now - iteration_started, 1e-9),
+            "charts/steps_per_second": T * N / max(now - iteration_started, 1e-9),
             **diagnostics,
         }
-        if recent:
-            metrics["charts/episodic_return_mean100"] = float(np.mean(recent))
         if finished:
-            metrics["charts/episodic_return"] = float(np.mean([r for r, _ in finished]))
-            metrics["charts/episodic_length"] = float(np.mean([n for _, n in finished]))
+            metrics |= episode_report(finished, recent)
+        elif recent:
+            metrics["charts/episodic_return_mean100"] = float(np.mean(recent))
         finished.clear()
         if on_update is not None:
             on_update(metrics)

@@ -61,11 +61,13 @@ from algorithms.contract import (
     NonFiniteLossError,
     OnUpdate,
     ShouldStop,
+    StepsConfig,
     TrainResult,
     add_config_arguments,
     budget_progress,
     check_finite,
     configure_cpu_threads,
+    episode_report,
     final_metrics,
     pick_device,
     print_summary,
@@ -93,11 +95,9 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class DQNConfig:
+class DQNConfig(StepsConfig):
     env_id: str = "CartPole-v1"
     """Gymnasium id of an environment with discrete actions and a vector observation."""
-    seed: int = 1
-    """Seeds the networks, exploration, replay sampling and the environment: the same seed repeats a run."""
     total_timesteps: int = 50_000
     """Environment steps in all (the budget); the run also stops at max_seconds if that is set."""
     buffer_size: int = 100_000
@@ -145,10 +145,6 @@ class DQNConfig:
     """Greedy episodes per evaluation during training (always the same start states, not those of the final score)."""
     log_interval: int = 500
     """Environment steps between two reports of the metrics."""
-    device: str = "auto"
-    """auto, cpu or cuda. auto takes cuda when present; these tiny networks are as fast on a CPU."""
-    max_seconds: float | None = None
-    """Wall-clock cap on training in seconds; None trains for the whole step budget."""
     output_dir: str = ""
     """Folder for the resulting Q-network (q_network.pt) and an animation of one episode; empty saves nothing."""
 
@@ -330,16 +326,46 @@ def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -
 # ---------------------------------------------------------------------------------------
 
 
+def _check(config: DQNConfig) -> None:
+    """Refuse settings no run can use, with the field named."""
+    if min(config.total_timesteps, config.batch_size, config.train_freq, config.log_interval) < 1:
+        raise ValueError("total_timesteps, batch_size, train_freq and log_interval must be at least 1")
+    if config.target_update_interval < 1 or not 0.0 < config.tau <= 1.0:
+        raise ValueError("target_update_interval must be at least 1 and tau in (0, 1]")
+
+
+def _copy_state(network: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in network.state_dict().items()}
+
+
+def _final_evaluation(
+    q_network: nn.Module, best_state: dict[str, Tensor] | None, config: DQNConfig, interrupted: bool
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """Score the final policy (mean, std), after loading the kept best network if there is one; with a kept
+    network, score the last one first (its mean, std) to show what keeping the best gave. Nothing when the
+    run was interrupted (someone is waiting) or eval_episodes is 0."""
+    eval_mean = eval_std = last_mean = last_std = None
+    evaluating = config.eval_episodes > 0 and not interrupted
+    if evaluating and best_state is not None:  # the last network's score too, to show what keeping the best gave
+        last_mean, last_std = evaluate(
+            q_network, config.env_id, config.eval_episodes, config.seed + 1_000_000, config.max_episode_steps
+        )
+    if best_state is not None:
+        q_network.load_state_dict(best_state)
+    if evaluating:  # seeds far from the training and checkpoint ones: fresh start states
+        eval_mean, eval_std = evaluate(
+            q_network, config.env_id, config.eval_episodes, config.seed + 1_000_000, config.max_episode_steps
+        )
+    return eval_mean, eval_std, last_mean, last_std
+
+
 def train(config: DQNConfig, on_update: OnUpdate | None = None, should_stop: ShouldStop | None = None) -> TrainResult:
     """DQN (Mnih et al. 2015, Algorithm 1) on one environment. Reports every ``log_interval`` steps
     through ``on_update``; polls ``should_stop`` after every round of updates and every report.
 
     ``losses/td`` and ``charts/q_values`` appear from the first update on (after learning_starts).
     """
-    if min(config.total_timesteps, config.batch_size, config.train_freq, config.log_interval) < 1:
-        raise ValueError("total_timesteps, batch_size, train_freq and log_interval must be at least 1")
-    if config.target_update_interval < 1 or not 0.0 < config.tau <= 1.0:
-        raise ValueError("target_update_interval must be at least 1 and tau in (0, 1]")
+    _check(config)
     configure_cpu_threads()
     started = time.perf_counter()
     device = torch.device(pick_device(config.device))
@@ -412,15 +438,11 @@ def train(config: DQNConfig, on_update: OnUpdate | None = None, should_stop: Sho
             update_target(target_network, q_network, config.tau)
         if config.checkpoint_eval_interval > 0 and global_step % config.checkpoint_eval_interval == 0 and updates:
             checkpoint_score, _ = evaluate(
-                q_network,
-                config.env_id,
-                config.checkpoint_eval_episodes,
-                config.seed + 2_000_000,
+                q_network, config.env_id, config.checkpoint_eval_episodes, config.seed + 2_000_000,
                 config.max_episode_steps,
-            )
+            )  # fmt: skip
             if checkpoint_score >= best_score:  # on a tie the later, longer-trained network
-                best_score, best_step = checkpoint_score, global_step
-                best_state = {k: v.detach().clone() for k, v in q_network.state_dict().items()}
+                best_score, best_step, best_state = checkpoint_score, global_step, _copy_state(q_network)
 
         last = global_step >= config.total_timesteps
         if global_step % config.log_interval == 0 or last:
@@ -436,11 +458,7 @@ def train(config: DQNConfig, on_update: OnUpdate | None = None, should_stop: Sho
                 "charts/updates": float(updates),
             }
             if episodes:
-                metrics |= {
-                    "charts/episodic_return": float(np.mean([r for r, _ in shown])),
-                    "charts/episodic_return_mean100": float(np.mean(recent)),
-                    "charts/episodic_length": float(np.mean([n for _, n in shown])),
-                }
+                metrics |= episode_report(shown, recent)
             if td_losses:
                 metrics |= {"losses/td": float(np.mean(td_losses)), "charts/q_values": float(np.mean(q_means))}
             if checkpoint_score is not None:
@@ -461,18 +479,7 @@ def train(config: DQNConfig, on_update: OnUpdate | None = None, should_stop: Sho
 
     env.close()
     train_seconds = time.perf_counter() - started
-    eval_mean = eval_std = last_mean = last_std = None
-    evaluating = config.eval_episodes > 0 and not interrupted
-    if evaluating and best_state is not None:  # the last network's score too, to show what keeping the best gave
-        last_mean, last_std = evaluate(
-            q_network, config.env_id, config.eval_episodes, config.seed + 1_000_000, config.max_episode_steps
-        )
-    if best_state is not None:
-        q_network.load_state_dict(best_state)
-    if evaluating:  # seeds far from the training and checkpoint ones: fresh start states
-        eval_mean, eval_std = evaluate(
-            q_network, config.env_id, config.eval_episodes, config.seed + 1_000_000, config.max_episode_steps
-        )
+    eval_mean, eval_std, last_mean, last_std = _final_evaluation(q_network, best_state, config, interrupted)
 
     record = lambda: record_episode(q_network, config.env_id, seed=config.seed + 10_000)  # noqa: E731
     artifacts = save_run(config, {"checkpoint": ("q_network.pt", q_network.state_dict())}, record, interrupted)

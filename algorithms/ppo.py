@@ -77,6 +77,7 @@ from algorithms.contract import (
     NonFiniteLossError,
     OnUpdate,
     ShouldStop,
+    StepsConfig,
     TrainResult,
     add_config_arguments,
     budget_progress,
@@ -140,11 +141,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class PPOConfig:
-    env_id: str = "CartPole-v1"
-    """Gymnasium id of an environment with a vector observation and Discrete or Box actions."""
-    seed: int = 1
-    """Seeds the networks, the action sampling, the minibatch order and the environments."""
+class PPOConfig(StepsConfig):
     total_timesteps: int = 100_000
     """Environment steps in all, summed over the parallel copies (the budget; see also max_seconds)."""
     num_envs: int = 16
@@ -187,14 +184,6 @@ class PPOConfig:
     """Normalise observations by their running mean and variance, clipped to +-10 (for continuous control)."""
     norm_reward: bool = False
     """Divide rewards by the running std of the discounted return, clipped to +-10 (Engstrom et al. 2020)."""
-    device: str = "auto"
-    """auto, cpu or cuda. auto takes cuda when present; these small networks are as fast on a CPU."""
-    max_seconds: float | None = None
-    """Wall-clock cap on training in seconds; None trains for the whole budget."""
-    eval_episodes: int = 20
-    """Deterministic episodes (argmax or Gaussian mean) played after training to score the policy (0: none)."""
-    output_dir: str = ""
-    """Folder for the checkpoint (agent.pt), the config and an episode animation; empty saves nothing."""
     checkpoint_every: int = 0
     """Every this many iterations, save the checkpoint (and training_state.pt, to resume from) and an episode of
     the current policy to output_dir, so a long run can be watched while it learns; 0: only at the end."""
@@ -642,6 +631,36 @@ def load_training_state(resume_from: str | Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 
 
+def _update_losses(
+    agent: Agent, batch: tuple[Tensor, ...], loss_sums: Tensor, steps: int, clip_eps: float, global_step: int
+) -> Metrics:
+    """The mean losses of an iteration's minibatch steps and the update's diagnostics (KL, clip fraction,
+    explained variance...), each checked finite; nothing when the batch was empty (B = 0)."""
+    b_obs, b_actions, b_logp, b_values, b_returns = batch
+    if b_obs.shape[0] == 0:
+        return {}
+    pg_mean, v_mean = (loss_sums / max(steps, 1)).tolist()
+    losses = {"losses/policy": pg_mean, "losses/value": v_mean}
+    losses |= update_metrics(agent, b_obs, b_actions, b_logp, b_values, b_returns, clip_eps)
+    for name, number in losses.items():
+        check_finite(name, number, global_step)
+    return losses
+
+
+def _save_progress(out: Path, agent: Agent, config: PPOConfig, metrics: Metrics, iteration: int) -> None:
+    """An episode of the current policy and where the run stands, beside the checkpoint (a long run)."""
+    record = lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000, max_steps=300)  # noqa: E731
+    info = {"global_step": int(metrics["global_step"]), "iteration": iteration, **_returns(metrics)}
+    save_progress(out, record, info)
+
+
+def _final_evaluation(agent: Agent, config: PPOConfig) -> tuple[float | None, float | None]:
+    """Deterministic episodes from seeds far from the training ones (fresh start states); none when 0."""
+    if config.eval_episodes <= 0:
+        return None, None
+    return evaluate(agent, config.env_id, config.eval_episodes, config.seed + 1_000_000)
+
+
 def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: ShouldStop | None = None) -> TrainResult:
     """PPO-clip, Algorithm 1 of Schulman et al. 2017, with N x T steps per iteration. Reports every
     iteration through ``on_update``; polls ``should_stop`` between iterations."""
@@ -751,13 +770,8 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
             epochs_done += 1
         gradient_steps += minibatch_steps
 
-        losses: Metrics = {}
-        if B > 0:
-            pg_mean, v_mean = (loss_sums / max(minibatch_steps, 1)).tolist()
-            losses = {"losses/policy": pg_mean, "losses/value": v_mean}
-            losses |= update_metrics(agent, b_obs, b_actions, b_logp, b_values, b_returns, config.clip_eps)
-            for name, number in losses.items():
-                check_finite(name, number, global_step)
+        batch = (b_obs, b_actions, b_logp, b_values, b_returns)
+        losses = _update_losses(agent, batch, loss_sums, minibatch_steps, config.clip_eps, global_step)
 
         now = time.perf_counter()
         elapsed = now - started
@@ -775,11 +789,7 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
         if out is not None and config.checkpoint_every and iteration % config.checkpoint_every == 0:
             save_state(iteration)  # a long run: the latest policy, to watch now and resume later
             if iteration < num_iterations:
-                save_progress(
-                    out,
-                    lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000, max_steps=300),
-                    {"global_step": global_step, "iteration": iteration, **_returns(metrics)},
-                )
+                _save_progress(out, agent, config, metrics, iteration)
         if on_update is not None:
             on_update(metrics)
         if config.max_seconds is not None and elapsed >= config.max_seconds:
@@ -793,9 +803,7 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
     envs.close()
     train_seconds = time.perf_counter() - started
     agent.eval()
-    evaluation = (None, None)
-    if config.eval_episodes > 0 and not interrupted:  # seeds far from the training ones: fresh start states
-        evaluation = evaluate(agent, config.env_id, config.eval_episodes, config.seed + 1_000_000)
+    evaluation = _final_evaluation(agent, config) if not interrupted else (None, None)
     artifacts: dict[str, str] = {}
     if out is not None:
         save_state(iteration)

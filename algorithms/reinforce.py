@@ -47,6 +47,7 @@ from algorithms.contract import (
     Metrics,
     NonFiniteLossError,
     OnUpdate,
+    RunConfig,
     ShouldStop,
     TrainResult,
     add_config_arguments,
@@ -82,11 +83,9 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class ReinforceConfig:
+class ReinforceConfig(RunConfig):
     env_id: str = "CartPole-v1"
     """Gymnasium id of an environment with discrete actions and a vector observation."""
-    seed: int = 1
-    """Seeds the networks, the action sampling and the environments: the same seed repeats a run."""
     total_episodes: int = 1000
     """Training episodes in all (the budget); the run also stops at max_seconds if that is set."""
     batch_episodes: int = 8
@@ -112,10 +111,6 @@ class ReinforceConfig:
     """Time limit per episode (truncation); None keeps the environment's own (500 for CartPole-v1)."""
     eval_episodes: int = 20
     """Greedy (argmax) episodes played after training to score the final policy (0: no evaluation)."""
-    device: str = "auto"
-    """auto, cpu or cuda. auto takes cuda when present; these tiny networks are as fast on a CPU."""
-    max_seconds: float | None = None
-    """Wall-clock cap on training in seconds; None trains for the whole episode budget."""
     output_dir: str = ""
     """Folder for the final policy checkpoint (policy.pt); empty saves nothing."""
 

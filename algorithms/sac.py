@@ -67,10 +67,12 @@ from algorithms.contract import (
     NonFiniteLossError,
     OnUpdate,
     ShouldStop,
+    StepsConfig,
     TrainResult,
     budget_progress,
     check_finite,
     configure_cpu_threads,
+    episode_report,
     final_metrics,
     pick_device,
     print_summary,
@@ -107,11 +109,9 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class SACConfig:
+class SACConfig(StepsConfig):
     env_id: str = "Pendulum-v1"
     """Gymnasium id of an environment with a bounded Box action space and a vector observation."""
-    seed: int = 1
-    """Seeds the networks, exploration, replay sampling and the environment: the same seed repeats a run."""
     total_timesteps: int = 20_000
     """Environment steps in all (the budget); the run also stops at max_seconds if that is set."""
     buffer_size: int = 1_000_000
@@ -149,8 +149,6 @@ class SACConfig:
     """Environment steps between two reports of the metrics."""
     device: str = "auto"
     """auto, cpu or cuda. auto takes cuda when present; batch-256 MLPs of this size also run well on a CPU."""
-    max_seconds: float | None = None
-    """Wall-clock cap on training in seconds; None trains for the whole step budget."""
     output_dir: str = ""
     """Folder for the checkpoint (sac.pt) and an animation of one episode; empty saves nothing."""
     checkpoint_every: int = 0
@@ -429,6 +427,111 @@ def load_actor(path: str | Path, config: SACConfig) -> Actor:
 # ---------------------------------------------------------------------------------------
 
 
+def sac_update(
+    batch: Any,
+    actor: Actor,
+    critic: nn.Module,
+    critic_target: nn.Module,
+    log_alpha: Tensor,
+    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer, torch.optim.Optimizer | None],
+    config: SACConfig,
+    target_entropy: float,
+) -> dict[str, float]:
+    """One gradient step of Algorithm 1 on a replay minibatch: J_Q (eq. 5), J_pi (eq. 9), J(alpha) (eq. 18),
+    then the target critic. Returns the three losses, the mean Q value and the entropy estimate -mean log pi.
+    ``optimizers``: (critic, actor, temperature or None when alpha is fixed)."""
+    q_optimizer, policy_optimizer, alpha_optimizer = optimizers
+    alpha = log_alpha.detach().exp()
+
+    # Soft policy evaluation: J_Q (eq. 5) towards the soft target.
+    with torch.no_grad():
+        next_actions, next_log_pi = actor.sample(batch.next_obs)  # a' ~ pi(.|s'), (B, A), (B,)
+        next_q1, next_q2 = critic_target(batch.next_obs, next_actions)  # (B,), (B,)
+        y = soft_q_target(batch.rewards, next_q1, next_q2, next_log_pi, batch.terminated, config.gamma, alpha)
+    q1, q2 = critic(batch.obs, batch.actions)  # (B,), (B,)
+    q_loss = soft_q_loss(q1, q2, y)
+    q_optimizer.zero_grad()
+    q_loss.backward()
+    q_optimizer.step()
+
+    # Soft policy improvement: J_pi (eq. 9) through the reparameterised actions.
+    actions_pi, log_pi = actor.sample(batch.obs)  # (B, A), (B,)
+    critic.requires_grad_(False)  # the gradient reaches phi through a, not theta
+    q1_pi, q2_pi = critic(batch.obs, actions_pi)
+    critic.requires_grad_(True)
+    pi_loss = policy_loss(log_pi, q1_pi, q2_pi, alpha)
+    policy_optimizer.zero_grad()
+    pi_loss.backward()
+    policy_optimizer.step()
+
+    # Temperature: J(alpha) (eq. 18).
+    alpha_loss = temperature_loss(log_alpha, log_pi, target_entropy)
+    if alpha_optimizer is not None:
+        alpha_optimizer.zero_grad()
+        alpha_loss.backward()
+        alpha_optimizer.step()
+
+    update_target(critic_target, critic, config.tau)  # theta_bar <- tau theta + (1 - tau) theta_bar
+    return {
+        "q": q_loss.item(),
+        "policy": pi_loss.item(),
+        "alpha": alpha_loss.item(),
+        "q_values": 0.5 * (q1.mean().item() + q2.mean().item()),
+        "entropy": -log_pi.mean().item(),
+    }
+
+
+def save_checkpoint(out: Path, actor: Actor, critic: nn.Module, critic_target: nn.Module, log_alpha: Tensor) -> None:
+    """Write sac.pt (the networks and log alpha) to ``out`` atomically: a reader never sees half a file."""
+    out.mkdir(parents=True, exist_ok=True)
+    state = {
+        "actor": actor.state_dict(),
+        "critic": critic.state_dict(),
+        "critic_target": critic_target.state_dict(),
+        "log_alpha": log_alpha.detach(),
+    }
+    torch.save(state, out / "sac.pt.partial")
+    (out / "sac.pt.partial").replace(out / "sac.pt")
+
+
+def _report_means(
+    shown: list[tuple[float, int]], recent: deque[float], log: dict[str, list[float]], any_episode: bool
+) -> Metrics:
+    """The episode and loss means of one report (the episodes that ended since the last one, or the
+    latest; the losses of the gradient steps since the last one)."""
+    metrics: Metrics = {}
+    if any_episode:
+        metrics |= episode_report(shown, recent)
+    if log["q"]:
+        metrics |= {
+            "losses/q": float(np.mean(log["q"])),
+            "losses/policy": float(np.mean(log["policy"])),
+            "losses/alpha": float(np.mean(log["alpha"])),
+            "charts/q_values": float(np.mean(log["q_values"])),
+            "charts/entropy": float(np.mean(log["entropy"])),
+        }
+    return metrics
+
+
+def _check(config: SACConfig) -> None:
+    """Refuse settings no run can use, with the field named."""
+    if min(config.total_timesteps, config.batch_size, config.log_interval) < 1 or config.gradient_steps < 0:
+        raise ValueError("total_timesteps, batch_size and log_interval must be at least 1, gradient_steps >= 0")
+    if not 0.0 < config.tau <= 1.0 or config.init_alpha <= 0:
+        raise ValueError("tau must lie in (0, 1] and init_alpha be positive")
+    if config.checkpoint_every < 0:
+        raise ValueError("checkpoint_every must be 0 (never) or a number of environment steps")
+
+
+def _save_progress(out: Path, actor: Actor, config: SACConfig, global_step: int, recent: deque[float]) -> None:
+    """An episode of the current policy and the step reached, next to the checkpoint (a long run)."""
+    info: dict[str, float] = {"global_step": global_step}
+    if recent:
+        info["charts/episodic_return_mean100"] = float(np.mean(recent))
+    seed = config.seed + 10_000
+    save_progress(out, lambda: record_episode(actor, config.env_id, seed, 300, config.max_episode_steps), info)
+
+
 def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: ShouldStop | None = None) -> TrainResult:
     """SAC (Haarnoja et al. 2018b, Algorithm 1) on one environment. Reports every ``log_interval``
     steps through ``on_update``; polls ``should_stop`` every 50 steps and at every report.
@@ -436,12 +539,7 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
     The losses, ``charts/q_values`` and ``charts/entropy`` (the estimate -mean log pi over a minibatch)
     appear from the first update on (at learning_starts).
     """
-    if min(config.total_timesteps, config.batch_size, config.log_interval) < 1 or config.gradient_steps < 0:
-        raise ValueError("total_timesteps, batch_size and log_interval must be at least 1, gradient_steps >= 0")
-    if not 0.0 < config.tau <= 1.0 or config.init_alpha <= 0:
-        raise ValueError("tau must lie in (0, 1] and init_alpha be positive")
-    if config.checkpoint_every < 0:
-        raise ValueError("checkpoint_every must be 0 (never) or a number of environment steps")
+    _check(config)
     configure_cpu_threads()
     prepare(config.env_id)  # MuJoCo: pick the offscreen GL back end before the engine is imported
     started = time.perf_counter()
@@ -463,9 +561,11 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
     log_alpha = torch.tensor(math.log(config.init_alpha), device=device, requires_grad=config.autotune)
     target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy  # H_bar
     # fused: one kernel per Adam step, faster for small networks on CPU and CUDA alike
-    q_optimizer = torch.optim.Adam(critic.parameters(), lr=config.q_lr, fused=True)
-    policy_optimizer = torch.optim.Adam(actor.parameters(), lr=config.policy_lr, fused=True)
-    alpha_optimizer = torch.optim.Adam([log_alpha], lr=config.alpha_lr) if config.autotune else None
+    optimizers = (
+        torch.optim.Adam(critic.parameters(), lr=config.q_lr, fused=True),
+        torch.optim.Adam(actor.parameters(), lr=config.policy_lr, fused=True),
+        torch.optim.Adam([log_alpha], lr=config.alpha_lr) if config.autotune else None,
+    )
     buffer = ContinuousReplayBuffer(min(config.buffer_size, config.total_timesteps), obs_dim, action_dim)
 
     recent: deque[float] = deque(maxlen=100)
@@ -480,18 +580,6 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
     report_started, report_step = time.perf_counter(), 0
 
     out = Path(config.output_dir) if config.output_dir else None
-
-    def save_checkpoint() -> None:
-        assert out is not None
-        out.mkdir(parents=True, exist_ok=True)
-        state = {
-            "actor": actor.state_dict(),
-            "critic": critic.state_dict(),
-            "critic_target": critic_target.state_dict(),
-            "log_alpha": log_alpha.detach(),
-        }
-        torch.save(state, out / "sac.pt.partial")
-        (out / "sac.pt.partial").replace(out / "sac.pt")
 
     obs, _ = env.reset(seed=config.seed)
     obs = np.asarray(obs, np.float32).ravel()
@@ -523,47 +611,8 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
         if global_step >= config.learning_starts:
             for _ in range(config.gradient_steps):
                 batch = buffer.sample(config.batch_size, replay_rng, device)
-                alpha = log_alpha.detach().exp()
-
-                # Soft policy evaluation: J_Q (eq. 5) towards the soft target.
-                with torch.no_grad():
-                    next_actions, next_log_pi = actor.sample(batch.next_obs)  # a' ~ pi(.|s'), (B, A), (B,)
-                    next_q1, next_q2 = critic_target(batch.next_obs, next_actions)  # (B,), (B,)
-                    y = soft_q_target(
-                        batch.rewards, next_q1, next_q2, next_log_pi, batch.terminated, config.gamma, alpha
-                    )
-                q1, q2 = critic(batch.obs, batch.actions)  # (B,), (B,)
-                q_loss = soft_q_loss(q1, q2, y)
-                q_optimizer.zero_grad()
-                q_loss.backward()
-                q_optimizer.step()
-
-                # Soft policy improvement: J_pi (eq. 9) through the reparameterised actions.
-                actions_pi, log_pi = actor.sample(batch.obs)  # (B, A), (B,)
-                critic.requires_grad_(False)  # the gradient reaches phi through a, not theta
-                q1_pi, q2_pi = critic(batch.obs, actions_pi)
-                critic.requires_grad_(True)
-                pi_loss = policy_loss(log_pi, q1_pi, q2_pi, alpha)
-                policy_optimizer.zero_grad()
-                pi_loss.backward()
-                policy_optimizer.step()
-
-                # Temperature: J(alpha) (eq. 18).
-                alpha_loss = temperature_loss(log_alpha, log_pi, target_entropy)
-                if alpha_optimizer is not None:
-                    alpha_optimizer.zero_grad()
-                    alpha_loss.backward()
-                    alpha_optimizer.step()
-
-                update_target(critic_target, critic, config.tau)  # theta_bar <- tau theta + (1 - tau) theta_bar
+                values = sac_update(batch, actor, critic, critic_target, log_alpha, optimizers, config, target_entropy)
                 updates += 1
-                values = {
-                    "q": q_loss.item(),
-                    "policy": pi_loss.item(),
-                    "alpha": alpha_loss.item(),
-                    "q_values": 0.5 * (q1.mean().item() + q2.mean().item()),
-                    "entropy": -log_pi.mean().item(),
-                }
                 for name in ("q", "policy", "alpha"):
                     check_finite(f"losses/{name}", values[name], global_step)
                 for name, value in values.items():
@@ -571,19 +620,12 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
 
         last = global_step >= config.total_timesteps
         if out is not None and config.checkpoint_every and global_step % config.checkpoint_every == 0 and not last:
-            save_checkpoint()  # a long run: the latest policy, to watch while it learns
-            info = {"global_step": global_step}
-            if recent:
-                info["charts/episodic_return_mean100"] = float(np.mean(recent))
-            save_progress(
-                out,
-                lambda: record_episode(actor, config.env_id, config.seed + 10_000, 300, config.max_episode_steps),
-                info,
-            )
+            # a long run: the latest policy, to watch while it learns
+            save_checkpoint(out, actor, critic, critic_target, log_alpha)
+            _save_progress(out, actor, config, global_step, recent)
         if global_step % config.log_interval == 0 or last:
             now = time.perf_counter()
             elapsed = now - started
-            shown = finished or [last_episode]
             metrics = {
                 "global_step": float(global_step),
                 "progress": budget_progress(global_step, config.total_timesteps, elapsed, config.max_seconds),
@@ -591,21 +633,7 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
                 "charts/steps_per_second": (global_step - report_step) / max(now - report_started, 1e-9),
                 "charts/updates": float(updates),
                 "charts/alpha": float(log_alpha.detach().exp().item()),
-            }
-            if episodes:
-                metrics |= {
-                    "charts/episodic_return": float(np.mean([r for r, _ in shown])),
-                    "charts/episodic_return_mean100": float(np.mean(recent)),
-                    "charts/episodic_length": float(np.mean([n for _, n in shown])),
-                }
-            if log["q"]:
-                metrics |= {
-                    "losses/q": float(np.mean(log["q"])),
-                    "losses/policy": float(np.mean(log["policy"])),
-                    "losses/alpha": float(np.mean(log["alpha"])),
-                    "charts/q_values": float(np.mean(log["q_values"])),
-                    "charts/entropy": float(np.mean(log["entropy"])),
-                }
+            } | _report_means(finished or [last_episode], recent, log, episodes > 0)
             finished = []
             log = {name: [] for name in log}
             report_started, report_step = now, global_step
@@ -630,7 +658,7 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
         )
     artifacts: dict[str, str] = {}
     if out is not None:
-        save_checkpoint()
+        save_checkpoint(out, actor, critic, critic_target, log_alpha)
         artifacts["checkpoint"] = str(out / "sac.pt")
     record = lambda: record_episode(  # noqa: E731
         actor, config.env_id, config.seed + 10_000, max_episode_steps=config.max_episode_steps

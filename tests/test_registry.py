@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -45,6 +46,37 @@ def test_config_is_documented_and_frozen(name: str) -> None:
         config.__setattr__(fields[0]["name"], fields[0]["default"])  # frozen
 
 
+@pytest.mark.parametrize("name", ["ppo", "a2c", "trpo", "reinforce", "dqn", "sac", "debug-lab"])
+def test_the_shared_settings_come_from_one_base_and_keep_their_place(name: str) -> None:
+    """env_id, seed, device... are declared once (RunConfig); the form still shows their docstrings,
+    env_id and seed first, the algorithm's own settings next, and eval/device/time/output last."""
+    from algorithms.contract import RunConfig, config_dict, field_docs
+
+    _, config_class, _ = load(name)
+    assert issubclass(config_class, RunConfig)
+    names = [f["name"] for f in config_fields(config_class)]
+    assert names[:2] == ["env_id", "seed"]
+    assert names[-4:] == ["eval_episodes", "device", "max_seconds", "output_dir"]
+    shared = {f.name for f in dataclasses.fields(RunConfig)}
+    assert not shared & set(names[2:-4]), "the algorithm's own settings sit between the shared ones"
+    assert field_docs(config_class)["max_seconds"] == field_docs(RunConfig)["max_seconds"]
+    assert list(config_dict(config_class())) == names  # config.json in the same order
+
+
+# What the tiny settings above make each deep-RL run do: (final metric, value) and the range of its returns.
+# PPO, TRPO, A2C and the lab step N x T at a time: 512 = 2 iterations of 8 x 32, 16 of 4 x 8, 4 of 4 x 32...
+BUDGET = {
+    "ppo": ("total_steps", 512),
+    "a2c": ("total_steps", 512),
+    "trpo": ("total_steps", 512),
+    "debug-lab": ("total_steps", 512),
+    "dqn": ("total_steps", 600),
+    "sac": ("total_steps", 300),
+    "reinforce": ("episodes", 16),
+}
+RETURNS = {"sac": (-16.3 * 200, 0.0)}  # Pendulum-v1: at most 16.3 lost per step, 200 steps; CartPole: 1 to 500
+
+
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_train_reports_and_returns_a_result(name: str) -> None:
     module, config_class, spec = load(name)
@@ -53,7 +85,20 @@ def test_train_reports_and_returns_a_result(name: str) -> None:
     assert isinstance(result, TrainResult)
     assert points, "on_update was never called"
     assert all("global_step" in p and "progress" in p for p in points)
-    assert 0 < points[-1]["progress"] <= 1.0
+    steps = [p["global_step"] for p in points]
+    assert steps == sorted(steps), f"global_step went backwards: {steps}"
+    assert all(0 <= p["progress"] <= 1.0 for p in points)
+    assert points[-1]["progress"] == pytest.approx(1.0), "a run that used its whole budget ends at 100%"
+    if name not in BUDGET:
+        return
+    key, used = BUDGET[name]
+    final = result.metrics
+    assert final[key] == used, f"{name} used {final[key]} {key}, its budget was {used}"
+    assert not final["stopped_early"]
+    low, high = RETURNS.get(name, (1.0, 500.0))
+    assert final["eval_return_mean"] is not None and low <= final["eval_return_mean"] <= high
+    returns = [p["charts/episodic_return"] for p in points if "charts/episodic_return" in p]
+    assert returns and all(low <= r <= high for r in returns), returns
 
 
 def test_every_registered_algorithm_has_a_smoke_setting() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import types
 import typing
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, is_dataclass
 from typing import Any
 
-from algorithms.contract import config_fields
+from algorithms.contract import config_dict, config_fields
 
 
 class ConfigError(ValueError):
@@ -136,7 +136,7 @@ def unknown_environment(env_id: str) -> str | None:
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
-    return {f.name: v for f, v in zip(fields(config), asdict(config).values(), strict=True)}
+    return config_dict(config)
 
 
 # --- named starting points for the start form ---------------------------------------------------
