@@ -85,3 +85,28 @@ def test_debug_lab_asks_every_learner_to_predict_even_when_the_results_are_cache
     assert any("Predict first" in c.value for c in later.caption)
     later.button(key="t-go").click().run()
     assert len(later.get("plotly_chart")) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("cliff-walking", {"episodes": 50, "runs": 2, "seed": 11}),
+        ("dosing-rewards", {"seed": 5}),
+    ],
+)
+def test_training_demos_wait_for_a_press_then_draw_for_everyone(name, params, tmp_path, monkeypatch) -> None:
+    """A lesson's first render does not train agents; the press trains them, and a later learner on the
+    same server sees the trained charts at once."""
+    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path))
+    at = AppTest.from_function(_render, args=(name, params), default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert not at.get("plotly_chart"), "nothing trains before the button is pressed"
+    assert any("Press the button" in i.value for i in at.info)
+    at.button(key="t-train").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.get("plotly_chart")
+    later = AppTest.from_function(_render, args=(name, params), default_timeout=120).run()
+    assert not later.exception, later.exception
+    assert later.get("plotly_chart"), "settings already trained on this server are drawn without a press"
+    assert not any(b.key == "t-train" for b in later.button)
