@@ -99,3 +99,18 @@ def test_drill_progress_and_class_run_no_bank_reference_code(tmp_path: Path) -> 
         "assert not ran, ran\n"
     )
     assert heavy_modules(body, tmp_path) == []
+
+
+def test_home_on_a_new_server_imports_no_database_or_bank_schema(tmp_path: Path) -> None:
+    """Nothing stored yet: Home has no progress to read, so no SQLAlchemy; and the quick catalogue
+    reads no question bank, so not the banks' schema or checks."""
+    body = (
+        "at = AppTest.from_file('app/main.py', default_timeout=120)\n"
+        "at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "assert at.title[0].value == 'RL Dojo'\n"
+        "loaded = sorted(m for m in ('sqlalchemy', 'app.learners.store', 'app.content.quiz_models',\n"
+        "    'app.content.bank_checks') if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    assert heavy_modules(body, tmp_path) == []
