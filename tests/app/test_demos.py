@@ -110,3 +110,33 @@ def test_training_demos_wait_for_a_press_then_draw_for_everyone(name, params, tm
     assert not later.exception, later.exception
     assert later.get("plotly_chart"), "settings already trained on this server are drawn without a press"
     assert not any(b.key == "t-train" for b in later.button)
+
+
+def test_the_gridworld_sweeps_can_be_stepped_with_a_streamlit_slider(tmp_path, monkeypatch) -> None:
+    """Plotly's Play button and slider are SVG a keyboard cannot reach: a labelled Streamlit slider
+    chooses the sweep the chart draws (docs/accessibility.md)."""
+    import base64
+    import json
+
+    import numpy as np
+
+    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path))
+    params = {"grid": "gridworld-4x4", "method": "policy-evaluation", "gamma": 1.0}
+    at = AppTest.from_function(_render, args=("gridworld-dp", params), default_timeout=120).run()
+    assert not at.exception, at.exception
+    (slider,) = [s for s in at.select_slider if s.label.startswith("Sweep shown")]
+
+    def drawn() -> tuple[list, int]:
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        z = spec["data"][0]["z"]  # plotly sends arrays as base64 float64
+        values = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).tolist() if "bdata" in z else z
+        return np.ravel(values).tolist(), spec["layout"]["sliders"][0]["active"]
+
+    last_z, last_active = drawn()
+    assert slider.options[-1] == f"after sweep {slider.value}" and last_active == len(slider.options) - 1
+    slider.set_value(0).run()
+    assert not at.exception, at.exception
+    first_z, first_active = drawn()
+    assert first_active == 0
+    assert all(v == 0 for v in first_z), "before the first sweep every value is 0"
+    assert first_z != last_z
