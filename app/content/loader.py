@@ -16,12 +16,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.content.bank_checks import check_bank
 from app.content.coderef import CodeRefError, resolve
 from app.content.demos import DEMOS
 from app.content.filecache import cached
 from app.content.models import BLOCK_KINDS, TRACK_ORDER, CodeBlock, DemoBlock, Lesson, QuizBlock
-from app.content.quiz_models import QuizBank, lesson_ids_in, validation_problems
 from app.content.types import QUICK
 from app.content.yaml_source import SourceMap, YamlSyntaxError, load_file_cached, read_text
 from app.settings import ROOT
@@ -281,6 +279,8 @@ def _load_quiz_bank(path: Path, root: Path | None = None, quick: bool = False) -
     The quick checks (no question run against the reference code) are remembered while the file
     and the lesson ids it names are unchanged; the full checks remember each question's code
     checks themselves (quiz_models._checked_against_code)."""
+    from app.content.quiz_models import lesson_ids_in  # banks only: a page's quick catalogue reads none
+
     if not quick:
         return _guarded_bank(path, root, quick)
     lesson_ids = frozenset(lesson_ids_in(Path(os.environ.get(LESSONS_ENV) or LESSONS_DIR)))
@@ -298,6 +298,9 @@ def _guarded_bank(path: Path, root: Path | None, quick: bool) -> QuizBankEntry:
 
 
 def _read_quiz_bank(path: Path, root: Path | None, quick: bool = False) -> QuizBankEntry:
+    from app.content.bank_checks import check_bank
+    from app.content.quiz_models import QuizBank, lesson_ids_in, validation_problems
+
     try:
         data, source = load_file_cached(path, root or path.parent)
     except YamlSyntaxError as exc:

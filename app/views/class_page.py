@@ -25,7 +25,8 @@ if not can_open_class(learner):
     st.page_link("views/progress.py", label="My progress", icon=":material/insights:")
     st.stop()
 
-questions = load_questions()
+# Topics and lessons of each question only: no bank's reference code need run (seconds, torch).
+questions = load_questions(check_code=False)
 topic_of = questions.topic_of()
 lessons_of_topic = questions.lessons_of_topic()
 

@@ -15,7 +15,9 @@ from app.learners.progress import review_queue
 from app.widgets.drill_session import TITLES, candidate_view, interviewer_view
 from app.widgets.identity import guard_drill, learner_badge, require_learner
 
-questions = load_questions()
+# The pools and reports need each question's schema; the question on screen is checked against
+# its reference code alone when it is shown (drill_session), not every bank's (seconds, torch).
+questions = load_questions(check_code=False)
 info = drills.question_info(questions.by_id.values())
 drill_id = st.query_params.get("drill")
 

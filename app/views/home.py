@@ -4,7 +4,7 @@ import streamlit as st
 
 from app.content.loader import load_catalogue
 from app.widgets.catalogue import lesson_card, lesson_link, lesson_matches, next_lesson, problems_panel
-from app.widgets.identity import learner_or_default
+from app.widgets.identity import learner_or_default, learner_store_exists
 
 catalogue = load_catalogue()
 
@@ -17,11 +17,13 @@ st.markdown(
 if not catalogue.lessons:
     st.info("No lessons yet. Add a YAML file to `lessons/` (see `lessons/README.md`).")
 
+done, history = set(), []
 try:
-    from app.learners import store
+    if learner_store_exists():  # nothing stored yet (a new server): no database import (SQLAlchemy) for Home
+        from app.learners import store
 
-    done = store.lessons_done(learner_or_default())
-    history = store.events(learner_or_default(), store.LESSON_DONE)
+        done = store.lessons_done(learner_or_default())
+        history = store.events(learner_or_default(), store.LESSON_DONE)
 except Exception as exc:  # a database that is down must not take the catalogue with it
     st.caption(f":material/warning: Progress is not available: {exc}")
     done, history = set(), []

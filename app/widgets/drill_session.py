@@ -14,6 +14,7 @@ import streamlit as st
 
 from app.content.quiz_models import AnyQuestion, SpotTheBugQuestion
 from app.grading.bank import Questions, topic_title
+from app.grading.bank import question as served_question
 from app.learners import drills, store
 from app.learners.drills import MOCK, RETRIEVAL, Drill, QuestionInfo, Result
 from app.widgets.code import render_code
@@ -81,7 +82,7 @@ def candidate_view(drill_id: str, questions: Questions, info: Mapping[str, Quest
         return
 
     item = drill.current()
-    q = questions.get(item.question_id) if item else None
+    q = served_question(item.question_id) if item and questions.get(item.question_id) else None
     if item is None or q is None:  # a question removed from the bank since the drill began: skip it
         store.update_drill(drill_id, drills.updating(lambda d: d.advance(time.time(), drill.position)))
         st.rerun()
@@ -153,7 +154,7 @@ def interviewer_view(drill_id: str, questions: Questions, info: Mapping[str, Que
         return
 
     item = drill.current()
-    q = questions.get(item.question_id) if item else None
+    q = served_question(item.question_id) if item and questions.get(item.question_id) else None
     if item is None or q is None:
         st.info("Waiting for the next question.", icon=":material/hourglass_empty:")
         _watch(drill_id, version)

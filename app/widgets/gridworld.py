@@ -48,8 +48,10 @@ def build_mdp(grid: str, gamma: float, reward_a: float, reward_b: float) -> Fini
     return gridworld_5x5(gamma, reward_a=reward_a, reward_b=reward_b)
 
 
-def gridworld_figure(mdp: FiniteMDP, history: list[np.ndarray], title: str) -> go.Figure:
+def gridworld_figure(mdp: FiniteMDP, history: list[np.ndarray], title: str, shown: int | None = None) -> go.Figure:
+    """`shown`: the sweep drawn first (one of `frame_indices`; the last by default)."""
     indices = frame_indices(len(history) - 1)
+    shown = indices[-1] if shown not in indices else shown
     all_values = np.concatenate([history[i] for i in indices])
     zmin, zmax = float(all_values.min()), float(all_values.max())
 
@@ -72,7 +74,7 @@ def gridworld_figure(mdp: FiniteMDP, history: list[np.ndarray], title: str) -> g
         )
 
     frames = [go.Frame(data=[heatmap(k)], name=str(k)) for k in indices]
-    fig = go.Figure(data=[heatmap(indices[-1])], frames=frames)
+    fig = go.Figure(data=[heatmap(shown)], frames=frames)
     steps = [
         {
             "args": [[str(k)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}],
@@ -89,7 +91,7 @@ def gridworld_figure(mdp: FiniteMDP, history: list[np.ndarray], title: str) -> g
         yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x"},
         sliders=[
             {
-                "active": len(indices) - 1,
+                "active": indices.index(shown),
                 "currentvalue": {"prefix": "after sweep k = "},
                 "steps": steps,
                 # Full width on a row of its own below Play / Pause: side by side they overlap on a phone.
@@ -187,8 +189,18 @@ def gridworld_dp(params: GridworldParams, key: str) -> None:
         )
         title = "Evaluating the equiprobable random policy: v_k → v_π, arrows = greedy w.r.t. v_k"
     history = list(result.history)
-    chart(gridworld_figure(mdp, history, title), key=f"{key}-chart", config={"displayModeBar": False})
     sweeps = len(history) - 1
+    # Plotly's Play button and sweep slider are SVG that a keyboard cannot reach: this Streamlit slider
+    # steps through the same sweeps with Tab and the arrow keys (docs/accessibility.md).
+    indices = frame_indices(sweeps)
+    shown = st.select_slider(
+        "Sweep shown (arrow keys step through the sweeps)",
+        options=indices,
+        value=indices[-1],
+        format_func=lambda k: f"after sweep {k}",
+        key=f"{key}-sweep-{grid}-{method}-{sweeps}",
+    )
+    chart(gridworld_figure(mdp, history, title, shown), key=f"{key}-chart", config={"displayModeBar": False})
     final_best = greedy_actions(mdp.P, mdp.R, history[-1], mdp.gamma)
     settled = next(
         k for k in range(sweeps + 1) if np.array_equal(greedy_actions(mdp.P, mdp.R, history[k], mdp.gamma), final_best)
@@ -197,6 +209,7 @@ def gridworld_dp(params: GridworldParams, key: str) -> None:
     a.metric("Sweeps until values change < 1e-6", f"{sweeps}" + ("" if result.converged else " (not converged)"))
     b.metric("Sweeps until the greedy arrows stop changing", settled)
     st.caption(
-        "Press ▶ Play or drag the slider to step through the sweeps. The greedy policy usually settles "
+        "Press ▶ Play, drag the chart's slider or move the sweep slider above it to step through the sweeps. "
+        "The greedy policy usually settles "
         "long before the values do: that is why policy iteration needs so few iterations."
     )

@@ -220,13 +220,19 @@ def learner_badge(name: str) -> None:
             st.logout()
 
 
-def sidebar_store_notice() -> None:
-    """On every page: a short line in the sidebar while the learner database is damaged."""
+def learner_store_exists() -> bool:
+    """Whether a learner database may hold anything: DATABASE_URL names one, or the SQLite file exists.
+    False on a first visit to a new server, so a page can skip the database import (SQLAlchemy)."""
     import os
 
-    from app.settings import data_dir
+    from app.settings import DATABASE_URL_ENV, data_dir
 
-    if not os.environ.get("DATABASE_URL") and not (data_dir() / "learners.sqlite").exists():
+    return bool(os.environ.get(DATABASE_URL_ENV)) or (data_dir() / "learners.sqlite").exists()
+
+
+def sidebar_store_notice() -> None:
+    """On every page: a short line in the sidebar while the learner database is damaged."""
+    if not learner_store_exists():
         return  # nothing stored yet: nothing to check (and no database import on a first visit)
     from app.learners import db
 

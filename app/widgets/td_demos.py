@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from algorithms.dosing_experiment import compare_rewards
-from algorithms.tabular import greedy_episode, make_env, make_model, td_control
 from app.content.demos import CliffWalkingParams, DosingRewardsParams
 from app.widgets.charts import chart
 
@@ -16,9 +16,39 @@ COLORS = {"sarsa": "#2e86ab", "q-learning": "#e4572e", "expected-sarsa": "#3bb27
 NAMES = {"sarsa": "Sarsa", "q-learning": "Q-learning", "expected-sarsa": "Expected Sarsa"}
 ROWS, COLS = 4, 12  # CliffWalking-v1: start (3, 0), goal (3, 11), cliff (3, 1..10)
 
+# Which settings this server process has already trained (st.cache_data holds the results): those are
+# drawn at once, for every learner. Settings nobody has trained yet wait for a button press, so the
+# lesson's first render does not spend seconds training before the learner has read a line of it.
+_TRAINED: set[tuple] = set()
+_TRAINED_LOCK = threading.Lock()
+
+
+def _trained(key: tuple) -> bool:
+    with _TRAINED_LOCK:
+        return key in _TRAINED
+
+
+def _mark_trained(key: tuple) -> None:
+    with _TRAINED_LOCK:
+        _TRAINED.add(key)
+
+
+def train_on_press(keys: list[tuple], key: str, what: str) -> bool:
+    """True when these settings may be computed now: already trained on this server, or the learner
+    has pressed the button once in this session (later setting changes then retrain at once)."""
+    if st.session_state.get(f"{key}-pressed") or all(_trained(k) for k in keys):
+        return True
+    st.info(f"{what} Press the button to train them; the charts appear here.", icon=":material/model_training:")
+    if st.button("Train the agents", type="primary", icon=":material/play_arrow:", key=f"{key}-train"):
+        st.session_state[f"{key}-pressed"] = True
+        return True
+    return False
+
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def cliff_runs(algo: str, episodes: int, runs: int, alpha: float, epsilon: float, seed: int):
+    from algorithms.tabular import greedy_episode, make_env, make_model, td_control  # gymnasium: when trained
+
     env = make_env("cliff-walking")
     result = td_control(make_model(env), algo, episodes, runs=runs, alpha=alpha, gamma=1.0, epsilon=epsilon, seed=seed)
     observations, _, terminated = greedy_episode(env, result.Q.mean(axis=0), max_steps=200)
@@ -81,8 +111,14 @@ def cliff_walking(params: CliffWalkingParams, key: str) -> None:
     if not algos:
         st.info("Pick at least one algorithm.", icon=":material/touch_app:")
         return
+    keys = [(a, params.episodes, params.runs, alpha, epsilon, params.seed) for a in algos]
+    what = f"Training {len(algos)} agent(s), {params.runs} runs × {params.episodes} episodes, takes a few seconds."
+    if not train_on_press(keys, key, what):
+        return
     with st.spinner(f"Training {len(algos)} agent(s), {params.runs} runs × {params.episodes} episodes…"):
-        results = {a: cliff_runs(a, params.episodes, params.runs, alpha, epsilon, params.seed) for a in algos}
+        results = {k[0]: cliff_runs(*k) for k in keys}
+    for k in keys:
+        _mark_trained(k)
 
     fig = go.Figure()
     for algo, (returns, _, _) in results.items():
@@ -111,12 +147,18 @@ def cliff_walking(params: CliffWalkingParams, key: str) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def dosing_comparison(seed: int):
+    from algorithms.dosing_experiment import compare_rewards  # when trained, not when the lesson is drawn
+
     return compare_rewards(seed=seed)
 
 
 def dosing_rewards(params: DosingRewardsParams, key: str) -> None:
+    what = "Two Q-learning agents, one per reward, learn to dose simulated patients: a few seconds of training."
+    if not train_on_press([("dosing", params.seed)], key, what):
+        return
     with st.spinner("Training two Q-learning agents on simulated patients (a few seconds the first time)…"):
         results = dosing_comparison(params.seed)
+    _mark_trained(("dosing", params.seed))
     good, bad, random = results["good"], results["bad"], results["random"]
 
     columns = st.columns(3)

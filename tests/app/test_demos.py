@@ -85,3 +85,58 @@ def test_debug_lab_asks_every_learner_to_predict_even_when_the_results_are_cache
     assert any("Predict first" in c.value for c in later.caption)
     later.button(key="t-go").click().run()
     assert len(later.get("plotly_chart")) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("cliff-walking", {"episodes": 50, "runs": 2, "seed": 11}),
+        ("dosing-rewards", {"seed": 5}),
+    ],
+)
+def test_training_demos_wait_for_a_press_then_draw_for_everyone(name, params, tmp_path, monkeypatch) -> None:
+    """A lesson's first render does not train agents; the press trains them, and a later learner on the
+    same server sees the trained charts at once."""
+    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path))
+    at = AppTest.from_function(_render, args=(name, params), default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert not at.get("plotly_chart"), "nothing trains before the button is pressed"
+    assert any("Press the button" in i.value for i in at.info)
+    at.button(key="t-train").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.get("plotly_chart")
+    later = AppTest.from_function(_render, args=(name, params), default_timeout=120).run()
+    assert not later.exception, later.exception
+    assert later.get("plotly_chart"), "settings already trained on this server are drawn without a press"
+    assert not any(b.key == "t-train" for b in later.button)
+
+
+def test_the_gridworld_sweeps_can_be_stepped_with_a_streamlit_slider(tmp_path, monkeypatch) -> None:
+    """Plotly's Play button and slider are SVG a keyboard cannot reach: a labelled Streamlit slider
+    chooses the sweep the chart draws (docs/accessibility.md)."""
+    import base64
+    import json
+
+    import numpy as np
+
+    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path))
+    params = {"grid": "gridworld-4x4", "method": "policy-evaluation", "gamma": 1.0}
+    at = AppTest.from_function(_render, args=("gridworld-dp", params), default_timeout=120).run()
+    assert not at.exception, at.exception
+    (slider,) = [s for s in at.select_slider if s.label.startswith("Sweep shown")]
+
+    def drawn() -> tuple[list, int]:
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        z = spec["data"][0]["z"]  # plotly sends arrays as base64 float64
+        values = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).tolist() if "bdata" in z else z
+        return np.ravel(values).tolist(), spec["layout"]["sliders"][0]["active"]
+
+    last_z, last_active = drawn()
+    assert slider.options[-1] == f"after sweep {slider.value}" and last_active == len(slider.options) - 1
+    slider.set_value(0).run()
+    assert not at.exception, at.exception
+    first_z, first_active = drawn()
+    assert first_active == 0
+    assert all(v == 0 for v in first_z), "before the first sweep every value is 0"
+    assert first_z != last_z

@@ -84,3 +84,33 @@ def test_validate_in_a_fresh_process_still_runs_torch_references(tmp_path: Path)
     assert result.returncode == 1
     # a (G,) vector, not (B, G): only running the reference finds it
     assert "torchy.yaml" in result.stdout and "computing the answer key failed" in result.stdout, result.stdout
+
+
+def test_drill_progress_and_class_run_no_bank_reference_code(tmp_path: Path) -> None:
+    """Listing questions needs their schema, not every predict and implement question's reference run
+    (the algorithms modules those import): the question on screen is checked alone when shown."""
+    body = (
+        "for page in ('views/drill.py', 'views/progress.py', 'views/class_page.py'):\n"
+        "    at = AppTest.from_file('app/main.py', default_timeout=120)\n"
+        "    at.switch_page(page)\n"
+        "    at.run()\n"
+        "    assert not at.exception, at.exception\n"
+        "ran = sorted(m for m in ('algorithms.returns', 'algorithms.mdp', 'algorithms.bandits') if m in sys.modules)\n"
+        "assert not ran, ran\n"
+    )
+    assert heavy_modules(body, tmp_path) == []
+
+
+def test_home_on_a_new_server_imports_no_database_or_bank_schema(tmp_path: Path) -> None:
+    """Nothing stored yet: Home has no progress to read, so no SQLAlchemy; and the quick catalogue
+    reads no question bank, so not the banks' schema or checks."""
+    body = (
+        "at = AppTest.from_file('app/main.py', default_timeout=120)\n"
+        "at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "assert at.title[0].value == 'RL Dojo'\n"
+        "loaded = sorted(m for m in ('sqlalchemy', 'app.learners.store', 'app.content.quiz_models',\n"
+        "    'app.content.bank_checks') if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    assert heavy_modules(body, tmp_path) == []

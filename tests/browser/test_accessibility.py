@@ -444,3 +444,20 @@ def test_code_panels_are_dark_in_the_dark_theme(browser, a11y_url: str, tmp_path
         else:
             assert background < 80, f"the dark theme's code panel is not dark: median grey {background}"
         assert abs(background - text) > 120, f"{scheme}: text {text} on background {background}"
+
+
+def test_the_gridworld_sweeps_are_stepped_from_the_keyboard(page: Page, a11y_url: str) -> None:
+    """Plotly's Play button and slider are SVG that Tab never reaches: the Streamlit sweep slider above
+    the chart is reached with Tab, and the arrow keys change the sweep the chart draws."""
+    page.goto(f"{a11y_url}/lesson?lesson=bellman-and-dynamic-programming")
+    settled(page)
+    keys = Keyboard(page)
+    keys.tab_to(
+        "el => el.getAttribute('role') === 'slider'"
+        " && (el.closest('[data-testid=stSlider]') || el).innerText.includes('after sweep')"
+        " || /after sweep/.test(el.getAttribute('aria-valuetext') || '')"
+    )
+    shown = "() => [...document.querySelectorAll('[data-testid=stPlotlyChart] text')].map(t => t.textContent).join(' ')"
+    assert "after sweep k = 0" not in page.evaluate(shown)
+    keys.press("Home")  # the first sweep
+    page.wait_for_function(f"() => ({shown})().includes('after sweep k = 0')", timeout=30_000)
