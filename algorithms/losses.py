@@ -89,6 +89,43 @@ def ppo_clip_objective(ratio: Tensor, adv: Tensor, clip_eps: float) -> Tensor:
     return torch.min(ratio * adv, ratio.clamp(1.0 - clip_eps, 1.0 + clip_eps) * adv)
 
 
+def ppo_kl_penalty_loss(logp: Tensor, logp_old: Tensor, adv: Tensor, beta: float) -> Tensor:
+    """Minus L^KLPEN(theta) = -E_t[r_t A_t - beta KL[pi_old(.|s_t), pi_theta(.|s_t)]] (Schulman et al. 2017, eq. 8).
+
+    The PPO paper's other surrogate: no clip, a KL penalty instead, its weight beta adapted between
+    updates by `adapt_kl_beta`. The KL is estimated per sample from a ~ pi_old with the non-negative
+    "k3" estimator (r - 1) - ln r (see `approx_kl`), kept differentiable here: its expected gradient
+    under pi_old, E_old[(r - 1) grad ln pi_theta] = -E_old[grad ln pi_theta], is that of the true KL.
+    All inputs (B,); returns a scalar to minimise.
+    """
+    _check_same_shape(logp=logp, logp_old=logp_old, adv=adv)
+    logp_old, adv = logp_old.detach(), adv.detach()
+    # lesson:start ppo-kl-penalty
+    log_ratio = logp - logp_old  # ln r_t, (B,)
+    ratio = log_ratio.exp()  # r_t(theta), (B,)
+    kl = ((ratio - 1.0) - log_ratio).mean()  # KL(pi_old || pi_theta), k3 estimate, scalar
+    return -(ratio * adv).mean() + beta * kl  # negated: optimisers minimise
+    # lesson:end ppo-kl-penalty
+
+
+def adapt_kl_beta(beta: float, kl: float, target: float) -> float:
+    """The PPO paper's beta rule (Schulman et al. 2017, section 4), run once after each policy update.
+
+    kl: the mean KL(pi_old || pi_new) the update reached; target: d_targ. Halve beta when the
+    update moved too little (kl < d_targ / 1.5), double it when it moved too far (kl > 1.5 d_targ),
+    else keep it. The paper notes 1.5 and 2 are heuristic and the result is not very sensitive to them.
+    """
+    if not (target > 0 and beta > 0):
+        raise ValueError(f"adapt_kl_beta needs target > 0 and beta > 0, got target={target}, beta={beta}")
+    # lesson:start adapt-kl-beta
+    if kl < target / 1.5:
+        return beta / 2.0
+    if kl > target * 1.5:
+        return beta * 2.0
+    return beta
+    # lesson:end adapt-kl-beta
+
+
 @torch.no_grad()
 def clip_fraction(logp: Tensor, logp_old: Tensor, clip_eps: float) -> Tensor:
     """The fraction of samples whose ratio lies outside [1 - eps, 1 + eps]: a scalar diagnostic.

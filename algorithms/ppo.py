@@ -64,7 +64,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -93,7 +93,15 @@ from algorithms.contract import (
 )
 from algorithms.core import make_mlp
 from algorithms.envs.mujoco_setup import prepare
-from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, entropy_bonus, ppo_clip_loss
+from algorithms.losses import (
+    adapt_kl_beta,
+    approx_kl,
+    clip_fraction,
+    clipped_value_loss,
+    entropy_bonus,
+    ppo_clip_loss,
+    ppo_kl_penalty_loss,
+)
 from algorithms.returns import batched_gae
 from algorithms.rollout import (
     EpisodeLog,
@@ -170,6 +178,13 @@ class PPOConfig(StepsConfig):
     (CartPole: 1.0 beat CleanRL's 0.5)."""
     target_kl: float | None = None
     """Stop the epochs once a minibatch's approximate KL(pi_old || pi_theta) exceeds this; None never stops."""
+    objective: Literal["clip", "kl_penalty"] = "clip"
+    """clip: L^CLIP (eq. 7). kl_penalty: the paper's other variant, L^KLPEN (eq. 8), r_t A_t - beta KL, no clip,
+    beta adapted after each update toward kl_target (section 4)."""
+    kl_beta: float = 1.0
+    """Initial beta of the KL penalty (kl_penalty only; the paper starts at 1 and finds the start matters little)."""
+    kl_target: float = 0.01
+    """d_targ of the KL penalty: beta halves when an update's KL < d_targ / 1.5, doubles when > 1.5 d_targ."""
     anneal_lr: bool = True
     """Decay the learning rate linearly to 0 over the budget."""
     norm_adv: bool = True
@@ -707,6 +722,7 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
         counters = {"iteration": iteration, "global_step": state.global_step, "episodes": log.episodes}
         save_checkpoint(out, agent, optimizer, scaler, generator, counters | {"gradient_steps": gradient_steps})
 
+    kl_beta = config.kl_beta  # beta of L^KLPEN (objective kl_penalty), adapted after each update
     iteration = start_iteration
     for iteration in range(start_iteration + 1, num_iterations + 1):
         iteration_started = time.perf_counter()
@@ -752,7 +768,10 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
                     break
                 # lesson:end kl-early-stop
                 adv = normalize_advantages(b_adv[mb]) if config.norm_adv else b_adv[mb]
-                pg_loss = ppo_clip_loss(logp, b_logp[mb], adv, config.clip_eps)  # minus L^CLIP, eq. 7
+                if config.objective == "kl_penalty":
+                    pg_loss = ppo_kl_penalty_loss(logp, b_logp[mb], adv, kl_beta)  # minus L^KLPEN, eq. 8
+                else:
+                    pg_loss = ppo_clip_loss(logp, b_logp[mb], adv, config.clip_eps)  # minus L^CLIP, eq. 7
                 v_clip = config.clip_eps if config.clip_vloss else None
                 v_loss = clipped_value_loss(value, b_values[mb], b_returns[mb], v_clip)  # L^VF
                 loss = pg_loss + config.vf_coef * v_loss  # minus L^{CLIP+VF+S}, eq. 9 ...
@@ -772,6 +791,9 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
 
         batch = (b_obs, b_actions, b_logp, b_values, b_returns)
         losses = _update_losses(agent, batch, loss_sums, minibatch_steps, config.clip_eps, global_step)
+        if losses and config.objective == "kl_penalty":  # section 4: adapt beta to the KL this update reached
+            losses["charts/kl_beta"] = kl_beta
+            kl_beta = adapt_kl_beta(kl_beta, losses["losses/approx_kl"], config.kl_target)
 
         now = time.perf_counter()
         elapsed = now - started
@@ -824,6 +846,10 @@ def _check(config: PPOConfig) -> None:
         raise ValueError("num_minibatches must lie between 1 and num_envs * num_steps")
     if config.checkpoint_every < 0:
         raise ValueError("checkpoint_every must be 0 (never) or a number of iterations")
+    if config.objective not in ("clip", "kl_penalty"):
+        raise ValueError(f"objective must be 'clip' or 'kl_penalty', got {config.objective!r}")
+    if config.objective == "kl_penalty" and not (config.kl_beta > 0 and config.kl_target > 0):
+        raise ValueError(f"kl_penalty needs kl_beta > 0 and kl_target > 0, got {config.kl_beta}, {config.kl_target}")
 
 
 def update_metrics(

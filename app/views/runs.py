@@ -62,6 +62,19 @@ selection = st.dataframe(
 )
 chosen = [table.iloc[i]["id"] for i in selection.selection.rows]
 
+# Several finished runs of one algorithm (seeds): IQM of their eval returns with a stratified bootstrap
+# 95% interval (Agarwal et al. 2021; algorithms.evaluation), not one lucky seed.
+finished = table[table["status"].eq("finished") & table["eval return"].notna()]
+for name, group in finished.groupby("algorithm"):
+    if len(group) >= 2:
+        from algorithms.evaluation import summarize
+
+        iqm = summarize(group["eval return"].to_numpy(dtype=float)[:, None], reps=1000)["iqm"]
+        st.caption(
+            f"**{name}**, {len(group)} finished runs: IQM of eval return {iqm['point']:.1f} "
+            f"(95% bootstrap interval {iqm['lower']:.1f} to {iqm['upper']:.1f})"
+        )
+
 if chosen:
     with st.container(horizontal=True):
         for rid in chosen:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from algorithms import losses
 from algorithms.losses import (
+    adapt_kl_beta,
     approx_kl,
     bradley_terry_loss,
     clip_fraction,
@@ -30,6 +31,7 @@ from algorithms.losses import (
     kto_loss,
     ppo_clip_loss,
     ppo_clip_objective,
+    ppo_kl_penalty_loss,
     rloo_advantages,
 )
 from app.content.coderef import resolve
@@ -130,6 +132,41 @@ def test_approx_kl_by_hand_and_its_properties() -> None:
     assert approx_kl(t(-1.0, -2.0), t(-1.0, -2.0)).item() == 0.0
     torch.manual_seed(1)
     assert approx_kl(torch.randn(100), torch.randn(100)).item() >= 0.0  # ln r <= r - 1 term by term
+
+
+def test_ppo_kl_penalty_loss_by_hand() -> None:
+    # ratios 1 and 2, advantages 1 and 3: -mean(r A) = -(1 + 6) / 2; KL term (1 - ln 2) / 2, times beta 0.5.
+    loss = ppo_kl_penalty_loss(t(0.0, LN2), t(0.0, 0.0), t(1.0, 3.0), beta=0.5)
+    assert loss.item() == pytest.approx(-3.5 + 0.5 * (1 - LN2) / 2)
+    # No clip: a ratio far outside [1 - eps, 1 + eps] still pushes (the clipped loss would be flat there).
+    logp = t(math.log(3.0)).requires_grad_()
+    ppo_kl_penalty_loss(logp, t(0.0), t(1.0), beta=0.0).backward()
+    assert logp.grad is not None and logp.grad.item() == pytest.approx(-3.0)
+
+
+def test_ppo_kl_penalty_gradient_is_that_of_the_true_kl() -> None:
+    # Samples from pi_old, advantages 0: the loss's gradient estimates grad KL(pi_old || pi_theta).
+    torch.manual_seed(0)
+    old_logits, logits = t(0.5, -0.2, 0.1), t(0.1, 0.3, -0.4).requires_grad_()
+    actions = torch.distributions.Categorical(logits=old_logits).sample((200_000,))
+    logp = torch.log_softmax(logits, 0)[actions]
+    logp_old = torch.log_softmax(old_logits, 0)[actions]
+    ppo_kl_penalty_loss(logp, logp_old, torch.zeros_like(logp), beta=1.0).backward()
+    exact = logits.detach().clone().requires_grad_()
+    p_old = torch.softmax(old_logits, 0)
+    (p_old * (torch.log(p_old) - torch.log_softmax(exact, 0))).sum().backward()
+    assert logits.grad is not None and exact.grad is not None
+    assert torch.allclose(logits.grad, exact.grad, atol=5e-3)
+
+
+def test_adapt_kl_beta_follows_the_papers_rule() -> None:
+    # d_targ 0.01: halve below 0.01 / 1.5, double above 0.015, keep in between (Schulman et al. 2017, section 4).
+    assert adapt_kl_beta(1.0, 0.005, 0.01) == 0.5
+    assert adapt_kl_beta(1.0, 0.02, 0.01) == 2.0
+    assert adapt_kl_beta(1.0, 0.01, 0.01) == 1.0
+    assert adapt_kl_beta(1.0, 0.0149, 0.01) == 1.0 and adapt_kl_beta(1.0, 0.0067, 0.01) == 1.0
+    with pytest.raises(ValueError, match="target > 0"):
+        adapt_kl_beta(1.0, 0.01, 0.0)
 
 
 def test_approx_kl_estimates_kl_from_old_policy_samples() -> None:

@@ -16,6 +16,7 @@ from gymnasium.vector import AutoresetMode
 
 from algorithms import ppo
 from algorithms.contract import field_docs
+from algorithms.losses import adapt_kl_beta
 from algorithms.ppo import (
     Agent,
     EpisodeLog,
@@ -387,6 +388,27 @@ def test_kl_early_stop_cuts_the_epochs() -> None:
     assert calls[-1]["charts/gradient_steps"] == 2.0  # one step per iteration
 
 
+def test_kl_penalty_objective_adapts_beta_after_each_update() -> None:
+    calls: list[dict[str, float]] = []
+    config = PPOConfig(
+        **{**TINY, "total_timesteps": 1024, "objective": "kl_penalty", "kl_beta": 3.0, "eval_episodes": 0}
+    )
+    train(config, on_update=calls.append)
+    betas = [m["charts/kl_beta"] for m in calls]  # the beta each update used
+    assert betas[0] == 3.0 and len(betas) == 4
+    for m, beta_next in zip(calls[:-1], betas[1:], strict=True):  # section 4's rule, fed the KL the update reached
+        assert beta_next == adapt_kl_beta(m["charts/kl_beta"], m["losses/approx_kl"], config.kl_target)
+    assert len(set(betas)) > 1  # the rule did act on this run
+    clip_calls: list[dict[str, float]] = []
+    train(replace(config, objective="clip"), on_update=clip_calls.append)
+    assert "charts/kl_beta" not in clip_calls[0]
+    assert clip_calls[0]["losses/policy"] != calls[0]["losses/policy"]  # a different loss, the same first batch
+    with pytest.raises(ValueError, match="kl_beta > 0"):
+        train(replace(config, kl_target=0.0))
+    with pytest.raises(ValueError, match="objective must be"):
+        train(replace(config, objective="trpo"))  # type: ignore[arg-type]
+
+
 def test_a_one_step_batch_still_trains_and_reports() -> None:
     # N = T = 1: a batch of one step, and no batch at all when that step only resets the copy.
     calls: list[dict[str, float]] = []
@@ -422,6 +444,8 @@ def test_lesson_regions_are_marked_once() -> None:
     for name in ("advantages", "minibatch-update", "kl-early-stop", "lr-anneal"):
         assert len(regions.get(name, [])) == 1, name
         assert resolve(f"algorithms.ppo:train#{name}").text.strip()
+    assert "beta * kl" in resolve("algorithms.losses:ppo_kl_penalty_loss#ppo-kl-penalty").text
+    assert "beta * 2.0" in resolve("algorithms.losses:adapt_kl_beta#adapt-kl-beta").text
     assert len(regions_in(ROOT / "algorithms" / "rollout.py").get("rollout", [])) == 1
     assert "autoreset_mask" in resolve("algorithms.rollout:collect_rollout#rollout").text
     assert "running = delta[t]" in resolve("algorithms.returns:batched_gae#gae-batched").text

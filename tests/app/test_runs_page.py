@@ -70,7 +70,17 @@ def test_runs_list_and_a_finished_run(data_dir: Path) -> None:
     assert "**Steps:**" in summary and "**Wall time:**" in summary  # words, not raw metric tiles
 
 
-def test_unknown_run_id(data_dir: Path) -> None:
+def test_finished_runs_of_one_algorithm_show_their_iqm_with_an_interval(data_dir: Path) -> None:
+    finished_run(data_dir)
+    at = runs_page()
+    at.toggle(key="runs-all-sessions").set_value(True).run()
+    assert not at.exception and not any("IQM" in c.value for c in at.caption)  # one run: no interval
+    finished_run(data_dir)
+    at.run()
+    assert not at.exception
+    line = next(c.value for c in at.caption if "IQM" in c.value)
+    assert "fake-count" in line and "2 finished runs" in line and "IQM of eval return 30.0" in line
+
     at = runs_page(run="nope")
     assert not at.exception
     assert "There is no run with id `nope`" in at.warning[0].value
