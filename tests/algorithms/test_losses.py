@@ -523,6 +523,8 @@ def test_grpo_loss_rejects_bad_input() -> None:
 
 REGIONS = {
     "ppo_clip_loss": ["ppo-ratio", "ppo-clip"],
+    "ppo_kl_penalty_loss": ["ppo-kl-penalty"],
+    "adapt_kl_beta": ["adapt-kl-beta"],
     "clipped_value_loss": ["value-clip"],
     "dqn_td_targets": ["dqn-target", "double-dqn-target", "bellman-target"],
     "bradley_terry_loss": ["bradley-terry"],
