@@ -38,9 +38,13 @@ def train_on_press(keys: list[tuple], key: str, what: str) -> bool:
     has pressed the button once in this session (later setting changes then retrain at once)."""
     if st.session_state.get(f"{key}-pressed") or all(_trained(k) for k in keys):
         return True
-    st.info(f"{what} Press the button to train them; the charts appear here.", icon=":material/model_training:")
-    if st.button("Train the agents", type="primary", icon=":material/play_arrow:", key=f"{key}-train"):
+    prompt = st.empty()  # the invitation goes once pressed: the charts take its place in the same run
+    with prompt.container():
+        st.info(f"{what} Press the button to train them; the charts appear here.", icon=":material/model_training:")
+        pressed = st.button("Train the agents", type="primary", icon=":material/play_arrow:", key=f"{key}-train")
+    if pressed:
         st.session_state[f"{key}-pressed"] = True
+        prompt.empty()
         return True
     return False
 

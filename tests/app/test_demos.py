@@ -106,6 +106,7 @@ def test_training_demos_wait_for_a_press_then_draw_for_everyone(name, params, tm
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert at.get("plotly_chart")
+    assert not any("Press the button" in i.value for i in at.info), "the invitation goes once pressed"
     later = AppTest.from_function(_render, args=(name, params), default_timeout=120).run()
     assert not later.exception, later.exception
     assert later.get("plotly_chart"), "settings already trained on this server are drawn without a press"
