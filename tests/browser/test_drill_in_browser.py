@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.grading.bank import load_questions
 from app.learners import db, store
 from app.learners.drills import Drill, Item
 from tests.browser.server import streamlit_server
+from tests.browser.test_class_drill_in_browser import press_check, see_result_and_go_on
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,19 +45,8 @@ def drill_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def answer(page: Page, position: int, question_id: str, right: bool) -> None:
     """Answer the drill's question number `position` (from 0). The same question can follow itself,
     so wait for the count of answers to move on, then for a fresh, enabled form."""
-    expect(page.get_by_text(f"{position} answered ·", exact=False)).to_be_visible()
-    expect(page.get_by_text(f"`{question_id}`").or_(page.get_by_text(question_id, exact=True)).first).to_be_visible()
-    check = page.get_by_role("button", name="Check", exact=True)
-    expect(check).to_be_enabled()
-    q = load_questions().get(question_id)
-    option = page.get_by_text(q.answers[0] if right else q.distractors[0], exact=True)
-    # When a question follows itself, the previous form lingers until the rerun ends (stale on a
-    # loaded machine): wait until only the fresh one is left.
-    expect(option).to_have_count(1, timeout=60_000)
-    option.click()
-    check.click()
-    expect(page.get_by_text("Correct." if right else "Not this one.", exact=True)).to_be_visible()
-    page.get_by_role("button", name="Next question").click()
+    press_check(page, position, question_id, right)
+    see_result_and_go_on(page, right)
 
 
 def test_a_retrieval_drill_runs_to_the_end(page: Page, drill_url: str) -> None:
