@@ -10,7 +10,9 @@ the learner can self-grade against the same rubric when the matcher is too stric
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.content.quiz_models import RubricPoint
@@ -20,10 +22,15 @@ _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n|\n\s*[-*]\s")  # sentences, par
 
 
 def words(text: str) -> list[str]:
+    return list(_words(text))
+
+
+@functools.lru_cache(maxsize=65_536)  # the same phrasings and sentences are split again for every point
+def _words(text: str) -> tuple[str, ...]:
     text = text.casefold().replace("π", "pi").replace("θ", "theta").replace("ε", "epsilon")
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # far-sighted = far sighted
     text = re.sub(r"(?<=[a-z_)])\.(?=[a-z_])", " ", text)  # torch.exp = torch exp; 0.99 stays a number
-    return _WORD.findall(text)
+    return tuple(_WORD.findall(text))
 
 
 def _word_matches(pattern: str, word: str) -> bool:
@@ -34,7 +41,7 @@ def _word_matches(pattern: str, word: str) -> bool:
     return len(pattern) > 3 and (word == pattern + "s" or pattern == word + "s" or word == pattern + "es")
 
 
-def _term_in(term: list[str], sentence: list[str]) -> bool:
+def _term_in(term: Sequence[str], sentence: Sequence[str]) -> bool:
     n = len(term)
     return any(
         all(_word_matches(t, w) for t, w in zip(term, sentence[i : i + n], strict=True))
@@ -43,11 +50,11 @@ def _term_in(term: list[str], sentence: list[str]) -> bool:
 
 
 def phrase_matches(phrase: str, text: str) -> bool:
-    terms = [words(term) for term in phrase.split(" + ")]
+    terms = [_words(term) for term in phrase.split(" + ")]
     terms = [t for t in terms if t]
     if not terms:
         return False
-    sentences = [words(s) for s in _SENTENCE.split(text)] + [words(text)] * (len(terms) == 1)
+    sentences = [_words(s) for s in _SENTENCE.split(text)] + [_words(text)] * (len(terms) == 1)
     return any(all(_term_in(term, sentence) for term in terms) for sentence in sentences if sentence)
 
 

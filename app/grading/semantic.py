@@ -311,14 +311,23 @@ class _Anchors:
 
 
 def anchors(point: RubricPoint, reference: str) -> _Anchors:
-    """The point itself, and the clauses of the model answer (or model fix) that contain its phrasings."""
-    texts = [point.point]
-    bare = re.sub(r"\s*\([^)]*\)", "", point.point)  # "(often delayed)", "(e.g. linear, LinUCB)"
+    """The point itself, and the clauses of the model answer (or model fix) that contain its phrasings.
+
+    The same for every answer to a question: remembered (the phrase matching was most of a warm
+    grade's CPU time)."""
+    contradicts = tuple(getattr(point, "contradicts", None) or ())
+    return _anchors(point.point, tuple(point.accept), contradicts, reference)
+
+
+@functools.lru_cache(maxsize=4096)
+def _anchors(point_text: str, accept: tuple[str, ...], contradicts: tuple[str, ...], reference: str) -> _Anchors:
+    texts = [point_text]
+    bare = re.sub(r"\s*\([^)]*\)", "", point_text)  # "(often delayed)", "(e.g. linear, LinUCB)"
     texts += [part.strip() for part in bare.split(";") if len(part.split()) >= 3]
     for unit in units(reference, leaves=True):
-        if any(rubric.phrase_matches(p, unit.text) for p in point.accept):
+        if any(rubric.phrase_matches(p, unit.text) for p in accept):
             texts.append(unit.text)
-    return _Anchors(tuple(dict.fromkeys(texts)), tuple(getattr(point, "contradicts", None) or ()))
+    return _Anchors(tuple(dict.fromkeys(texts)), contradicts)
 
 
 def _has_phrase(point: RubricPoint, text: str) -> bool:
