@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -61,3 +62,23 @@ def streamlit_server(
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def wait_idle(page, timeout: float = 90_000) -> None:
+    """Wait until the app's script has finished its run: on a loaded machine a click sent while a
+    rerun is still drawing can land on an element that is about to be replaced."""
+    page.wait_for_timeout(300)  # let a rerun that a previous action triggered begin
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
+
+
+def choose_algorithm(page, name: str) -> None:
+    """Open the Runs page's start form and pick `name` in its algorithm box, waiting for each step."""
+    wait_idle(page)
+    page.get_by_text("Start a new run").click()
+    box = page.get_by_test_id("stSelectbox").first.locator("input")
+    box.click()
+    page.keyboard.type(name)
+    option = page.get_by_role("option", name=re.compile(re.escape(name))).first
+    option.wait_for(state="visible", timeout=60_000)
+    option.click()
+    wait_idle(page)

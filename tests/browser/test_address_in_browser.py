@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.content.loader import load_catalogue
+from tests.browser.server import choose_algorithm, wait_idle
 
 pytestmark = pytest.mark.browser
 CATALOGUE = load_catalogue()
@@ -68,17 +69,15 @@ def test_next_and_the_sidebar_leave_an_address_that_reloads_the_same_lesson(page
 
 def test_a_run_and_the_run_list_keep_their_address(page: Page, app_url: str, tmp_path: Path) -> None:
     page.goto(f"{app_url}/runs")
-    page.get_by_text("Start a new run").click()
-    page.get_by_test_id("stSelectbox").first.locator("input").click()
-    page.keyboard.type("REINFORCE")
-    page.keyboard.press("Enter")
+    choose_algorithm(page, "REINFORCE")
     episodes = page.get_by_role("spinbutton", name="total episodes")
     episodes.fill("30")  # done in seconds: the runs test after this one needs the only slot
     episodes.press("Tab")
+    wait_idle(page)
     # the previous algorithm's form lingers until the rerun ends (stale elements on a loaded machine)
     expect(page.get_by_role("button", name="Start run")).to_have_count(1, timeout=60_000)
     page.get_by_role("button", name="Start run").click()
-    expect(page).to_have_url(re.compile(r"/runs\?run=\d{8}-\d{6}-[0-9a-f]{6}$"))
+    expect(page).to_have_url(re.compile(r"/runs\?run=\d{8}-\d{6}-[0-9a-f]{6}$"), timeout=90_000)
     run_url = page.url
     run_id = run_url.rsplit("=", 1)[1]
     expect(page.get_by_text(run_id).first).to_be_visible()

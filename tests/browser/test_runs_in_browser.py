@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.server import choose_algorithm, wait_idle
+
 pytestmark = pytest.mark.browser
 
 CURVE = ".js-plotly-plot g.trace.scatter path.js-line"
@@ -20,18 +22,16 @@ def curve_length(page) -> int:
 def test_start_watch_and_stop_a_run(page, app_url: str, tmp_path: Path) -> None:
     page.goto(f"{app_url}/runs")
     expect(page.get_by_role("heading", name="Runs")).to_be_visible()
-    page.get_by_text("Start a new run").click()
-    page.get_by_test_id("stSelectbox").first.locator("input").click()
-    page.keyboard.type("REINFORCE")
-    page.keyboard.press("Enter")
+    choose_algorithm(page, "REINFORCE")
     episodes = page.get_by_role("spinbutton", name="total episodes")
     episodes.fill("20000")  # long enough to still be running when we press Stop
     episodes.press("Tab")
+    wait_idle(page)
     # the previous algorithm's form lingers until the rerun ends (stale elements on a loaded machine)
     expect(page.get_by_role("button", name="Start run")).to_have_count(1, timeout=60_000)
     page.get_by_role("button", name="Start run").click()
 
-    expect(page).to_have_url(re.compile(r"/runs\?run=\d{8}-\d{6}-[0-9a-f]{6}"))
+    expect(page).to_have_url(re.compile(r"/runs\?run=\d{8}-\d{6}-[0-9a-f]{6}"), timeout=90_000)
     expect(page.get_by_text("running", exact=True)).to_be_visible(timeout=60_000)
     expect(page.get_by_text("device: cpu")).to_be_visible()
     expect(page.locator(CURVE).first).to_be_attached(timeout=60_000)

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from app.grading.bank import load_questions
 from app.learners import db, store
 from app.learners.drills import Drill, Item
-from tests.browser.server import streamlit_server
+from tests.browser.server import choose_algorithm, streamlit_server
 from tests.browser.test_class_drill_in_browser import QUESTIONS, STEPS, press_check, see_result_and_go_on
 from tests.postgres_server import Server, fresh_database, postgres_server
 from tests.ray_head import ray_head, require_ray
@@ -92,14 +92,11 @@ def answer_choice(page: Page, base: str, learner: str, right: bool) -> None:
 def start_counter_run(page: Page, base: str, learner: str) -> str:
     page.goto(f"{base}/runs?learner={learner}")
     expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
-    page.get_by_text("Start a new run").click()
-    page.get_by_test_id("stSelectbox").first.locator("input").click()
-    page.keyboard.type("Counter")
-    page.get_by_role("option", name=re.compile("Counter")).first.click()  # not Enter: typed before the list opened
+    choose_algorithm(page, "Counter")
     form = page.get_by_test_id("stForm").filter(has_text="Counts.")  # not the default algorithm's, fading out
     expect(form).to_have_count(1)
     form.get_by_role("button", name="Start run").click()
-    expect(page).to_have_url(re.compile(r"run=\d{8}-\d{6}-[0-9a-f]{6}"))
+    expect(page).to_have_url(re.compile(r"run=\d{8}-\d{6}-[0-9a-f]{6}"), timeout=90_000)
     return re.search(r"run=([0-9a-f-]+)", page.url).group(1)
 
 
