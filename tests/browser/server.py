@@ -80,5 +80,7 @@ def choose_algorithm(page, name: str) -> None:
     page.keyboard.type(name)
     option = page.get_by_role("option", name=re.compile(re.escape(name))).first
     option.wait_for(state="visible", timeout=60_000)
-    option.click()
+    # the list re-renders while it filters (an option clicked then can be detached): Enter picks the
+    # focused, filtered option instead
+    page.keyboard.press("Enter")
     wait_idle(page)
