@@ -171,13 +171,7 @@ class RunManager:
     def stop(self, run_id: str, grace: float = STOP_GRACE_SECONDS) -> RunRecord:
         """Stop a run and wait: ask politely, and after `grace` seconds end its process group."""
         self.request_stop(run_id)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            record = self._require(run_id)
-            if record.status not in ACTIVE:
-                return record
-            time.sleep(0.1)
-        record = self._require(run_id)
+        record = self._wait_until_ended(run_id, grace)
         if record.pid and record.status in ACTIVE:
             # Record the outcome first: the reaper thread must not take the kill for a crash.
             self.store.finish_if_active(
@@ -186,6 +180,15 @@ class RunManager:
             _kill_group(record.pid)
             self.schedule()  # its supervisor went with it: start the next queued run here
         return self._require(run_id)
+
+    def _wait_until_ended(self, run_id: str, grace: float) -> RunRecord:
+        """The run's record once it has ended, or after `grace` seconds (then maybe still active)."""
+        deadline = time.monotonic() + grace
+        record = self._require(run_id)
+        while record.status in ACTIVE and time.monotonic() < deadline:
+            time.sleep(0.1)
+            record = self._require(run_id)
+        return record
 
     def stop_in_background(self, run_id: str) -> None:
         self.request_stop(run_id)

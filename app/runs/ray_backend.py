@@ -168,13 +168,7 @@ class RayRunManager(RunManager):
 
     def stop(self, run_id: str, grace: float = STOP_GRACE_SECONDS) -> RunRecord:
         self.request_stop(run_id)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            record = self._require(run_id)
-            if record.status not in ACTIVE:
-                return record
-            time.sleep(0.1)
-        if self._require(run_id).status in ACTIVE:
+        if self._wait_until_ended(run_id, grace).status in ACTIVE:
             ended = f"did not stop within {grace:.0f} s; its actor was ended"
             self.store.finish_if_active(run_id, STOPPED, error=ended)
             self._kill(run_id)
