@@ -71,16 +71,26 @@ def wait_idle(page, timeout: float = 90_000) -> None:
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
 
 
-def choose_algorithm(page, name: str) -> None:
-    """Open the Runs page's start form and pick `name` in its algorithm box, waiting for each step."""
+def choose_algorithm(page, name: str, attempts: int = 3) -> None:
+    """Open the Runs page's start form and pick `name` in its algorithm box, waiting for each step.
+
+    On a loaded machine keystrokes typed while the list is still opening can be lost, and Enter then
+    picks nothing: the box is checked afterwards and the choice made again until it shows `name`."""
     wait_idle(page)
-    page.get_by_text("Start a new run").click()
-    box = page.get_by_test_id("stSelectbox").first.locator("input")
-    box.click()
-    page.keyboard.type(name)
-    option = page.get_by_role("option", name=re.compile(re.escape(name))).first
-    option.wait_for(state="visible", timeout=60_000)
-    # the list re-renders while it filters (an option clicked then can be detached): Enter picks the
-    # focused, filtered option instead
-    page.keyboard.press("Enter")
-    wait_idle(page)
+    box = page.get_by_test_id("stSelectbox").first
+    if not box.is_visible():
+        page.get_by_text("Start a new run").click()
+    for _ in range(attempts):
+        box.locator("input").click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(name, delay=30)
+        option = page.get_by_role("option", name=re.compile(re.escape(name))).first
+        option.wait_for(state="visible", timeout=60_000)
+        # the list re-renders while it filters (an option clicked then can be detached): Enter picks the
+        # focused, filtered option instead
+        page.keyboard.press("Enter")
+        wait_idle(page)
+        if name in box.locator("input").input_value():
+            return
+        page.keyboard.press("Escape")
+    raise AssertionError(f"the algorithm box never showed {name!r} after {attempts} attempts")
