@@ -7,6 +7,7 @@ expander, the numbers it plots as a real HTML table a screen reader can walk cel
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -110,15 +111,46 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]+>")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+!|~$-])")
+
+
+def title_markdown(title: str) -> str:
+    """A Plotly title (which may hold <br>, <b>, <sub>) as one line of bold Markdown, special signs escaped."""
+    plain = " ".join(_TAGS.sub("", _BREAK.sub(" ", title)).split())
+    escaped = _MARKDOWN.sub(r"\\\1", plain)
+    return f"**{escaped}**" if plain else ""
+
+
+def lift_title(fig: go.Figure) -> str:
+    """Take the figure's own title out of it and return it as Markdown for the page to write above.
+
+    Plotly draws a title on one SVG line that never wraps: a long one is cut at a phone's edge. Written
+    by the page it wraps like any text, follows the theme and is read in order by a screen reader. The
+    room Plotly kept for the title at the top goes too (its top margin shrinks to what is left)."""
+    text = _text(fig.layout.title)
+    if not text:
+        return ""
+    top = fig.layout.margin.t
+    fig.update_layout(title_text=None, margin_t=max(10, top - 40) if top is not None else 30)
+    return title_markdown(text)
+
+
 def chart(fig: go.Figure, *, key: str, summary: str | None = None, **kwargs: Any) -> None:
-    """st.plotly_chart(fig, key=key, **kwargs) plus its text alternative (module docstring)."""
+    """st.plotly_chart(fig, key=key, **kwargs) plus its text alternative (module docstring).
+
+    The figure's title is written above the chart as text (`lift_title`), so a long one wraps."""
     description = summary or describe(fig)
+    title = _title(fig) or "this chart"
+    heading = lift_title(fig)
+    if heading:
+        st.markdown(heading)
     st.plotly_chart(fig, key=key, alt=description, **kwargs)
     table = figure_table(fig)
     if table.empty:
         return
     shown, thinned = _thin(table)
-    title = _title(fig) or "this chart"
     with st.expander(f"The numbers behind {title}", icon=":material/table_view:"):
         if thinned:
             st.caption(f"{len(shown)} of {len(table)} points, evenly spaced.")

@@ -84,7 +84,7 @@ def gridworld_figure(mdp: FiniteMDP, history: list[np.ndarray], title: str, show
         for k in indices
     ]
     fig.update_layout(
-        title={"text": title.replace(": ", ":<br>", 1), "font": {"size": 15}},  # two short lines fit a phone
+        title=title,  # written above the chart by chart(), where it wraps on a phone
         height=540,
         margin={"l": 10, "r": 10, "t": 64, "b": 10},
         xaxis={"visible": False},

@@ -67,6 +67,35 @@ def test_chart_draws_the_figure_with_alt_text_and_a_thinned_table() -> None:
     assert len(at.table[0].value) == MAX_ROWS
 
 
+def _render_titled_chart() -> None:
+    import json
+
+    import plotly.graph_objects as go
+    import streamlit as st
+
+    from app.widgets.charts import chart
+
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[1, 2], name="curve"))
+    fig.update_layout(title="Sum of rewards per episode (mean of 20 runs,<br>10-episode <b>average</b>)", margin_t=64)
+    chart(fig, key="c")
+    st.session_state["sent"] = json.loads(fig.to_json())["layout"]
+
+
+def test_a_long_title_is_written_above_the_chart_as_text_that_wraps() -> None:
+    """Plotly never wraps a title: at 390 px a long one was cut at the chart's edge (issue 12)."""
+    at = AppTest.from_function(_render_titled_chart).run()
+    assert not at.exception
+    assert at.markdown[0].value == "**Sum of rewards per episode \\(mean of 20 runs, 10\\-episode average\\)**"
+    sent = at.session_state["sent"]
+    assert not sent.get("title", {}).get("text"), "the figure still draws its own title"
+    assert sent["margin"]["t"] == 24  # the room kept for the title is given back
+    plot = at.get("plotly_chart")[0]
+    assert "Sum of rewards per episode" in plot.proto.alt  # the accessible name still has it
+    assert at.expander[0].label == (
+        "The numbers behind Sum of rewards per episode (mean of 20 runs,<br>10-episode <b>average</b>)"
+    )
+
+
 def _render_demo(name: str, params: dict) -> None:
     import sys
     from pathlib import Path

@@ -57,6 +57,12 @@ def phone(browser):
         ("lesson?lesson=bellman-and-dynamic-programming", "Bellman equations and dynamic programming"),
         ("lesson?lesson=returns-and-discounting", "Returns and discounting"),
         ("practice?q=discounted-return-g0", "Practice"),
+        # long chart titles ("Steps per episode, mean of 10 runs (episode 1 omitted, as in Figure 8.2)")
+        ("lesson?lesson=model-based-rl-and-planning", "Model-based RL and planning: Dyna-Q, MCTS and AlphaZero"),
+        (
+            "lesson?lesson=exploration-sparse-rewards",
+            "Exploration under sparse rewards: count bonuses and hindsight replay",
+        ),
     ],
 )
 def test_no_control_overlaps_another_at_phone_width(
@@ -83,6 +89,12 @@ def test_no_control_overlaps_another_at_phone_width(
         "    .map(t => t.textContent); })"
     )
     assert not cut_titles, f"chart titles cut at the edge: {cut_titles}"
+    # titles are written above the charts as page text (app/widgets/charts.py), which wraps: none is
+    # left inside a figure, where Plotly draws it on one line that a phone cuts
+    svg_titles = phone.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent).filter(Boolean)"
+    )
+    assert not svg_titles, f"titles drawn inside charts: {svg_titles}"
 
 
 # Display math, inline math and code (st.code, the lesson code panels). One that is wider than its
