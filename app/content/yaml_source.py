@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+
+try:  # libyaml's C parser, where PyYAML was built with it (the wheels are)
+    from yaml.cyaml import CParser
+except ImportError:  # pragma: no cover - a PyYAML without libyaml reads with the Python parser alone
+    CParser = None
 
 from app.content.filecache import cached
 
@@ -62,11 +70,11 @@ class _Bounded(yaml.MarkedYAMLError):
     """A bound of this module, raised at the mark where it was crossed."""
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with the bounds above checked while the node tree is composed."""
+class _Bounds(Composer):
+    """The bounds above, checked while the node tree is composed (PyYAML's Python composer, whatever
+    parser feeds it events)."""
 
-    def __init__(self, stream: str):
-        super().__init__(stream)
+    def _start_bounds(self) -> None:
         self._depth = 0
         self._sizes: dict[int, int] = {}  # id(node) -> values it expands to, once it is complete
 
@@ -116,20 +124,62 @@ class _BoundedLoader(yaml.SafeLoader):
             raise _Bounded(None, None, f"'{node.value}' is not a date ({exc}); quote it", node.start_mark) from exc
 
 
-_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
-_BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _BoundedLoader.construct_yaml_timestamp)
+class _BoundedLoader(_Bounds, yaml.SafeLoader):
+    """PyYAML's pure-Python safe loader with the bounds: the reference, and the one whose messages
+    (a line, a hint) every error is reported with."""
+
+    def __init__(self, stream: str):
+        yaml.SafeLoader.__init__(self, stream)
+        self._start_bounds()
+
+
+_LOADERS: list[type] = [_BoundedLoader]
+if CParser is not None:
+
+    class _FastBoundedLoader(_Bounds, CParser, SafeConstructor, Resolver):
+        """The same loader with libyaml's C scanner and parser under the Python composer, so the bounds
+        hold: about six times faster on our content files. Used for files that read without error."""
+
+        def __init__(self, stream: str):
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._start_bounds()
+
+        def compose_scalar_node(self, anchor: str | None) -> yaml.ScalarNode:
+            event = self.peek_event()
+            if event.tag == "!":  # the non-specific tag: PyYAML's parser resolves it as plain, libyaml as str
+                event.implicit = (True, False)
+            return super().compose_scalar_node(anchor)
+
+    _LOADERS.insert(0, _FastBoundedLoader)
+
+for _loader in _LOADERS:
+    _loader.add_constructor("tag:yaml.org,2002:int", _Bounds.construct_yaml_int)
+    _loader.add_constructor("tag:yaml.org,2002:timestamp", _Bounds.construct_yaml_timestamp)
 
 
 def load_yaml(text: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document with the bounded safe loader; return the data and its source map.
 
-    Raises only YamlSyntaxError, whatever `text` holds.
+    Raises only YamlSyntaxError, whatever `text` holds. A file is read with libyaml's parser where
+    PyYAML has it; a file that fails there (or holds a character the Python reader refuses) is read
+    again with the pure-Python loader, whose error names the line and gives the hint, so every
+    message is the same whichever parser ran first.
     """
-    loader: _BoundedLoader | None = None
+    if len(_LOADERS) > 1 and len(text) <= MAX_FILE_BYTES and not Reader.NON_PRINTABLE.search(text):
+        with contextlib.suppress(YamlSyntaxError):  # read again below, for the reference loader's message
+            return _load_with(_LOADERS[0], text)
+    return _load_with(_BoundedLoader, text)
+
+
+def _load_with(loader_class: type, text: str) -> tuple[Any, SourceMap]:
+    loader: Any = None
     try:
         if len(text) > MAX_FILE_BYTES:
             raise YamlSyntaxError(1, f"the file is {len(text)} characters long; the limit is {MAX_FILE_BYTES}")
-        loader = _BoundedLoader(text)  # the reader checks the characters here: inside the try
+        loader = loader_class(text)  # the reader checks the characters here: inside the try
         node = loader.get_single_node()
         if node is None:
             return None, SourceMap()

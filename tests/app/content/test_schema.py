@@ -223,7 +223,7 @@ def test_editing_a_file_shows_without_restart(tmp_path: Path) -> None:
 
 def run_validate(*paths: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.content", "validate", *paths], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "app.content", "validate", *paths], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
 
 
