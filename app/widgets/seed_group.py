@@ -136,8 +136,9 @@ def _scores_section(records: list[RunRecord], key: str) -> None:
         "lowest and highest quarter and averages the middle half: one lucky or unlucky seed moves it less "
         "than the mean. The **interval** resamples the seeds with replacement "
         f"{BOOTSTRAP_REPS:,} times (a stratified bootstrap) and keeps the middle 95% of the IQMs: how much the "
-        "result could move with other seeds. With few seeds it is wide; more seeds narrow it "
-        "(Agarwal et al. 2021, algorithms/evaluation.py)."
+        "result could move with other seeds. More seeds narrow it; below about 5 it understates the "
+        "uncertainty, since it can only reshuffle the scores you have (Agarwal et al. 2021; the lesson "
+        "*Beyond one run*)."
     )
 
 
