@@ -122,6 +122,8 @@ def _scores_section(records: list[RunRecord], key: str) -> None:
     summary = summarize(np.asarray(values)[:, None], reps=BOOTSTRAP_REPS)
     iqm = summary["iqm"]
     key_name, score_name, measured = metric
+    few = " (with fewer than 4 seeds a quarter is less than one seed: nothing is dropped, it is the mean)"
+    few = few if len(values) < 4 else ""
     st.markdown(
         f"**IQM of the {score_name}: {iqm['point']:.2f}** "
         f"(95% bootstrap interval {iqm['lower']:.2f} to {iqm['upper']:.2f}; {len(values)} finished seeds)"
@@ -134,7 +136,7 @@ def _scores_section(records: list[RunRecord], key: str) -> None:
     st.caption(
         f"Score: `{key_name}`, {measured}. The **IQM** (interquartile mean) sorts the seeds' scores, drops the "
         "lowest and highest quarter and averages the middle half: one lucky or unlucky seed moves it less "
-        "than the mean. The **interval** resamples the seeds with replacement "
+        f"than the mean{few}. The **interval** resamples the seeds with replacement "
         f"{BOOTSTRAP_REPS:,} times (a stratified bootstrap) and keeps the middle 95% of the IQMs: how much the "
         "result could move with other seeds. More seeds narrow it; below about 5 it understates the "
         "uncertainty, since it can only reshuffle the scores you have (Agarwal et al. 2021; the lesson "

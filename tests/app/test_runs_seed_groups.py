@@ -150,7 +150,19 @@ def test_a_failed_seed_is_shown_failed_beside_the_others(data_dir: Path) -> None
     assert "**seed 1** · finished" in rows and "**seed 2** · failed" in rows and "**seed 3** · finished" in rows
     assert any("failed: RuntimeError: seed 2 fails on purpose" in c.value for c in view.caption)
     expected = summarize([[1.0], [9.0]], reps=BOOTSTRAP_REPS)["iqm"]  # the two finished seeds only
-    assert iqm_trace(view)["x"] == [pytest.approx(expected["point"])]
+    assert iqm_trace(view)["x"] == [pytest.approx(expected["point"])] and expected["point"] == 5.0
+    assert any("nothing is dropped, it is the mean" in c.value for c in view.caption)
+
+
+def test_stop_all_stops_every_active_seed(data_dir: Path) -> None:
+    manager = RunManager.open(data_dir, capacity=2)
+    group, run_ids = manager.start_seeds("fake-seeded", {"steps": 2000, "sleep": 0.05}, 3, session="cli")
+    view = runs_page(group=group)
+    assert not view.exception
+    next(b for b in view.button if b.label == "Stop all").click().run()
+    assert not view.exception
+    wait_done(manager, run_ids)  # the queued seed at once, the running ones at their next stop check
+    assert {manager.get(r).status for r in run_ids} == {"stopped"}
 
 
 def test_one_finished_seed_waits_for_a_second(data_dir: Path) -> None:
