@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from algorithms import load
-from app.runs.configs import build_config, config_to_dict
+from app.runs.configs import ConfigError, build_config, config_to_dict
 from app.runs.store import (
     ACTIVE,
     DATABASE_URL_ENV,
@@ -37,6 +37,7 @@ from app.settings import ROOT
 
 CAPACITY_ENV = "RLDOJO_MAX_RUNS"
 BACKEND_ENV = "RLDOJO_RUNS_BACKEND"
+MAX_SEEDS = 10  # runs one "seeds" start may queue at once
 STOP_GRACE_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 120.0
 
@@ -97,18 +98,53 @@ class RunManager:
 
     # --- starting ------------------------------------------------------------------------------
     def start(
-        self, algorithm: str, config: dict[str, Any] | None = None, session: str | None = None, label: str | None = None
+        self,
+        algorithm: str,
+        config: dict[str, Any] | None = None,
+        session: str | None = None,
+        label: str | None = None,
+        group: str | None = None,
     ) -> str:
         """Validate the config, queue the run, and start it now if there is capacity. Returns its id."""
-        run_id = self._create(algorithm, config, session, label)
+        run_id = self._create(algorithm, config, session, label, group)
         self.schedule()
         return run_id
 
-    def _create(self, algorithm: str, config: dict[str, Any] | None, session: str | None, label: str | None) -> str:
+    def start_seeds(
+        self, algorithm: str, config: dict[str, Any] | None, count: int, session: str | None = None
+    ) -> tuple[str, list[str]]:
+        """The same config on `count` seeds (its seed, seed + 1, ...), queued as one group whose id is
+        stored with each run. Every config is checked before any is queued: a refusal queues nothing.
+        Returns (group id, run ids in seed order)."""
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SEEDS:
+            raise ConfigError(f"seeds: give a whole number from 1 to {MAX_SEEDS}, got {count!r}")
+        _, config_class, _ = load(algorithm)
+        config = dict(config or {})
+        base = config_to_dict(build_config(config_class, config))
+        if "seed" not in base:
+            raise ConfigError(f"seeds: {algorithm}'s config has no seed field, so its runs cannot differ by seed")
+        seeds = [int(base["seed"]) + i for i in range(count)]
+        for seed in seeds:
+            build_config(config_class, {**config, "seed": seed})  # refuse before anything is queued
+        group = "seeds-" + _new_id()
+        run_ids = [
+            self.start(algorithm, {**config, "seed": seed}, session, label=f"seed {seed}", group=group)
+            for seed in seeds
+        ]
+        return group, run_ids
+
+    def _create(
+        self,
+        algorithm: str,
+        config: dict[str, Any] | None,
+        session: str | None,
+        label: str | None,
+        group: str | None = None,
+    ) -> str:
         _, config_class, _ = load(algorithm)
         checked = config_to_dict(build_config(config_class, config or {}))
-        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        self.store.create(run_id, algorithm, checked, session, label)
+        run_id = _new_id()
+        self.store.create(run_id, algorithm, checked, session, label, group)
         return run_id
 
     def schedule(self) -> list[str]:
@@ -231,6 +267,11 @@ class RunManager:
             handle.seek(max(0, handle.tell() - 64_000))
             text = handle.read().decode("utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _new_id() -> str:
+    """A run's (or a group's) id: when it was made, and six random hex digits."""
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
 def _alive(pid: int, run_id: str) -> bool:

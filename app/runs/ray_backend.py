@@ -96,9 +96,14 @@ class RayRunManager(RunManager):
         return []
 
     def start(
-        self, algorithm: str, config: dict[str, Any] | None = None, session: str | None = None, label: str | None = None
+        self,
+        algorithm: str,
+        config: dict[str, Any] | None = None,
+        session: str | None = None,
+        label: str | None = None,
+        group: str | None = None,
     ) -> str:
-        run_id = self._create(algorithm, config, session, label)
+        run_id = self._create(algorithm, config, session, label, group)
         record = self.store.get(run_id)
         try:
             self._submit(record)

@@ -42,6 +42,7 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -82,8 +83,10 @@ runs = Table(
     Column("error", Text),
     Column("final_metrics", Text),
     Column("artifacts", Text),
+    Column("group_id", String(40)),  # runs started together, one per seed (added to older databases by _migrate)
     Index("runs_status", "status", "created_at"),
     Index("runs_session", "session", "created_at"),
+    Index("runs_group", "group_id"),
 )
 metrics_table = Table(
     "metrics",
@@ -117,6 +120,8 @@ class RunRecord:
     error: str | None
     final_metrics: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    group_id: str | None = None
+    """The seed group the run was started in (the Runs page's "seeds"), or None."""
 
     @property
     def duration(self) -> float | None:
@@ -180,8 +185,28 @@ def _engine(url: str) -> Engine:
         found = _engines.get(url)
         if found is None:
             found = engines.open_engine(url, metadata)
+            try:
+                _migrate(found)
+            except BaseException:
+                found.dispose()
+                raise
             _engines[url] = found
         return found
+
+
+def _migrate(eng: Engine) -> None:
+    """Bring a database made by an older RL Dojo up to this schema: the `group_id` column (and its
+    index) came later. Safe from many processes at once: PostgreSQL says IF NOT EXISTS; on SQLite
+    the check and the ALTER run under the write lock (BEGIN IMMEDIATE)."""
+    if "group_id" in {column["name"] for column in inspect(eng).get_columns("runs")}:
+        return  # the usual case: nothing to change, and no lock taken
+    with eng.execution_options(rldojo_write=True).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7215001)"))  # the lock table creation takes
+            conn.execute(text("ALTER TABLE runs ADD COLUMN IF NOT EXISTS group_id VARCHAR(40)"))
+        elif "group_id" not in {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(runs)")}:
+            conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN group_id VARCHAR(40)")
+        conn.execute(text("CREATE INDEX IF NOT EXISTS runs_group ON runs (group_id)"))
 
 
 def dispose_all() -> None:
@@ -233,7 +258,15 @@ class RunStore:
         return self.run_dir(run_id) / "log.txt"
 
     # --- writing -------------------------------------------------------------------------------
-    def create(self, run_id: str, algorithm: str, config: dict[str, Any], session: str | None, label: str | None):
+    def create(
+        self,
+        run_id: str,
+        algorithm: str,
+        config: dict[str, Any],
+        session: str | None,
+        label: str | None,
+        group: str | None = None,
+    ) -> None:
         with self.connect(immediate=True) as conn:
             conn.execute(
                 insert(runs).values(
@@ -243,6 +276,7 @@ class RunStore:
                     status=QUEUED,
                     session=session,
                     label=label,
+                    group_id=group,
                     created_at=time.time(),
                     progress=0.0,
                     stop_requested=False,
@@ -315,10 +349,14 @@ class RunStore:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
         return _record(row) if row else None
 
-    def list(self, session: str | None = None, statuses: Sequence[str] | None = None) -> list[RunRecord]:
+    def list(
+        self, session: str | None = None, statuses: Sequence[str] | None = None, group: str | None = None
+    ) -> list[RunRecord]:
         query = select(runs).order_by(runs.c.created_at.desc(), runs.c.id)
         if session is not None:
             query = query.where(runs.c.session == session)
+        if group is not None:
+            query = query.where(runs.c.group_id == group)
         if statuses:
             query = query.where(runs.c.status.in_(list(statuses)))
         with self.connect() as conn:

@@ -1,4 +1,4 @@
-"""Runs: start a training run, watch one (/runs?run=ID), list and compare them all."""
+"""Runs: start a training run or a seed group, watch one (/runs?run=ID, /runs?group=ID), list and compare them all."""
 
 import streamlit as st
 
@@ -6,6 +6,7 @@ from algorithms import registry
 from app.runs.store import STATUSES
 from app.widgets.charts import chart
 from app.widgets.runs import compare_chart, run_launcher, run_monitor, runs_table, session_id, usable_run_manager
+from app.widgets.seed_group import group_monitor
 
 st.title("Runs")
 manager = usable_run_manager()  # also starts queued runs where capacity was freed while nobody was looking
@@ -20,14 +21,23 @@ if run_id:
     st.page_link("views/runs.py", label="All runs", icon=":material/arrow_back:", query_params={})
     run_monitor(run_id)
     st.stop()
+group_id = st.query_params.get("group")
+if group_id:
+    st.query_params["group"] = group_id
+    st.page_link("views/runs.py", label="All runs", icon=":material/arrow_back:", query_params={})
+    group_monitor(group_id)
+    st.stop()
 st.query_params.update({})  # sends the query string as it is now (other parameters, the learner's, stay)
 
 with st.expander("Start a new run", icon=":material/play_arrow:", expanded=False):
     specs = registry()
     choice = st.selectbox("Algorithm", list(specs), format_func=lambda name: specs[name].title, key="start-algorithm")
-    started = run_launcher(choice, key=f"start-{choice}")
-    if started:
-        st.query_params["run"] = started
+    started = run_launcher(choice, key=f"start-{choice}", seeds=True)
+    if started and started.group:
+        st.query_params["group"] = started.group
+        st.rerun()
+    elif started:
+        st.query_params["run"] = started.run_id
         st.rerun()
 
 left, middle, right = st.columns([2, 2, 1])
@@ -49,6 +59,20 @@ records = [r for r in records if not algorithms or r.algorithm in algorithms]
 if not records:
     st.info("No runs to show. Start one above, or switch on **All runs**.", icon=":material/info:")
     st.stop()
+
+groups: dict[str, list] = {}
+for record in records:
+    if record.group_id:
+        groups.setdefault(record.group_id, []).append(record)
+if groups:
+    with st.container(horizontal=True):
+        for gid, members in list(groups.items())[:6]:  # the newest groups first, as the list is
+            st.page_link(
+                "views/runs.py",
+                label=f"Seed group: {members[0].algorithm}, {len(members)} seeds ({gid.removeprefix('seeds-')})",
+                icon=":material/stacks:",
+                query_params={"group": gid},
+            )
 
 table = runs_table(records)
 st.caption("Select runs to overlay their curves; click an id's row and open it below.")

@@ -6,6 +6,7 @@ import json
 import time
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import streamlit as st
 from algorithms import load
 from algorithms.contract import LATEST_FILE, config_fields
 from app.runs.configs import ConfigError, environment_problem, preset_values, run_presets
-from app.runs.manager import CapacityError, RunManager
+from app.runs.manager import MAX_SEEDS, CapacityError, RunManager
 from app.runs.store import ACTIVE, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunRecord, StoreUnavailable
 from app.widgets.charts import chart
 from app.widgets.style import motion_safe_image
@@ -111,12 +112,15 @@ def run_launcher(
     preset: dict[str, Any] | None = None,
     main: list[str] | None = None,
     label: str | None = None,
-) -> str | None:
+    seeds: bool = False,
+) -> Started | None:
     """A start form for `algorithm`; `main` fields are shown first, the rest under 'More settings'.
     Without a `preset` (the Runs page), a selectbox above the form offers the algorithm's named
     presets (app/runs/configs.py: Hopper, Humanoid) and fills the form from the one chosen.
+    With `seeds` (and a config with a seed field) the form also asks on how many seeds to start it:
+    more than one queues a seed group (RunManager.start_seeds).
 
-    Returns the new run's id when the learner pressed Start."""
+    Returns what was started when the learner pressed Start: a run, or a seed group."""
     module, config_class, spec = load(algorithm)
     named = run_presets(algorithm) if preset is None else []
     if named:
@@ -158,6 +162,16 @@ def run_launcher(
                     values[field["name"]] = _input(
                         field, f"{key}-{field['name']}", preset.get(field["name"], field["default"])
                     )
+        count: Any = 1
+        if seeds and "seed" in by_name:
+            count = st.number_input(
+                "seeds",
+                value=1,
+                step=1,
+                key=f"{key}-seeds",
+                help=f"Start this configuration on this many seeds at once (1 to {MAX_SEEDS}): the seed above, "
+                "seed + 1, and so on. Their results are shown together, with their IQM and its 95% interval.",
+            )
         submitted = st.form_submit_button("Start run", icon=":material/play_arrow:", type="primary")
     if not submitted:
         return None
@@ -166,10 +180,21 @@ def run_launcher(
         st.error(f"Could not start the run: {problem}", icon=":material/error:")
         return None
     try:
-        return run_manager().start(algorithm, values, session=session_id(), label=label)
+        if count != 1:
+            group, run_ids = run_manager().start_seeds(algorithm, values, count, session=session_id())
+            return Started(run_ids[0], group)
+        return Started(run_manager().start(algorithm, values, session=session_id(), label=label))
     except (ConfigError, KeyError) as exc:
         st.error(f"Could not start the run: {exc}", icon=":material/error:")
         return None
+
+
+@dataclass(frozen=True)
+class Started:
+    """What a start form started: one run, or (`group` set) the first run of a seed group."""
+
+    run_id: str
+    group: str | None = None
 
 
 def _cuda() -> bool:
@@ -401,6 +426,7 @@ def runs_table(records: list[RunRecord]) -> pd.DataFrame:
                 "status": r.status,
                 "algorithm": r.algorithm,
                 "label": r.label or "",
+                "group": r.group_id or "",
                 "device": r.device or "",
                 "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
                 "duration": format_seconds(r.duration),
@@ -461,7 +487,7 @@ def live_run(params: Any, key: str) -> None:
         return
     started = run_launcher(params.algorithm, key=key, preset=params.preset, main=params.fields or None)
     if started:
-        st.query_params["run"] = started
+        st.query_params["run"] = started.run_id
         st.query_params["run_block"] = key
         st.rerun()
     st.caption("The run trains in its own process: leave the page and come back, or find it on the Runs page.")

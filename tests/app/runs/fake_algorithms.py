@@ -62,3 +62,44 @@ REGISTRY = {
         config="CountConfig",
     ),
 }
+
+
+@dataclass(frozen=True)
+class SeededConfig:
+    seed: int = 0
+    """Seed of the run: its final return is seed squared."""
+    steps: int = 5
+    """How many updates to report."""
+    sleep: float = 0.0
+    """Seconds per update."""
+    fail_seed: int = -1
+    """The seed whose run raises (-1: none)."""
+
+
+def train_seeded(config: SeededConfig, on_update=None, should_stop=None) -> TrainResult:
+    on_update = on_update or (lambda m: None)
+    should_stop = should_stop or never_stop
+    if config.seed == config.fail_seed:
+        raise RuntimeError(f"seed {config.seed} fails on purpose")
+    for step in range(config.steps):
+        on_update(
+            {
+                "global_step": step,
+                "progress": (step + 1) / config.steps,
+                "charts/episodic_return": float(config.seed * step),
+            }
+        )
+        time.sleep(config.sleep)
+        if should_stop():
+            break
+    return TrainResult(metrics={"total_steps": config.steps, "eval_return_mean": float(config.seed**2)})
+
+
+REGISTRY["fake-seeded"] = AlgorithmSpec(
+    name="fake-seeded",
+    title="Seeded counter",
+    description="Ends with a return of its seed squared.",
+    module="tests.app.runs.fake_algorithms",
+    config="SeededConfig",
+    train="train_seeded",
+)
