@@ -103,7 +103,8 @@ class Catalogue:
         """The lesson with every check run, as `python -m app.content validate` runs them.
 
         A quick catalogue skips the checks that import an algorithm (a live run's preset against
-        its config: torch) or parse a diagram's DOT; a lesson page calls this for the lesson it
+        its config: torch), parse a diagram's DOT or parse an algorithm's source for a code
+        reference (28 files' syntax trees, most of a cold Home page); a lesson page calls this for the lesson it
         shows, so those errors still replace the lesson with its problems. Remembered per
         catalogue (a new one is built when any file changes).
         """
@@ -448,6 +449,8 @@ def _check_references(
         for b, block in enumerate(section.blocks):
             loc = ("sections", s, "blocks", b)
             if isinstance(block, CodeBlock):
+                if quick:  # parsed for the lesson on screen (`Catalogue.fully_checked`), not for a list
+                    continue
                 try:
                     resolve(block.code)
                 except CodeRefError as exc:

@@ -32,7 +32,14 @@ _EATEN_N = re.compile(r"\n(abla(?![a-z])|eq\b|ewline|otin|onumber|eg\b|leq\b|geq
 FIX = "write LaTeX in single quotes ('...') or a block scalar (|), where a backslash is just a backslash"
 
 
+# Unicode's Cc (C0, DEL, C1), Zl and Zp characters, with the line break (and, in code, the tab) allowed.
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_TAB = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _control_characters(value: str, allow_tab: bool) -> str:
+    if (_CONTROL_BUT_TAB if allow_tab else _CONTROL).search(value) is None:  # the common case, at C speed
+        return value
     for index, char in enumerate(value):
         if char == "\n" or (allow_tab and char == "\t"):
             continue

@@ -76,9 +76,10 @@ def test_a_duplicate_id_marks_a_copy_and_never_the_cached_entry(tmp_path: Path) 
 def test_the_quick_catalogue_leaves_heavy_checks_to_the_lesson_page(tmp_path: Path) -> None:
     lessons, quizzes = folders(tmp_path)
     (lessons / "good.yaml").write_text(
-        with_block("- demo: live-run\n  params: {algorithm: ppo, preset: {lr: fast}}\n").replace(
-            "[good-question]", "[no-such-question]"
-        )
+        with_block(
+            "- demo: live-run\n  params: {algorithm: ppo, preset: {lr: fast}}\n"
+            "- code: algorithms.returns:no_such_function\n"
+        ).replace("[good-question]", "[no-such-question]")
     )
     (lessons / "other.yaml").write_text(with_block("- diagram: 'digraph { a -> }'\n").replace("id: good", "id: other"))
     quick = load_catalogue(lessons, quizzes)
@@ -90,6 +91,7 @@ def test_the_quick_catalogue_leaves_heavy_checks_to_the_lesson_page(tmp_path: Pa
     messages = [p.message for p in good.problems]
     assert any("preset lr: 'fast' is not a float" in m for m in messages), messages
     assert "no question has id 'no-such-question' in quizzes/" in messages
+    assert any("'no_such_function' is not defined in algorithms.returns" in m for m in messages), messages
     other = quick.fully_checked("other")
     assert other is not None and not other.ok and "the DOT does not parse" in other.problems[0].message
 
@@ -119,6 +121,9 @@ import sys
 from app.content.loader import load_catalogue
 catalogue = load_catalogue()
 assert catalogue.lessons and all(entry.ok for entry in catalogue.lessons.values())
+from app.content import filecache
+parsed = [path for kind, path in filecache._results if kind == "python-ast"]
+assert not parsed, f"the page catalogue parsed algorithm sources: {parsed}"
 print("HEAVY:" + ",".join(m for m in ("torch", "gymnasium", "transformers", "numpy", "pydot") if m in sys.modules))
 """
 
