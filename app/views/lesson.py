@@ -5,8 +5,8 @@ import streamlit as st
 from app.content.loader import LessonEntry, load_catalogue
 from app.widgets.blocks import render_block
 from app.widgets.catalogue import lesson_link
+from app.widgets.lesson_done import lessons_done_quietly, mark_lesson_done
 from app.widgets.problems import show_problems
-from app.widgets.progress import lessons_done_quietly, mark_lesson_done
 
 catalogue = load_catalogue()
 ids = catalogue.ordered_ids()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -12,12 +11,9 @@ import streamlit as st
 
 from app.content.loader import load_catalogue
 from app.grading.bank import topic_title
-from app.learners import store
 from app.learners.progress import Summary, TopicStats, accuracy_over_time
-from app.learners.store import LESSON_DONE
 from app.widgets.catalogue import lesson_link
 from app.widgets.charts import chart
-from app.widgets.identity import learner_or_default
 
 
 def headline(s: Summary) -> None:
@@ -95,28 +91,3 @@ def weakest(stats: list[TopicStats], lessons_of_topic: Mapping[str, list[str]], 
                 for lesson_id in lessons_of_topic.get(s.topic, [])[:3]:
                     if lesson_id in catalogue.lessons:
                         lesson_link(catalogue, lesson_id, icon=":material/menu_book:")
-
-
-def lessons_done_quietly() -> set[str]:
-    """The lessons the learner on the page marked done; none when progress cannot be read."""
-    try:
-        return store.lessons_done(learner_or_default())
-    except Exception:  # the lesson itself says so below (mark_lesson_done)
-        return set()
-
-
-def mark_lesson_done(lesson_id: str) -> None:
-    """The button at the end of a lesson: records a "lesson done" event for the learner on the page."""
-    learner = learner_or_default()
-    try:
-        done = [e for e in store.events(learner, LESSON_DONE) if e["subject"] == lesson_id]
-    except Exception as exc:  # a database that is down must not take the lesson with it
-        st.caption(f":material/warning: Progress is not available: {exc}")
-        return
-    if done:
-        when = datetime.fromtimestamp(done[-1]["time"]).strftime("%d %b %Y")
-        st.caption(f":green[:material/task_alt:] You marked this lesson done on {when}.")
-        return
-    if st.button("Mark lesson done", icon=":material/task_alt:", key=f"lesson-done-{lesson_id}"):
-        store.record_event(learner, LESSON_DONE, lesson_id)
-        st.rerun()
