@@ -2,20 +2,25 @@
 
 `chart(fig, key=...)` draws the figure with an accessible name (Streamlit's `alt`: a sentence naming
 what the chart shows, built from its title, axes and series unless the caller gives one) and, behind an
-expander, the numbers it plots as a real HTML table a screen reader can walk cell by cell.
+expander, the numbers it plots as a real HTML table a screen reader can walk cell by cell (a
+Markdown table: no pandas import, which would cost a cold lesson most of a second).
 """
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 MAX_ROWS = 60  # a table longer than this is thinned to evenly spaced rows (and says so)
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]+>")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+!|~$-])")
 
 
 def _text(value: Any) -> str:
@@ -47,17 +52,38 @@ def _values(data: Any) -> list[Any]:
     return list(np.asarray(data, dtype=object).ravel()) if not isinstance(data, list | tuple) else list(data)
 
 
-def figure_table(fig: go.Figure) -> pd.DataFrame:
+@dataclass
+class Table:
+    """Rows of plotted values under named columns (a column a row lacks reads as blank)."""
+
+    columns: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, name: str) -> list[Any]:
+        return [row.get(name) for row in self.rows]
+
+    def add(self, row: dict[str, Any]) -> None:
+        for name in row:
+            if name not in self.columns:
+                self.columns.append(name)
+        self.rows.append(row)
+
+
+def figure_table(fig: go.Figure) -> Table:
     """The plotted numbers, one row per point: series, x, y (heatmaps: one row per cell)."""
-    frames = []
+    table = Table()
     for index, trace in enumerate(fig.data):
         series = _series_name(trace, index)
         if getattr(trace, "z", None) is not None and trace.type in ("heatmap", "contour"):
             z = np.asarray(trace.z, dtype=float)
             xs = _values(trace.x) or list(range(z.shape[1]))
             ys = _values(trace.y) or list(range(z.shape[0]))
-            rows = [(series, xs[c], ys[r], z[r, c]) for r in range(z.shape[0]) for c in range(z.shape[1])]
-            frames.append(pd.DataFrame(rows, columns=["series", "x", "y", "value"]))
+            for r in range(z.shape[0]):
+                for c in range(z.shape[1]):
+                    table.add({"series": series, "x": xs[c], "y": ys[r], "value": float(z[r, c])})
             continue
         ys = _values(getattr(trace, "y", None))
         xs = _values(getattr(trace, "x", None))
@@ -69,11 +95,11 @@ def figure_table(fig: go.Figure) -> pd.DataFrame:
             ys = [None] * len(xs)
         x_name = _axis_title(fig, trace, "x") or "x"
         y_name = _axis_title(fig, trace, "y") or "y"
-        frame = pd.DataFrame({"series": series, "x": xs[: len(ys)], "y": ys[: len(xs)]})
-        frames.append(frame.rename(columns={"x": x_name, "y": y_name}) if x_name != y_name else frame)
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+        if x_name == y_name:
+            x_name, y_name = "x", "y"
+        for x, y in zip(xs, ys, strict=False):
+            table.add({"series": series, x_name: x, y_name: y})
+    return table
 
 
 def describe(fig: go.Figure) -> str:
@@ -94,26 +120,28 @@ def describe(fig: go.Figure) -> str:
     return ". ".join(parts) + ". The numbers are in the table below the chart."
 
 
-def _thin(frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
-    if len(frame) <= MAX_ROWS:
-        return frame, False
-    picks = np.unique(np.linspace(0, len(frame) - 1, MAX_ROWS).round().astype(int))
-    return frame.iloc[picks], True
+def _thin(table: Table) -> tuple[list[dict[str, Any]], bool]:
+    if len(table) <= MAX_ROWS:
+        return table.rows, False
+    picks = np.unique(np.linspace(0, len(table) - 1, MAX_ROWS).round().astype(int))
+    return [table.rows[i] for i in picks], True
 
 
-def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_float_dtype(out[column]):
-            out[column] = out[column].map(lambda v: f"{v:.4g}" if pd.notna(v) else "")
-        elif out[column].dtype == object:
-            out[column] = out[column].map(lambda v: f"{v:.4g}" if isinstance(v, float) else v)
-    return out
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float | np.floating):
+        text = f"{value:.4g}"
+    else:
+        text = str(value.item() if isinstance(value, np.generic) else value)
+    return _MARKDOWN.sub(r"\\\1", " ".join(text.split()))
 
 
-_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_TAGS = re.compile(r"<[^>]+>")
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+!|~$-])")
+def table_markdown(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """A Markdown table (an HTML table once drawn) of `rows`, numbers to 4 significant figures."""
+    lines = ["| " + " | ".join(_cell(name) for name in columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(name)) for name in columns) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def title_markdown(title: str) -> str:
@@ -148,10 +176,10 @@ def chart(fig: go.Figure, *, key: str, summary: str | None = None, **kwargs: Any
         st.markdown(heading)
     st.plotly_chart(fig, key=key, alt=description, **kwargs)
     table = figure_table(fig)
-    if table.empty:
+    if not len(table):
         return
     shown, thinned = _thin(table)
     with st.expander(f"The numbers behind {title}", icon=":material/table_view:"):
         if thinned:
             st.caption(f"{len(shown)} of {len(table)} points, evenly spaced.")
-        st.table(_rounded(shown), hide_index=True)
+        st.markdown(table_markdown(table.columns, shown))

@@ -25,17 +25,18 @@ def two_panel_figure() -> go.Figure:
 def test_the_table_holds_every_plotted_point_with_its_series_and_axis_names() -> None:
     table = figure_table(two_panel_figure())
     assert len(table) == 6
-    assert list(table["series"].unique()) == ["γᵏ", "return Gₜ"]
-    returns = table[table["series"] == "return Gₜ"]
-    assert list(returns["step t"]) == [0, 1, 2]  # the second panel's own axis titles
-    assert list(returns["G"]) == [2.71, 1.9, 1.0]
+    assert list(dict.fromkeys(table.column("series"))) == ["γᵏ", "return Gₜ"]
+    returns = [row for row in table.rows if row["series"] == "return Gₜ"]
+    assert [row["step t"] for row in returns] == [0, 1, 2]  # the second panel's own axis titles
+    assert [row["G"] for row in returns] == [2.71, 1.9, 1.0]
+    assert table.columns == ["series", "x", "y", "step t", "G"]
 
 
 def test_a_heatmap_becomes_one_row_per_cell() -> None:
     fig = go.Figure(go.Heatmap(z=[[1.0, 2.0], [3.0, 4.0]], x=["a", "b"], y=["r1", "r2"], name="values"))
     table = figure_table(fig)
     assert len(table) == 4
-    assert table[(table["x"] == "b") & (table["y"] == "r2")]["value"].item() == 4.0
+    assert [row["value"] for row in table.rows if row["x"] == "b" and row["y"] == "r2"] == [4.0]
 
 
 def test_the_description_names_the_kind_title_series_and_axes() -> None:
@@ -64,7 +65,16 @@ def test_chart_draws_the_figure_with_alt_text_and_a_thinned_table() -> None:
     assert plot.proto.alt.startswith("Line chart")
     assert at.expander[0].label.startswith("The numbers behind")
     assert f"{MAX_ROWS} of 500 points" in at.caption[0].value
-    assert len(at.table[0].value) == MAX_ROWS
+    lines = at.markdown[0].value.splitlines()
+    assert lines[0] == "| series | x | y |" and len(lines) == 2 + MAX_ROWS
+    assert lines[2] == "| curve | 0 | 0 |" and lines[-1] == "| curve | 499 | 249.5 |"
+
+
+def test_table_cells_are_escaped_rounded_and_blank_when_missing() -> None:
+    from app.widgets.charts import table_markdown
+
+    text = table_markdown(["series", "a|b"], [{"series": "x*y", "a|b": 1 / 3}, {"series": "n", "a|b": float("nan")}])
+    assert text.splitlines() == ["| series | a\\|b |", "| --- | --- |", "| x\\*y | 0.3333 |", "| n |  |"]
 
 
 def _render_titled_chart() -> None:

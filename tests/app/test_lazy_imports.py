@@ -117,7 +117,8 @@ def test_home_on_a_new_server_imports_no_database_or_bank_schema(tmp_path: Path)
 
 
 def test_a_lesson_on_a_new_server_imports_no_database_until_marked_done(tmp_path: Path) -> None:
-    """Nothing stored yet: a lesson's first render reads no progress (no SQLAlchemy); pressing
+    """Nothing stored yet: a lesson's first render reads no progress (no SQLAlchemy) and its charts'
+    tables need no pandas; pressing
     "Mark lesson done" imports the store, records the event, and the lesson then says so."""
     body = (
         "at = AppTest.from_file('app/main.py', default_timeout=120)\n"
@@ -125,7 +126,8 @@ def test_a_lesson_on_a_new_server_imports_no_database_until_marked_done(tmp_path
         "at.query_params['lesson'] = 'returns-and-discounting'\n"
         "at.run()\n"
         "assert not at.exception, at.exception\n"
-        "loaded = sorted(m for m in ('sqlalchemy', 'app.learners.store') if m in sys.modules)\n"
+        "assert at.get('plotly_chart'), 'the lesson draws its returns chart'\n"
+        "loaded = sorted(m for m in ('sqlalchemy', 'app.learners.store', 'pandas') if m in sys.modules)\n"
         "assert not loaded, loaded\n"
         "next(b for b in at.button if b.label == 'Mark lesson done').click().run()\n"
         "assert not at.exception, at.exception\n"
