@@ -416,3 +416,21 @@ def on_policy_line(m: Metrics) -> str:
         f"  entropy {m.get('losses/entropy', nan):.3f}  kl {m.get('losses/approx_kl', nan):.4f}"
         f"  {m['charts/steps_per_second']:7.0f} steps/s"
     )
+
+
+def off_policy_line(knob: tuple[str, str], losses: tuple[tuple[str, str, str], ...]) -> Callable[[Metrics], str]:
+    """The progress line of the off-policy methods (DQN, SAC): steps, episodes, the latest returns, the
+    exploration ``knob`` (label, key: epsilon or alpha) and, once learning has started (the first loss
+    is reported), each of ``losses`` as (label, key, format)."""
+    label, key = knob
+
+    def line(m: Metrics) -> str:
+        text = f"step {int(m['global_step']):>8}  episode {int(m['charts/episodes']):>5}"
+        if "charts/episodic_return" in m:
+            text += f"  return {m['charts/episodic_return']:8.1f}  mean100 {m['charts/episodic_return_mean100']:8.1f}"
+        text += f"  {label} {m[key]:.3f}"
+        if losses[0][1] in m:
+            text += "".join(f"  {name} {m[k]:{spec}}" for name, k, spec in losses)
+        return text + f"  {m['charts/steps_per_second']:6.0f} steps/s"
+
+    return line

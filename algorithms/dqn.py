@@ -69,6 +69,7 @@ from algorithms.contract import (
     configure_cpu_threads,
     episode_report,
     final_metrics,
+    off_policy_line,
     pick_device,
     print_summary,
     progress_printer,
@@ -511,16 +512,10 @@ def train(config: DQNConfig, on_update: OnUpdate | None = None, should_stop: Sho
 # ---------------------------------------------------------------------------------------
 
 
-def progress_line(m: Metrics) -> str:
-    """The command line's progress line."""
-    line = f"step {int(m['global_step']):>8}  episode {int(m['charts/episodes']):>5}"
-    if "charts/episodic_return" in m:
-        line += f"  return {m['charts/episodic_return']:6.1f}"
-        line += f"  mean100 {m['charts/episodic_return_mean100']:6.1f}"
-    line += f"  epsilon {m['charts/epsilon']:.3f}"
-    if "losses/td" in m:
-        line += f"  td loss {m['losses/td']:8.4f}  Q {m['charts/q_values']:7.2f}"
-    return line + f"  {m['charts/steps_per_second']:6.0f} steps/s"
+progress_line = off_policy_line(
+    ("epsilon", "charts/epsilon"), (("td loss", "losses/td", "8.4f"), ("Q", "charts/q_values", "7.2f"))
+)
+"""The command line's progress line."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

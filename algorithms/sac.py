@@ -74,6 +74,7 @@ from algorithms.contract import (
     configure_cpu_threads,
     episode_report,
     final_metrics,
+    off_policy_line,
     pick_device,
     print_summary,
     progress_printer,
@@ -684,16 +685,10 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
 # ---------------------------------------------------------------------------------------
 
 
-def progress_line(m: Metrics) -> str:
-    """The command line's progress line."""
-    line = f"step {int(m['global_step']):>8}  episode {int(m['charts/episodes']):>5}"
-    if "charts/episodic_return" in m:
-        line += f"  return {m['charts/episodic_return']:8.1f}"
-        line += f"  mean100 {m['charts/episodic_return_mean100']:8.1f}"
-    line += f"  alpha {m['charts/alpha']:.3f}"
-    if "losses/q" in m:
-        line += f"  q loss {m['losses/q']:8.3f}  entropy {m['charts/entropy']:6.2f}"
-    return line + f"  {m['charts/steps_per_second']:6.0f} steps/s"
+progress_line = off_policy_line(
+    ("alpha", "charts/alpha"), (("q loss", "losses/q", "8.3f"), ("entropy", "charts/entropy", "6.2f"))
+)
+"""The command line's progress line."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
