@@ -11,7 +11,7 @@ import pytest
 
 from algorithms import REGISTRY, load
 from algorithms.contract import TrainResult, config_fields
-from app.runs.manager import RunManager
+from app.runs.backends import open_manager
 
 # Settings small enough for a smoke run in CI.
 TINY = {
@@ -106,7 +106,7 @@ def test_every_registered_algorithm_has_a_smoke_setting() -> None:
 
 
 def test_reinforce_runs_end_to_end_through_the_manager(tmp_path: Path) -> None:
-    manager = RunManager.open(tmp_path, capacity=1)
+    manager = open_manager(tmp_path, capacity=1)
     run_id = manager.start("reinforce", {**TINY["reinforce"], "seed": 3})
     deadline = time.monotonic() + 120
     while manager.get(run_id).status not in ("finished", "failed", "stopped"):
