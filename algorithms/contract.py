@@ -434,3 +434,34 @@ def off_policy_line(knob: tuple[str, str], losses: tuple[tuple[str, str, str], .
         return text + f"  {m['charts/steps_per_second']:6.0f} steps/s"
 
     return line
+
+
+def command_line(
+    argv: Any,
+    module: types.ModuleType,
+    config_class: type,
+    train: Callable[..., TrainResult],
+    line: Callable[[Metrics], str],
+    title: str | Callable[[Any], str],
+    preset: Callable[[str], Any] | None = None,
+) -> int:
+    """``python -m MODULE``: one flag per config field (``add_config_arguments``; with ``preset``, the env id
+    given picks the defaults of the others), a header "TITLE on ENV, device D, seed S" (``title`` may be a
+    function of the config), progress lines (``line``), then ``print_summary`` (one JSON object with --json)."""
+    prog = module.__spec__.name if module.__spec__ else module.__name__  # run with -m, __name__ is "__main__"
+    doc = (module.__doc__ or "").splitlines()
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=doc[0] if doc else None)
+    add_config_arguments(parser, config_class)
+    if preset is not None:  # two passes: the env id picks the preset, whose values become the other flags' defaults
+        first = argparse.ArgumentParser(add_help=False)
+        first.add_argument("--env-id", default=config_class.env_id)
+        parser.set_defaults(**asdict(preset(first.parse_known_args(argv)[0].env_id)))
+    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
+    args = vars(parser.parse_args(argv))
+    as_json = args.pop("json")
+    config = config_class(**args)
+    name = title if isinstance(title, str) else title(config)
+    print(f"{name} on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
+    result = train(config, on_update=progress_printer(line))
+    print_summary(result, config.eval_episodes, as_json)
+    return 0

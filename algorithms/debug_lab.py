@@ -39,7 +39,6 @@ Command line (progress lines, then one JSON object on the last line with ``--jso
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -60,15 +59,13 @@ from algorithms.contract import (
     ShouldStop,
     StepsConfig,
     TrainResult,
-    add_config_arguments,
     budget_progress,
     check_finite,
+    command_line,
     configure_cpu_threads,
     final_metrics,
     on_policy_line,
     pick_device,
-    print_summary,
-    progress_printer,
     save_run,
 )
 from algorithms.losses import approx_kl, clip_fraction
@@ -452,17 +449,14 @@ def _evaluate(agent: Agent, config: DebugLabConfig) -> tuple[float, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m algorithms.debug_lab", description=__doc__.splitlines()[0])
-    add_config_arguments(parser, DebugLabConfig)
-    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
-    args = vars(parser.parse_args(argv))
-    as_json = args.pop("json")
-    config = DebugLabConfig(**args)
-    bugs = ", ".join(active_bugs(config)) or "none"
-    print(f"Debugging lab (PPO) on {config.env_id}, seed {config.seed}, bugs: {bugs}", flush=True)
-    result = train(config, on_update=progress_printer(on_policy_line))
-    print_summary(result, config.eval_episodes, as_json)
-    return 0
+    return command_line(
+        argv,
+        sys.modules[__name__],
+        DebugLabConfig,
+        train,
+        on_policy_line,
+        lambda c: f"Debugging lab (PPO, bugs: {', '.join(active_bugs(c)) or 'none'})",
+    )
 
 
 if __name__ == "__main__":

@@ -57,12 +57,11 @@ A long run (Humanoid: hours on a CPU) saves its checkpoint and an episode of the
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,15 +78,13 @@ from algorithms.contract import (
     ShouldStop,
     StepsConfig,
     TrainResult,
-    add_config_arguments,
     budget_progress,
     check_finite,
+    command_line,
     configure_cpu_threads,
     final_metrics,
     on_policy_line,
     pick_device,
-    print_summary,
-    progress_printer,
     save_progress,
     save_run,
 )
@@ -881,21 +878,7 @@ def _returns(metrics: Metrics) -> Metrics:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Two passes: the env id picks the preset, whose values become the other flags' defaults.
-    first = argparse.ArgumentParser(add_help=False)
-    first.add_argument("--env-id", default=PPOConfig.env_id)
-    env_id = first.parse_known_args(argv)[0].env_id
-    parser = argparse.ArgumentParser(prog="python -m algorithms.ppo", description=__doc__.splitlines()[0])
-    add_config_arguments(parser, PPOConfig)
-    parser.set_defaults(**asdict(preset(env_id)))
-    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
-    args = vars(parser.parse_args(argv))
-    as_json = args.pop("json")
-    config = PPOConfig(**args)
-    print(f"PPO on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
-    result = train(config, on_update=progress_printer(on_policy_line))
-    print_summary(result, config.eval_episodes, as_json)
-    return 0
+    return command_line(argv, sys.modules[__name__], PPOConfig, train, on_policy_line, "PPO", preset=preset)
 
 
 if __name__ == "__main__":
