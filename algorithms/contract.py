@@ -330,6 +330,17 @@ def budget_progress(done: float, budget: float, elapsed: float, max_seconds: flo
     return min(1.0, progress)
 
 
+def ended_by(max_seconds: float | None, elapsed: float, should_stop: ShouldStop | None) -> str | None:
+    """Why the training loop ends after this update, if it does: "time" (``max_seconds`` have passed) or
+    "stop" (someone pressed Stop: save, but skip the evaluation and the animation, they are waiting);
+    None: go on. ``should_stop`` is polled only when time is left."""
+    if max_seconds is not None and elapsed >= max_seconds:
+        return "time"
+    if should_stop is not None and should_stop():
+        return "stop"
+    return None
+
+
 def final_metrics(
     last: Metrics,
     *,

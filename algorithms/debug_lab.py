@@ -63,6 +63,7 @@ from algorithms.contract import (
     check_finite,
     command_line,
     configure_cpu_threads,
+    ended_by,
     final_metrics,
     on_policy_line,
     pick_device,
@@ -415,12 +416,8 @@ def train(
         }
         if on_update is not None:
             on_update(metrics)
-        if config.max_seconds is not None and elapsed >= config.max_seconds:
-            stopped_early = iteration < num_iterations
-            break
-        if should_stop is not None and should_stop():
-            stopped_early = iteration < num_iterations
-            interrupted = True
+        if ended := ended_by(config.max_seconds, elapsed, should_stop):
+            stopped_early, interrupted = iteration < num_iterations, ended == "stop"
             break
 
     envs.close()

@@ -82,6 +82,7 @@ from algorithms.contract import (
     check_finite,
     command_line,
     configure_cpu_threads,
+    ended_by,
     final_metrics,
     on_policy_line,
     pick_device,
@@ -610,14 +611,16 @@ def save_checkpoint(
 
 
 def restore_training_state(
-    resumed: dict[str, Any],
+    resumed: dict[str, Any] | None,
     agent: Agent,
     optimizer: torch.optim.Optimizer,
     scaler: RewardScaler | None,
     generator: torch.Generator,
 ) -> dict[str, int]:
     """Load what ``save_training_state`` saved into a fresh agent, optimizer, scaler and generator;
-    returns the counters (iteration, global_step, episodes, gradient_steps)."""
+    returns the counters (iteration, global_step, episodes, gradient_steps), all 0 for a fresh run (None)."""
+    if resumed is None:
+        return {"iteration": 0, "global_step": 0, "gradient_steps": 0, "episodes": 0}
     agent.load_state_dict(resumed["agent"])
     optimizer.load_state_dict(resumed["optimizer"])
     if resumed["generator"].numel() == generator.get_state().numel():  # not when cuda and cpu differ
@@ -699,9 +702,8 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
 
     log = EpisodeLog(N)
     scaler = RewardScaler(N, config.gamma) if config.norm_reward else None
-    counters = {"iteration": 0, "global_step": 0, "gradient_steps": 0, "episodes": 0}
-    if resumed is not None:  # a long run goes on: same networks and statistics, fresh episodes
-        counters = restore_training_state(resumed, agent, optimizer, scaler, generator)
+    # A resumed long run goes on with the same networks and statistics, and fresh episodes.
+    counters = restore_training_state(resumed, agent, optimizer, scaler, generator)
     start_iteration, global_step = counters["iteration"], counters["global_step"]
     gradient_steps, log.episodes = counters["gradient_steps"], counters["episodes"]
     obs, _ = envs.reset(seed=config.seed + start_iteration)
@@ -811,12 +813,8 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
                 _save_progress(out, agent, config, metrics, iteration)
         if on_update is not None:
             on_update(metrics)
-        if config.max_seconds is not None and elapsed >= config.max_seconds:
-            stopped_early = iteration < num_iterations
-            break
-        if should_stop is not None and should_stop():
-            stopped_early = iteration < num_iterations
-            interrupted = True  # someone is waiting: save, but skip the evaluation and the animation
+        if ended := ended_by(config.max_seconds, elapsed, should_stop):
+            stopped_early, interrupted = iteration < num_iterations, ended == "stop"
             break
 
     envs.close()

@@ -53,6 +53,7 @@ from algorithms.contract import (
     check_finite,
     command_line,
     configure_cpu_threads,
+    ended_by,
     final_metrics,
     pick_device,
     save_run,
@@ -423,12 +424,8 @@ def train(
         }
         if on_update is not None:
             on_update(metrics)
-        if config.max_seconds is not None and elapsed >= config.max_seconds:
-            stopped_early = episodes_done < config.total_episodes
-            break
-        if should_stop is not None and should_stop():
-            stopped_early = episodes_done < config.total_episodes
-            interrupted = True  # someone is waiting: save, but skip the evaluation and the animation
+        if ended := ended_by(config.max_seconds, elapsed, should_stop):
+            stopped_early, interrupted = episodes_done < config.total_episodes, ended == "stop"
             break
 
     for env in envs:

@@ -29,3 +29,18 @@ def test_sac_names_its_own_knob_and_losses() -> None:
     line = sac.progress_line({**BEFORE_LEARNING, "charts/alpha": 0.2, "losses/q": 1.5, "charts/entropy": -1.0})
     assert "alpha 0.200  q loss    1.500  entropy  -1.00" in line
     assert "epsilon" not in line
+
+
+def test_a_loop_ends_on_time_before_it_asks_whether_to_stop() -> None:
+    from algorithms.contract import ended_by
+
+    asked: list[bool] = []
+
+    def stop() -> bool:
+        asked.append(True)
+        return True
+
+    assert ended_by(10.0, 10.0, stop) == "time" and asked == []  # out of time: Stop is not even polled
+    assert ended_by(10.0, 9.9, stop) == "stop" and asked == [True]
+    assert ended_by(None, 1e9, lambda: False) is None
+    assert ended_by(None, 1e9, None) is None
