@@ -226,13 +226,11 @@ def policy_loss(
 def make_envs(config: DebugLabConfig) -> gym.vector.SyncVectorEnv:
     """N copies with the lab's time limit, stepped one after the other; SAME_STEP autoreset resets a copy
     inside the step that ends its episode (its final observation goes to ``info``)."""
-    make = lambda: gym.make(config.env_id, max_episode_steps=config.max_episode_steps)  # noqa: E731
-    envs = gym.vector.SyncVectorEnv([make] * config.num_envs, autoreset_mode=AutoresetMode.SAME_STEP)
-    if not isinstance(envs.single_action_space, gym.spaces.Discrete):
-        space = envs.single_action_space
-        envs.close()
-        raise ValueError(f"the debugging lab needs discrete actions; {config.env_id} has {space}")
-    return envs
+
+    def make() -> gym.Env:
+        return core.make_env(config.env_id, config.max_episode_steps, actions="discrete", needed_by="the debugging lab")
+
+    return gym.vector.SyncVectorEnv([make] * config.num_envs, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def _check(config: DebugLabConfig) -> None:

@@ -233,6 +233,8 @@ def test_the_command_line_prints_json_last(capsys: pytest.CaptureFixture[str]) -
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="num_minibatches"):
         train(DebugLabConfig(num_minibatches=0))
+    with pytest.raises(ValueError, match="the debugging lab needs discrete actions; Pendulum-v1 has Box"):
+        train(DebugLabConfig(env_id="Pendulum-v1"))
 
 
 # --- the whole budget ----------------------------------------------------------------------------
