@@ -27,7 +27,6 @@ Command line (progress lines, then one JSON object on the last line with ``--jso
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -49,12 +48,11 @@ from algorithms.contract import (
     TrainResult,
     budget_progress,
     check_finite,
+    command_line,
     configure_cpu_threads,
     final_metrics,
     on_policy_line,
     pick_device,
-    print_summary,
-    progress_printer,
     save_run,
 )
 from algorithms.losses import entropy_bonus
@@ -67,7 +65,7 @@ from algorithms.ppo import (
     normalize_advantages,
     record_episode,
 )
-from algorithms.reinforce import add_config_arguments, value_loss
+from algorithms.reinforce import value_loss
 from algorithms.rollout import (
     EpisodeLog,
     Rollout,
@@ -362,16 +360,7 @@ def train(config: A2CConfig, on_update: OnUpdate | None = None, should_stop: Sho
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m algorithms.a2c", description=__doc__.splitlines()[0])
-    add_config_arguments(parser, A2CConfig)
-    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
-    args = vars(parser.parse_args(argv))
-    as_json = args.pop("json")
-    config = A2CConfig(**args)
-    print(f"A2C on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
-    result = train(config, on_update=progress_printer(on_policy_line))
-    print_summary(result, config.eval_episodes, as_json)
-    return 0
+    return command_line(argv, sys.modules[__name__], A2CConfig, train, on_policy_line, "A2C")
 
 
 if __name__ == "__main__":

@@ -330,6 +330,17 @@ def budget_progress(done: float, budget: float, elapsed: float, max_seconds: flo
     return min(1.0, progress)
 
 
+def ended_by(max_seconds: float | None, elapsed: float, should_stop: ShouldStop | None) -> str | None:
+    """Why the training loop ends after this update, if it does: "time" (``max_seconds`` have passed) or
+    "stop" (someone pressed Stop: save, but skip the evaluation and the animation, they are waiting);
+    None: go on. ``should_stop`` is polled only when time is left."""
+    if max_seconds is not None and elapsed >= max_seconds:
+        return "time"
+    if should_stop is not None and should_stop():
+        return "stop"
+    return None
+
+
 def final_metrics(
     last: Metrics,
     *,
@@ -416,3 +427,52 @@ def on_policy_line(m: Metrics) -> str:
         f"  entropy {m.get('losses/entropy', nan):.3f}  kl {m.get('losses/approx_kl', nan):.4f}"
         f"  {m['charts/steps_per_second']:7.0f} steps/s"
     )
+
+
+def off_policy_line(knob: tuple[str, str], losses: tuple[tuple[str, str, str], ...]) -> Callable[[Metrics], str]:
+    """The progress line of the off-policy methods (DQN, SAC): steps, episodes, the latest returns, the
+    exploration ``knob`` (label, key: epsilon or alpha) and, once learning has started (the first loss
+    is reported), each of ``losses`` as (label, key, format)."""
+    label, key = knob
+
+    def line(m: Metrics) -> str:
+        text = f"step {int(m['global_step']):>8}  episode {int(m['charts/episodes']):>5}"
+        if "charts/episodic_return" in m:
+            text += f"  return {m['charts/episodic_return']:8.1f}  mean100 {m['charts/episodic_return_mean100']:8.1f}"
+        text += f"  {label} {m[key]:.3f}"
+        if losses[0][1] in m:
+            text += "".join(f"  {name} {m[k]:{spec}}" for name, k, spec in losses)
+        return text + f"  {m['charts/steps_per_second']:6.0f} steps/s"
+
+    return line
+
+
+def command_line(
+    argv: Any,
+    module: types.ModuleType,
+    config_class: type,
+    train: Callable[..., TrainResult],
+    line: Callable[[Metrics], str],
+    title: str | Callable[[Any], str],
+    preset: Callable[[str], Any] | None = None,
+) -> int:
+    """``python -m MODULE``: one flag per config field (``add_config_arguments``; with ``preset``, the env id
+    given picks the defaults of the others), a header "TITLE on ENV, device D, seed S" (``title`` may be a
+    function of the config), progress lines (``line``), then ``print_summary`` (one JSON object with --json)."""
+    prog = module.__spec__.name if module.__spec__ else module.__name__  # run with -m, __name__ is "__main__"
+    doc = (module.__doc__ or "").splitlines()
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=doc[0] if doc else None)
+    add_config_arguments(parser, config_class)
+    if preset is not None:  # two passes: the env id picks the preset, whose values become the other flags' defaults
+        first = argparse.ArgumentParser(add_help=False)
+        first.add_argument("--env-id", default=config_class.env_id)
+        parser.set_defaults(**asdict(preset(first.parse_known_args(argv)[0].env_id)))
+    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
+    args = vars(parser.parse_args(argv))
+    as_json = args.pop("json")
+    config = config_class(**args)
+    name = title if isinstance(title, str) else title(config)
+    print(f"{name} on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
+    result = train(config, on_update=progress_printer(line))
+    print_summary(result, config.eval_episodes, as_json)
+    return 0

@@ -25,10 +25,11 @@ way, whatever the loss did), the critic's explained variance, value loss and mea
 advantages' mean and standard deviation, the gradient norm before clipping, and the ratio as the
 loss computed it.
 
-The rollout steps N ordinary environments one by one (not a vector environment), so the
-``terminated`` / ``truncated`` flags and the reset are in plain sight: ``next_obs`` keeps the
-real s_{t+1} of every step, the final observation included, and the reset observation becomes
-the next step's s_t.
+The rollout is PPO's (``algorithms/rollout.py``), on N copies stepped one after the other with
+SAME_STEP autoreset: a copy whose episode ends is reset inside that step, so every row is a real
+transition, and the rollout keeps the real s_{t+1} of every step (the final observation included)
+while the reset observation becomes the next step's s_t. The old-Gym-API bug is an argument of
+``rollout.collect_rollout``, the termination-mask bug one of ``returns.batched_gae``.
 
 Command line (progress lines, then one JSON object on the last line with ``--json``)::
 
@@ -38,17 +39,16 @@ Command line (progress lines, then one JSON object on the last line with ``--jso
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode
 from torch import Tensor, nn
 
 from algorithms import core
@@ -59,16 +59,14 @@ from algorithms.contract import (
     ShouldStop,
     StepsConfig,
     TrainResult,
-    add_config_arguments,
     budget_progress,
     check_finite,
+    command_line,
     configure_cpu_threads,
-    episode_report,
+    ended_by,
     final_metrics,
     on_policy_line,
     pick_device,
-    print_summary,
-    progress_printer,
     save_run,
 )
 from algorithms.losses import approx_kl, clip_fraction
@@ -80,6 +78,7 @@ from algorithms.ppo import (
     record_episode,
 )
 from algorithms.returns import batched_gae
+from algorithms.rollout import EpisodeLog, Rollout, RolloutState, collect_rollout, episode_metrics
 
 __all__ = [
     "BUGS",
@@ -224,13 +223,14 @@ def policy_loss(
 # ---------------------------------------------------------------------------------------
 
 
-def make_envs(config: DebugLabConfig) -> list[gym.Env]:
-    envs = [gym.make(config.env_id, max_episode_steps=config.max_episode_steps) for _ in range(config.num_envs)]
-    if not isinstance(envs[0].action_space, gym.spaces.Discrete):
-        for env in envs:
-            env.close()
-        raise ValueError(f"the debugging lab needs discrete actions; {config.env_id} has {envs[0].action_space}")
-    return envs
+def make_envs(config: DebugLabConfig) -> gym.vector.SyncVectorEnv:
+    """N copies with the lab's time limit, stepped one after the other; SAME_STEP autoreset resets a copy
+    inside the step that ends its episode (its final observation goes to ``info``)."""
+
+    def make() -> gym.Env:
+        return core.make_env(config.env_id, config.max_episode_steps, actions="discrete", needed_by="the debugging lab")
+
+    return gym.vector.SyncVectorEnv([make] * config.num_envs, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def _check(config: DebugLabConfig) -> None:
@@ -244,33 +244,23 @@ def _check(config: DebugLabConfig) -> None:
 Batch = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]
 
 
-def _score_batch(
-    agent: Agent,
-    obs_buf: np.ndarray,
-    next_obs_buf: np.ndarray,
-    actions_buf: np.ndarray,
-    rewards: np.ndarray,
-    terminated_buf: np.ndarray,
-    truncated_buf: np.ndarray,
-    config: DebugLabConfig,
-) -> Batch:
+def _score_batch(agent: Agent, rollout: Rollout, config: DebugLabConfig) -> Batch:
     """The rollout, flattened to T N samples and scored by theta_old: (observations, actions, log pi_old(a|s),
     V(s_t), GAE advantages A_t, value targets R_t = A_t + V(s_t)); bug_no_termination_mask reaches GAE here."""
-    T, N, obs_dim = obs_buf.shape
-    device = next(agent.parameters()).device
+    T, N = rollout.rewards.shape
+    assert rollout.step_next_obs is not None, "the lab's environments reset in the same step (SAME_STEP)"
     with torch.no_grad():  # theta_old's log-probabilities and values of the whole batch
-        flat_obs = torch.as_tensor(obs_buf.reshape(T * N, obs_dim), device=device)  # (T N, obs_dim)
-        flat_actions = torch.as_tensor(actions_buf.reshape(-1), device=device)  # (T N,)
+        flat_obs = rollout.obs.flatten(0, 1)  # (T N, obs_dim)
+        flat_actions = rollout.actions.flatten(0, 1)  # (T N,)
         b_logp = agent.log_prob_entropy(flat_obs, flat_actions, with_entropy=False)[0]  # (T N,)
         b_values = agent.value(flat_obs)  # V(s_t), (T N,)
-        flat_next_obs = torch.as_tensor(next_obs_buf.reshape(T * N, obs_dim), device=device)
-        next_values = agent.value(flat_next_obs).view(T, N)  # V(s_{t+1}), (T, N)
+        next_values = agent.value(rollout.step_next_obs.flatten(0, 1)).view(T, N)  # V(s_{t+1}), (T, N)
         advantages = gae_advantages(
-            torch.as_tensor(rewards, device=device),
+            rollout.rewards,
             b_values.view(T, N),
             next_values,
-            torch.as_tensor(terminated_buf, device=device),
-            torch.as_tensor(truncated_buf, device=device),
+            rollout.terminated,
+            rollout.truncated,
             config.gamma,
             config.gae_lambda,
             mask_terminations=not config.bug_no_termination_mask,
@@ -355,8 +345,8 @@ def train(
 
     N, T = config.num_envs, config.num_steps
     envs = make_envs(config)
-    obs_dim, n_actions = int(np.prod(envs[0].observation_space.shape)), int(envs[0].action_space.n)
-    spec = envs[0].spec
+    obs_dim, n_actions = int(np.prod(envs.single_observation_space.shape)), int(envs.single_action_space.n)
+    spec = envs.envs[0].spec
     threshold = spec.reward_threshold if spec is not None and config.max_episode_steps is None else None
     agent = Agent(obs_dim, n_actions, True, config.hidden_sizes).to(device)
     params = list(agent.parameters())
@@ -370,56 +360,23 @@ def train(
     optimizer = torch.optim.Adam(params, lr=lr, eps=1e-5, fused=device.type in ("cpu", "cuda"))
     num_iterations = max(1, config.total_timesteps // (N * T))
 
-    obs = np.stack([np.asarray(env.reset(seed=config.seed + i)[0], np.float32) for i, env in enumerate(envs)])
-    obs_buf = np.zeros((T, N, obs_dim), np.float32)  # s_t, (T, N, obs_dim)
-    next_obs_buf = np.zeros((T, N, obs_dim), np.float32)  # the real s_{t+1}, final observations included
-    actions_buf = np.zeros((T, N), np.int64)
-    rewards = np.zeros((T, N), np.float32)
-    terminated_buf, truncated_buf = np.zeros((2, T, N), bool)  # each (T, N)
-    episode_return, episode_length = np.zeros(N), np.zeros(N, dtype=np.int64)
-    recent: deque[float] = deque(maxlen=100)
-    finished: list[tuple[float, int]] = []
-    episodes = global_step = iteration = 0
-    to_threshold: dict[str, float] | None = None
+    obs, _ = envs.reset(seed=config.seed)  # copy i from seed + i
+    log = EpisodeLog(N)
+    state = RolloutState(obs, np.zeros(N, dtype=bool), np.zeros(N, dtype=bool), log, threshold)
+    iteration = 0
     metrics: Metrics = {}
     stopped_early = interrupted = False
-    training_started = time.perf_counter()
 
     for iteration in range(1, num_iterations + 1):
         iteration_started = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = lr * (1.0 - (iteration - 1.0) / num_iterations)  # linear annealing
 
-        # Rollout: T steps of each of the N environments with the current policy.
-        for t in range(T):
-            action = agent.act(torch.as_tensor(obs, device=device), generator).tolist()  # a_t ~ pi_theta_old
-            obs_buf[t], actions_buf[t] = obs, action
-            for i, env in enumerate(envs):
-                next_obs, reward, terminated, truncated, _ = env.step(action[i])
-                # lesson:start bug-old-gym-api
-                if config.bug_truncation_as_termination:
-                    # BUG: gym < 0.26 returned one `done`; storing it as the end of the task makes a
-                    # time limit look like a fall, and the state it cut is valued at 0
-                    terminated, truncated = terminated or truncated, False
-                # lesson:end bug-old-gym-api
-                next_obs_buf[t, i] = next_obs
-                rewards[t, i], terminated_buf[t, i], truncated_buf[t, i] = reward, terminated, truncated
-                episode_return[i] += reward
-                episode_length[i] += 1
-                if terminated or truncated:
-                    finished.append((float(episode_return[i]), int(episode_length[i])))
-                    recent.append(float(episode_return[i]))
-                    episodes += 1
-                    episode_return[i], episode_length[i] = 0.0, 0
-                    next_obs, _ = env.reset()
-                    reached = threshold is not None and len(recent) == 100 and np.mean(recent) >= threshold
-                    if reached and to_threshold is None:
-                        seconds = time.perf_counter() - training_started
-                        to_threshold = {"seconds": seconds, "steps": global_step + t * N + i + 1}
-                obs[i] = next_obs
-        global_step += T * N
-
-        batch = _score_batch(agent, obs_buf, next_obs_buf, actions_buf, rewards, terminated_buf, truncated_buf, config)
+        rollout = collect_rollout(
+            envs, agent, state, T, generator, truncation_as_termination=config.bug_truncation_as_termination
+        )  # T steps of each of the N copies with the current policy
+        global_step = state.global_step
+        batch = _score_batch(agent, rollout, config)
         flat_obs, flat_actions, b_logp, b_values, b_adv, b_returns = batch
         means = ppo_update(agent, optimizer, batch, config, generator)
         # lesson:start diagnostics
@@ -450,46 +407,27 @@ def train(
             "global_step": float(global_step),
             "progress": budget_progress(iteration, num_iterations, elapsed, config.max_seconds),
             "charts/iteration": float(iteration),
-            "charts/episodes": float(episodes),
             "charts/learning_rate": optimizer.param_groups[0]["lr"],
             "charts/steps_per_second": T * N / max(now - iteration_started, 1e-9),
             **diagnostics,
+            **episode_metrics(log),
         }
-        if finished:
-            metrics |= episode_report(finished, recent)
-        elif recent:
-            metrics["charts/episodic_return_mean100"] = float(np.mean(recent))
-        finished.clear()
         if on_update is not None:
             on_update(metrics)
-        if config.max_seconds is not None and elapsed >= config.max_seconds:
-            stopped_early = iteration < num_iterations
-            break
-        if should_stop is not None and should_stop():
-            stopped_early = iteration < num_iterations
-            interrupted = True
+        if ended := ended_by(config.max_seconds, elapsed, should_stop):
+            stopped_early, interrupted = iteration < num_iterations, ended == "stop"
             break
 
-    for env in envs:
-        env.close()
+    envs.close()
     train_seconds = time.perf_counter() - started
     agent.eval()
     evaluation = _evaluate(agent, config) if config.eval_episodes > 0 and not interrupted else (None, None)
     record = lambda: record_episode(agent, config.env_id, seed=config.seed + 10_000)  # noqa: E731
     artifacts = save_run(config, {"checkpoint": ("agent.pt", agent.state_dict())}, record, interrupted)
     final = final_metrics(
-        metrics,
-        total_steps=global_step,
-        episodes=episodes,
-        updates=iteration,
-        started=started,
-        train_seconds=train_seconds,
-        training_started=training_started,
-        to_threshold=to_threshold,
-        reward_threshold=threshold,
-        evaluation=evaluation,
-        stopped_early=stopped_early,
-    )
+        metrics, **state.counts(), updates=iteration, started=started, train_seconds=train_seconds,
+        evaluation=evaluation, stopped_early=stopped_early,
+    )  # fmt: skip
     return TrainResult(metrics=final, artifacts=artifacts)
 
 
@@ -506,17 +444,14 @@ def _evaluate(agent: Agent, config: DebugLabConfig) -> tuple[float, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m algorithms.debug_lab", description=__doc__.splitlines()[0])
-    add_config_arguments(parser, DebugLabConfig)
-    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
-    args = vars(parser.parse_args(argv))
-    as_json = args.pop("json")
-    config = DebugLabConfig(**args)
-    bugs = ", ".join(active_bugs(config)) or "none"
-    print(f"Debugging lab (PPO) on {config.env_id}, seed {config.seed}, bugs: {bugs}", flush=True)
-    result = train(config, on_update=progress_printer(on_policy_line))
-    print_summary(result, config.eval_episodes, as_json)
-    return 0
+    return command_line(
+        argv,
+        sys.modules[__name__],
+        DebugLabConfig,
+        train,
+        on_policy_line,
+        lambda c: f"Debugging lab (PPO, bugs: {', '.join(active_bugs(c)) or 'none'})",
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ Command line (progress lines, then one JSON object on the last line with ``--jso
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 import time
@@ -63,15 +62,14 @@ from algorithms.contract import (
     ShouldStop,
     StepsConfig,
     TrainResult,
-    add_config_arguments,
     budget_progress,
     check_finite,
+    command_line,
     configure_cpu_threads,
     episode_report,
     final_metrics,
+    off_policy_line,
     pick_device,
-    print_summary,
-    progress_printer,
     save_run,
 )
 from algorithms.core import env_sizes
@@ -511,33 +509,16 @@ def train(config: DQNConfig, on_update: OnUpdate | None = None, should_stop: Sho
 # ---------------------------------------------------------------------------------------
 
 
-def progress_line(m: Metrics) -> str:
-    """The command line's progress line."""
-    line = f"step {int(m['global_step']):>8}  episode {int(m['charts/episodes']):>5}"
-    if "charts/episodic_return" in m:
-        line += f"  return {m['charts/episodic_return']:6.1f}"
-        line += f"  mean100 {m['charts/episodic_return_mean100']:6.1f}"
-    line += f"  epsilon {m['charts/epsilon']:.3f}"
-    if "losses/td" in m:
-        line += f"  td loss {m['losses/td']:8.4f}  Q {m['charts/q_values']:7.2f}"
-    return line + f"  {m['charts/steps_per_second']:6.0f} steps/s"
+progress_line = off_policy_line(
+    ("epsilon", "charts/epsilon"), (("td loss", "losses/td", "8.4f"), ("Q", "charts/q_values", "7.2f"))
+)
+"""The command line's progress line."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m algorithms.dqn", description=__doc__.splitlines()[0])
-    add_config_arguments(parser, DQNConfig)
-    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
-    args = vars(parser.parse_args(argv))
-    as_json = args.pop("json")
-    config = DQNConfig(**args)
-    print(
-        f"{'Double ' if config.double_dqn else ''}DQN on {config.env_id}, "
-        f"device {pick_device(config.device)}, seed {config.seed}",
-        flush=True,
+    return command_line(
+        argv, sys.modules[__name__], DQNConfig, train, progress_line, lambda c: "Double DQN" if c.double_dqn else "DQN"
     )
-    result = train(config, on_update=progress_printer(progress_line))
-    print_summary(result, config.eval_episodes, as_json)
-    return 0
 
 
 if __name__ == "__main__":

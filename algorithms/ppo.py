@@ -57,12 +57,11 @@ A long run (Humanoid: hours on a CPU) saves its checkpoint and an episode of the
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,15 +78,14 @@ from algorithms.contract import (
     ShouldStop,
     StepsConfig,
     TrainResult,
-    add_config_arguments,
     budget_progress,
     check_finite,
+    command_line,
     configure_cpu_threads,
+    ended_by,
     final_metrics,
     on_policy_line,
     pick_device,
-    print_summary,
-    progress_printer,
     save_progress,
     save_run,
 )
@@ -613,14 +611,16 @@ def save_checkpoint(
 
 
 def restore_training_state(
-    resumed: dict[str, Any],
+    resumed: dict[str, Any] | None,
     agent: Agent,
     optimizer: torch.optim.Optimizer,
     scaler: RewardScaler | None,
     generator: torch.Generator,
 ) -> dict[str, int]:
     """Load what ``save_training_state`` saved into a fresh agent, optimizer, scaler and generator;
-    returns the counters (iteration, global_step, episodes, gradient_steps)."""
+    returns the counters (iteration, global_step, episodes, gradient_steps), all 0 for a fresh run (None)."""
+    if resumed is None:
+        return {"iteration": 0, "global_step": 0, "gradient_steps": 0, "episodes": 0}
     agent.load_state_dict(resumed["agent"])
     optimizer.load_state_dict(resumed["optimizer"])
     if resumed["generator"].numel() == generator.get_state().numel():  # not when cuda and cpu differ
@@ -702,9 +702,8 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
 
     log = EpisodeLog(N)
     scaler = RewardScaler(N, config.gamma) if config.norm_reward else None
-    counters = {"iteration": 0, "global_step": 0, "gradient_steps": 0, "episodes": 0}
-    if resumed is not None:  # a long run goes on: same networks and statistics, fresh episodes
-        counters = restore_training_state(resumed, agent, optimizer, scaler, generator)
+    # A resumed long run goes on with the same networks and statistics, and fresh episodes.
+    counters = restore_training_state(resumed, agent, optimizer, scaler, generator)
     start_iteration, global_step = counters["iteration"], counters["global_step"]
     gradient_steps, log.episodes = counters["gradient_steps"], counters["episodes"]
     obs, _ = envs.reset(seed=config.seed + start_iteration)
@@ -814,12 +813,8 @@ def train(config: PPOConfig, on_update: OnUpdate | None = None, should_stop: Sho
                 _save_progress(out, agent, config, metrics, iteration)
         if on_update is not None:
             on_update(metrics)
-        if config.max_seconds is not None and elapsed >= config.max_seconds:
-            stopped_early = iteration < num_iterations
-            break
-        if should_stop is not None and should_stop():
-            stopped_early = iteration < num_iterations
-            interrupted = True  # someone is waiting: save, but skip the evaluation and the animation
+        if ended := ended_by(config.max_seconds, elapsed, should_stop):
+            stopped_early, interrupted = iteration < num_iterations, ended == "stop"
             break
 
     envs.close()
@@ -881,21 +876,7 @@ def _returns(metrics: Metrics) -> Metrics:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Two passes: the env id picks the preset, whose values become the other flags' defaults.
-    first = argparse.ArgumentParser(add_help=False)
-    first.add_argument("--env-id", default=PPOConfig.env_id)
-    env_id = first.parse_known_args(argv)[0].env_id
-    parser = argparse.ArgumentParser(prog="python -m algorithms.ppo", description=__doc__.splitlines()[0])
-    add_config_arguments(parser, PPOConfig)
-    parser.set_defaults(**asdict(preset(env_id)))
-    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
-    args = vars(parser.parse_args(argv))
-    as_json = args.pop("json")
-    config = PPOConfig(**args)
-    print(f"PPO on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
-    result = train(config, on_update=progress_printer(on_policy_line))
-    print_summary(result, config.eval_episodes, as_json)
-    return 0
+    return command_line(argv, sys.modules[__name__], PPOConfig, train, on_policy_line, "PPO", preset=preset)
 
 
 if __name__ == "__main__":

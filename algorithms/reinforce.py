@@ -28,7 +28,6 @@ Command line (progress lines, then one JSON object on the last line with ``--jso
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import deque
@@ -50,14 +49,13 @@ from algorithms.contract import (
     RunConfig,
     ShouldStop,
     TrainResult,
-    add_config_arguments,
     budget_progress,
     check_finite,
+    command_line,
     configure_cpu_threads,
+    ended_by,
     final_metrics,
     pick_device,
-    print_summary,
-    progress_printer,
     save_run,
 )
 from algorithms.core import env_sizes, make_mlp
@@ -426,12 +424,8 @@ def train(
         }
         if on_update is not None:
             on_update(metrics)
-        if config.max_seconds is not None and elapsed >= config.max_seconds:
-            stopped_early = episodes_done < config.total_episodes
-            break
-        if should_stop is not None and should_stop():
-            stopped_early = episodes_done < config.total_episodes
-            interrupted = True  # someone is waiting: save, but skip the evaluation and the animation
+        if ended := ended_by(config.max_seconds, elapsed, should_stop):
+            stopped_early, interrupted = episodes_done < config.total_episodes, ended == "stop"
             break
 
     for env in envs:
@@ -479,20 +473,14 @@ def progress_line(m: Metrics) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m algorithms.reinforce", description=__doc__.splitlines()[0])
-    add_config_arguments(parser, ReinforceConfig)
-    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
-    args = vars(parser.parse_args(argv))
-    as_json = args.pop("json")
-    config = ReinforceConfig(**args)
-    print(
-        f"REINFORCE{' with baseline' if config.baseline else ''} on {config.env_id}, "
-        f"device {pick_device(config.device)}, seed {config.seed}",
-        flush=True,
+    return command_line(
+        argv,
+        sys.modules[__name__],
+        ReinforceConfig,
+        train,
+        progress_line,
+        lambda c: "REINFORCE with baseline" if c.baseline else "REINFORCE",
     )
-    result = train(config, on_update=progress_printer(progress_line))
-    print_summary(result, config.eval_episodes, as_json)
-    return 0
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ __all__ = [
     "collect_rollout",
     "env_action",
     "episode_metrics",
+    "final_observations",
     "flatten_valid",
     "make_vector_env",
 ]
@@ -123,6 +124,7 @@ class Rollout:
     truncated: Tensor  # (T, N) bool
     valid: Tensor  # (T, N) bool: False on rows that only reset a copy (autoreset_mask)
     next_obs: Tensor  # (N, obs_dim), the observation after the last row
+    step_next_obs: Tensor | None = None  # (T, N, obs_dim) under SAME_STEP autoreset: see collect_rollout
 
 
 @dataclass
@@ -172,12 +174,19 @@ def collect_rollout(
     T: int,
     generator: torch.Generator,
     scale_rewards: RewardScale | None = None,
+    truncation_as_termination: bool = False,
 ) -> Rollout:
-    """Run the current policy pi_theta_old for T steps of each of the N copies (NEXT_STEP autoreset).
+    """Run the current policy pi_theta_old for T steps of each of the N copies.
 
     Observations are stored as the networks saw them (normalised, after updating the running
     statistics, when ``agent.norm_obs``); rewards as the loss will see them (``scale_rewards``, PPO's
     reward normalisation), while the episode log keeps the raw ones.
+
+    Under NEXT_STEP autoreset (``make_vector_env``) row t+1 holds the final observation of an
+    episode that ended at t. Environments made with SAME_STEP autoreset (the debugging lab's, which
+    reset a copy inside the step that ended it) have no reset rows: every row is valid, and
+    ``step_next_obs`` keeps the real s_{t+1} of every step, the final observation included.
+    ``truncation_as_termination`` is the debugging lab's old-Gym-API bug.
     """
     device = next(agent.parameters()).device
     N = state.obs.shape[0]
@@ -186,6 +195,8 @@ def collect_rollout(
     terminated_buf = np.zeros((T, N), dtype=bool)
     truncated_buf = np.zeros((T, N), dtype=bool)
     valid = np.zeros((T, N), dtype=bool)
+    same_step = envs.metadata.get("autoreset_mode") == AutoresetMode.SAME_STEP
+    step_next_obs = np.zeros((T, *state.obs.shape), dtype=np.float32) if same_step else None
     # lesson:start rollout
     for t in range(T):
         s = torch.as_tensor(state.obs, dtype=torch.float32, device=device)  # (N, obs_dim)
@@ -197,9 +208,12 @@ def collect_rollout(
         action_rows.append(action)
         valid[t] = autoreset_mask(state.prev_terminated, state.prev_truncated)  # False: this step only resets
 
-        obs, reward, terminated, truncated, _ = envs.step(env_action(agent, action, envs.single_action_space))
+        obs, reward, terminated, truncated, info = envs.step(env_action(agent, action, envs.single_action_space))
         terminated_buf[t], truncated_buf[t] = terminated, truncated
         state.obs, state.prev_terminated, state.prev_truncated = obs, terminated, truncated
+        if step_next_obs is not None:  # SAME_STEP: the copies that ended are reset already; no reset row follows
+            step_next_obs[t] = final_observations(obs, info)
+            state.prev_terminated = state.prev_truncated = np.zeros(N, dtype=bool)
         done = terminated | truncated
         rewards[t] = reward if scale_rewards is None else scale_rewards(reward, valid[t], done)
 
@@ -209,6 +223,12 @@ def collect_rollout(
                 seconds = time.perf_counter() - state.started
                 state.to_threshold = {"seconds": seconds, "steps": state.global_step + (t + 1) * N}
     # lesson:end rollout
+    # lesson:start bug-old-gym-api
+    if truncation_as_termination:
+        # BUG: gym < 0.26 returned one `done`; storing it as the end of the task makes a
+        # time limit look like a fall, and the state it cut is valued at 0
+        terminated_buf, truncated_buf = terminated_buf | truncated_buf, np.zeros_like(truncated_buf)
+    # lesson:end bug-old-gym-api
     state.global_step += T * N
     return Rollout(
         obs=torch.stack(obs_rows),
@@ -218,7 +238,19 @@ def collect_rollout(
         truncated=torch.as_tensor(truncated_buf, device=device),
         valid=torch.as_tensor(valid, device=device),
         next_obs=agent.normalize(torch.as_tensor(state.obs, dtype=torch.float32, device=device)),
+        step_next_obs=None if step_next_obs is None else agent.normalize(torch.as_tensor(step_next_obs, device=device)),
     )
+
+
+def final_observations(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+    """What each copy's step returned before a SAME_STEP autoreset: ``obs``, with the final observation
+    (``info["final_obs"]``) where the step ended an episode. (N, obs_dim)."""
+    if "final_obs" not in info:
+        return obs
+    ended = info["_final_obs"]  # (N,) bool
+    out = np.array(obs, copy=True)
+    out[ended] = np.stack(info["final_obs"][ended])
+    return out
 
 
 def episode_metrics(log: EpisodeLog) -> Metrics:

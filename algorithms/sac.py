@@ -45,14 +45,13 @@ The command line starts from ``preset(env_id)``; flags override single fields.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import math
 import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,19 +70,18 @@ from algorithms.contract import (
     TrainResult,
     budget_progress,
     check_finite,
+    command_line,
     configure_cpu_threads,
     episode_report,
     final_metrics,
+    off_policy_line,
     pick_device,
-    print_summary,
-    progress_printer,
     save_progress,
     save_run,
 )
 from algorithms.core import env_sizes, make_mlp
 from algorithms.dqn import update_target
 from algorithms.envs.mujoco_setup import prepare
-from algorithms.reinforce import add_config_arguments
 
 __all__ = [
     "PRESETS",
@@ -684,34 +682,14 @@ def train(config: SACConfig, on_update: OnUpdate | None = None, should_stop: Sho
 # ---------------------------------------------------------------------------------------
 
 
-def progress_line(m: Metrics) -> str:
-    """The command line's progress line."""
-    line = f"step {int(m['global_step']):>8}  episode {int(m['charts/episodes']):>5}"
-    if "charts/episodic_return" in m:
-        line += f"  return {m['charts/episodic_return']:8.1f}"
-        line += f"  mean100 {m['charts/episodic_return_mean100']:8.1f}"
-    line += f"  alpha {m['charts/alpha']:.3f}"
-    if "losses/q" in m:
-        line += f"  q loss {m['losses/q']:8.3f}  entropy {m['charts/entropy']:6.2f}"
-    return line + f"  {m['charts/steps_per_second']:6.0f} steps/s"
+progress_line = off_policy_line(
+    ("alpha", "charts/alpha"), (("q loss", "losses/q", "8.3f"), ("entropy", "charts/entropy", "6.2f"))
+)
+"""The command line's progress line."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Two passes: the env id picks the preset, whose values become the other flags' defaults.
-    first = argparse.ArgumentParser(add_help=False)
-    first.add_argument("--env-id", default=SACConfig.env_id)
-    env_id = first.parse_known_args(argv)[0].env_id
-    parser = argparse.ArgumentParser(prog="python -m algorithms.sac", description=__doc__.splitlines()[0])
-    add_config_arguments(parser, SACConfig)
-    parser.set_defaults(**asdict(preset(env_id)))
-    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
-    args = vars(parser.parse_args(argv))
-    as_json = args.pop("json")
-    config = SACConfig(**args)
-    print(f"SAC on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
-    result = train(config, on_update=progress_printer(progress_line))
-    print_summary(result, config.eval_episodes, as_json)
-    return 0
+    return command_line(argv, sys.modules[__name__], SACConfig, train, progress_line, "SAC", preset=preset)
 
 
 if __name__ == "__main__":

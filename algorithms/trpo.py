@@ -27,7 +27,6 @@ Command line (progress lines, then one JSON object on the last line with ``--jso
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -47,14 +46,13 @@ from algorithms.contract import (
     ShouldStop,
     StepsConfig,
     TrainResult,
-    add_config_arguments,
     budget_progress,
     check_finite,
+    command_line,
     configure_cpu_threads,
+    ended_by,
     on_policy_line,
     pick_device,
-    print_summary,
-    progress_printer,
 )
 from algorithms.losses import clipped_value_loss
 from algorithms.ppo import Agent, compute_gae, explained_variance, normalize_advantages
@@ -435,12 +433,8 @@ def train(config: TRPOConfig, on_update: OnUpdate | None = None, should_stop: Sh
         }
         if on_update is not None:
             on_update(metrics)
-        if config.max_seconds is not None and elapsed >= config.max_seconds:
-            stopped_early = iteration < num_iterations
-            break
-        if should_stop is not None and should_stop():
-            stopped_early = iteration < num_iterations
-            interrupted = True
+        if ended := ended_by(config.max_seconds, elapsed, should_stop):
+            stopped_early, interrupted = iteration < num_iterations, ended == "stop"
             break
 
     envs.close()
@@ -453,16 +447,7 @@ def train(config: TRPOConfig, on_update: OnUpdate | None = None, should_stop: Sh
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m algorithms.trpo", description=__doc__.splitlines()[0])
-    add_config_arguments(parser, TRPOConfig)
-    parser.add_argument("--json", action="store_true", help="print one JSON object of final metrics, last")
-    args = vars(parser.parse_args(argv))
-    as_json = args.pop("json")
-    config = TRPOConfig(**args)
-    print(f"TRPO on {config.env_id}, device {pick_device(config.device)}, seed {config.seed}", flush=True)
-    result = train(config, on_update=progress_printer(on_policy_line))
-    print_summary(result, config.eval_episodes, as_json)
-    return 0
+    return command_line(argv, sys.modules[__name__], TRPOConfig, train, on_policy_line, "TRPO")
 
 
 if __name__ == "__main__":

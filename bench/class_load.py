@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.grading.solutions import reference_solution
     from app.learners import store
     from app.learners.progress import review_queue, summary
-    from app.runs.manager import RunManager
+    from app.runs.backends import open_manager
     from app.runs.store import ACTIVE
 
     questions = load_questions()
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     choice, predict, implement = by_kind["choice"][0], by_kind["predict"][0], by_kind["implement"][0]
     code = reference_solution(implement)
     sandbox = shared_sandbox()
-    manager = RunManager.open(data_dir, capacity=args.capacity)
+    manager = open_manager(data_dir, capacity=args.capacity)
     database = os.environ.get("DATABASE_URL", "").split("@")[-1] or f"SQLite in {data_dir}"
     slots = "Ray's resources" if backend == "ray" else f"{manager.capacity} at once"
     print(f"{args.learners} learners; database: {database}; runs: {backend}, {slots}", flush=True)

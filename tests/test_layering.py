@@ -64,13 +64,7 @@ def import_graph() -> dict[str, frozenset[str]]:
 
 # Edges that still close a loop, each with why it is there and how it goes. Fewer is better: a test
 # below fails when an edge listed here no longer exists, so the list only shrinks.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("app.runs.manager", "app.runs.ray_backend"): (
-        "RunManager.open builds the backend RLDOJO_RUNS_BACKEND names, and RayRunManager subclasses "
-        "RunManager (ray_backend -> manager; worker -> manager too). Goes when the backend choice moves to "
-        "a module above both (e.g. app/runs/backends.py)."
-    ),
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def cycles(graph: dict[str, frozenset[str]]) -> list[list[str]]:

@@ -11,7 +11,7 @@ import pytest
 
 from algorithms import REGISTRY, load
 from algorithms.contract import TrainResult, config_fields
-from app.runs.manager import RunManager
+from app.runs.backends import open_manager
 
 # Settings small enough for a smoke run in CI.
 TINY = {
@@ -63,6 +63,25 @@ def test_the_shared_settings_come_from_one_base_and_keep_their_place(name: str) 
     assert list(config_dict(config_class())) == names  # config.json in the same order
 
 
+@pytest.mark.parametrize("name", ["rlhf", "grpo"])
+def test_the_lm_runs_share_one_base_too(name: str) -> None:
+    """preset, seed, device, threads, cache_dir and output_dir are declared once (LMRunConfig), after each
+    run's own settings on the form, the CLI and config.json; GRPO's own model and data come last."""
+    from algorithms.contract import config_dict, field_docs
+    from algorithms.lm.run_config import LMRunConfig
+
+    _, config_class, _ = load(name)
+    assert issubclass(config_class, LMRunConfig)
+    names = [f["name"] for f in config_fields(config_class)]
+    shared = list(LMRunConfig.LAST_FIELDS)
+    start = names.index("preset")
+    assert names[start : start + len(shared)] == shared
+    assert not set(shared) & set(names[:start]), "the run's own settings come first"
+    assert names[start + len(shared) :] == (["base_model", "dataset", "lora"] if name == "grpo" else [])
+    assert field_docs(config_class)["threads"] == field_docs(LMRunConfig)["threads"]
+    assert list(config_dict(config_class())) == names
+
+
 # What the tiny settings above make each deep-RL run do: (final metric, value) and the range of its returns.
 # PPO, TRPO, A2C and the lab step N x T at a time: 512 = 2 iterations of 8 x 32, 16 of 4 x 8, 4 of 4 x 32...
 BUDGET = {
@@ -106,7 +125,7 @@ def test_every_registered_algorithm_has_a_smoke_setting() -> None:
 
 
 def test_reinforce_runs_end_to_end_through_the_manager(tmp_path: Path) -> None:
-    manager = RunManager.open(tmp_path, capacity=1)
+    manager = open_manager(tmp_path, capacity=1)
     run_id = manager.start("reinforce", {**TINY["reinforce"], "seed": 3})
     deadline = time.monotonic() + 120
     while manager.get(run_id).status not in ("finished", "failed", "stopped"):

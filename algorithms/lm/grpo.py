@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -66,6 +66,7 @@ from algorithms.lm.model import (
     token_logprobs,
 )
 from algorithms.lm.optim import make_optimizer
+from algorithms.lm.run_config import LMRunConfig
 from algorithms.losses import clip_fraction, grpo_advantages, grpo_loss, rloo_advantages
 
 EVAL_SEED = 20_000  # evaluation prompts and sampling share no seed with training
@@ -450,7 +451,11 @@ def ensure_sft(preset, cache: Path, seed: int, device: str, log: OnUpdate, shoul
 
 # --- the live-runs contract and the command line -------------------------------------------------
 @dataclass(frozen=True)
-class GRPOConfig:
+class GRPOConfig(LMRunConfig):
+    """GRPO as a live run: the variant's switches, then the shared settings, then your own model and data."""
+
+    LAST_FIELDS: ClassVar[tuple[str, ...]] = (*LMRunConfig.LAST_FIELDS, "base_model", "dataset", "lora")
+
     task: Literal["praise", "praise_partial_credit", "answer_match"] = "praise"
     """Reward: 'praise' checks the rule; partial credit pays per praise word; 'answer_match' checks dataset answers."""
     aggregation: Literal["sequence", "token", "constant"] = "sequence"
@@ -469,18 +474,6 @@ class GRPOConfig:
     """GRPO iterations (empty: the preset's)."""
     group_size: int | None = None
     """Completions sampled per prompt, G (empty: the preset's)."""
-    preset: Literal["auto", "smoke", "tiny", "gpu"] = "auto"
-    """Model and data sizes: 'auto' picks 'gpu' with CUDA, else 'tiny'."""
-    seed: int = 0
-    """Seed of the SFT model and of GRPO's sampling."""
-    device: str = "auto"
-    """'auto' (CUDA when present), 'cuda' or 'cpu'."""
-    threads: int = 0
-    """CPU threads for torch (0: every core if the machine is idle when the run starts, else 1)."""
-    cache_dir: str = ""
-    """Where the SFT model is kept between runs (empty: the data directory's lm/)."""
-    output_dir: str = ""
-    """Where this run writes its report, samples and final policy (set by the run manager)."""
     base_model: str = ""
     """A Hugging Face causal LM (a folder, or a hub id: downloaded) to start from instead of our SFT model."""
     dataset: str = ""

@@ -46,6 +46,7 @@ from algorithms.lm.model import (
 from algorithms.lm.ppo import LMPPOSettings, train_ppo
 from algorithms.lm.preferences import Labelled, Pairs, build_preferences
 from algorithms.lm.reward_model import Normaliser, fit_normaliser, train_reward_model
+from algorithms.lm.run_config import LMRunConfig
 from algorithms.lm.sft import train_sft
 
 SEQUENCE_LENGTH = 30  # <bos> + the longest review + <eos> fits
@@ -452,25 +453,15 @@ def run_chain(
 
 # --- the live-runs contract ---------------------------------------------------------------------
 @dataclass(frozen=True)
-class RLHFConfig:
+class RLHFConfig(LMRunConfig):
+    """One stage of the RLHF chain as a live run, from the cached SFT model, preferences and reward model."""
+
     stage: Literal["ppo", "ppo_no_kl", "dpo", "kto", "foundations"] = "ppo"
     """What to train from the SFT model ('foundations' builds only the SFT model, preferences and reward model)."""
     beta: float | None = None
     """KL penalty coefficient for PPO, or the temperature beta of DPO / KTO (empty: the preset's)."""
     iterations: int | None = None
     """PPO iterations (empty: the preset's)."""
-    preset: Literal["auto", "smoke", "tiny", "gpu"] = "auto"
-    """Model and data sizes: 'auto' picks 'gpu' with CUDA, else 'tiny' (about 0.8 M parameters)."""
-    seed: int = 0
-    """Seed of the SFT model and data (stages with the same preset and seed share them)."""
-    device: str = "auto"
-    """'auto' (CUDA when present), 'cuda' or 'cpu'."""
-    threads: int = 0
-    """CPU threads for torch (0: every core if the machine is idle when the run starts, else 1)."""
-    cache_dir: str = ""
-    """Where the SFT model, preference data and reward model are kept between runs (empty: the data directory's lm/)."""
-    output_dir: str = ""
-    """Where this run writes its report, samples and final policy (set by the run manager)."""
 
 
 FOUNDATION_WEIGHTS = {"sft": 30.0, "preferences": 3.0, "reward_model": 7.0}

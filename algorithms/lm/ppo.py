@@ -29,6 +29,7 @@ from algorithms.lm.model import autocast, decode, encode_prompts, sample, token_
 from algorithms.lm.optim import make_optimizer
 from algorithms.lm.reward_model import Normaliser, reward_scores
 from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, kl_shaped_reward, ppo_clip_loss
+from algorithms.returns import batched_gae
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -89,16 +90,13 @@ class AdaptiveKL:
 
 
 def masked_gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
-    """GAE over tokens, batched: (advantages, returns), each (B, T). The episode ends at the last real token."""
-    advantages = torch.zeros_like(rewards)
-    last = torch.zeros_like(rewards[:, 0])
-    T = rewards.shape[1]
-    for t in reversed(range(T)):
-        next_mask = mask[:, t + 1] if t + 1 < T else torch.zeros_like(last)
-        next_value = values[:, t + 1] * next_mask if t + 1 < T else torch.zeros_like(last)
-        delta = rewards[:, t] + gamma * next_value - values[:, t]
-        last = delta + gamma * lam * next_mask * last
-        advantages[:, t] = last
+    """GAE over tokens, batched: (advantages, returns), each (B, T). Each row is one episode that ends at
+    its last real token (mask 1, then 0 for padding), with no bootstrap past it: ``returns.batched_gae``
+    over the token axis, with that end as a termination."""
+    next_mask = torch.cat([mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1)  # 0 from the last real token on
+    next_values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1)  # V(s_{t+1}), (B, T)
+    ended = next_mask == 0  # (B, T) bool: the answer ends at t, as <eos> or the token limit ends it
+    advantages = batched_gae(rewards.T, values.T, next_values.T, ended.T, torch.zeros_like(ended.T), gamma, lam).T
     advantages = advantages * mask
     return advantages, (advantages + values) * mask
 

@@ -18,6 +18,7 @@ import time
 
 from algorithms import load, registry
 from algorithms.contract import config_fields
+from app.runs.backends import open_manager
 from app.runs.configs import ConfigError
 from app.runs.manager import CapacityError, RunManager
 from app.runs.store import ACTIVE, STATUSES, RunRecord, StoreUnavailable
@@ -102,7 +103,7 @@ def _main(argv: list[str] | None = None) -> int:
     for p in (start, listing, show, stop):
         p.add_argument("--data-dir", help="default: $RLDOJO_DATA_DIR or ./.rldojo")
     args, rest = parser.parse_known_args(argv)
-    manager = RunManager.open(args.data_dir)
+    manager = open_manager(args.data_dir)
 
     if args.command == "start":
         try:

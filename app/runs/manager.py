@@ -36,7 +36,6 @@ from app.runs.store import (
 from app.settings import ROOT
 
 CAPACITY_ENV = "RLDOJO_MAX_RUNS"
-BACKEND_ENV = "RLDOJO_RUNS_BACKEND"
 MAX_SEEDS = 10  # runs one "seeds" start may queue at once
 STOP_GRACE_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 120.0
@@ -80,21 +79,6 @@ def worker_environment(database_url: str | None = None) -> dict[str, str]:
 class RunManager:
     store: RunStore
     capacity: int
-
-    @classmethod
-    def open(
-        cls, data_dir: Path | str | None = None, capacity: int | None = None, url: str | None = None
-    ) -> RunManager:
-        """A manager on the data folder's runs (or the database `url` / `DATABASE_URL` names), for the
-        backend `RLDOJO_RUNS_BACKEND` names: `local` (processes here, the default) or `ray`."""
-        backend = os.environ.get(BACKEND_ENV, "local").strip().lower() or "local"
-        if backend not in ("local", "ray"):
-            raise CapacityError(f"{BACKEND_ENV} must be local or ray; it is {backend!r}")
-        if backend == "ray" and cls is RunManager:
-            from app.runs.ray_backend import RayRunManager
-
-            return RayRunManager(RunStore(data_dir, url=url), capacity or 1)
-        return cls(RunStore(data_dir, url=url), capacity or default_capacity())
 
     # --- starting ------------------------------------------------------------------------------
     def start(

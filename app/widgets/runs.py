@@ -17,6 +17,7 @@ import streamlit as st
 
 from algorithms import load
 from algorithms.contract import LATEST_FILE, config_fields
+from app.runs.backends import open_manager
 from app.runs.configs import ConfigError, environment_problem, preset_values, run_presets
 from app.runs.manager import MAX_SEEDS, CapacityError, RunManager
 from app.runs.store import ACTIVE, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunRecord, StoreUnavailable
@@ -44,7 +45,7 @@ CHART_GROUPS = [
 @st.cache_resource
 def run_manager() -> RunManager:
     """One manager per server process: its reaper threads outlive the script runs."""
-    return RunManager.open()
+    return open_manager()
 
 
 def session_id() -> str:

@@ -14,10 +14,13 @@ from dataclasses import fields
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from algorithms.debug_lab import BUGS, DebugLabConfig, gae_advantages, main, policy_loss, train
+from algorithms.debug_lab import BUGS, DebugLabConfig, gae_advantages, main, make_envs, policy_loss, train
+from algorithms.ppo import Agent
+from algorithms.rollout import EpisodeLog, Rollout, RolloutState, collect_rollout, final_observations
 from app.content.demos import DebugLabParams
 
 SHORT = 2048  # four iterations of 8 x 64 steps
@@ -42,8 +45,9 @@ def test_every_bug_is_a_documented_switch_with_a_lesson_region() -> None:
     regions = set(re.findall(r"# lesson:start ([\w-]+)", source))
     returns_source = (Path(__file__).parents[2] / "algorithms" / "returns.py").read_text()
     assert "# lesson:start bug-termination-mask" in returns_source  # the bug is an argument of batched_gae
+    rollout_source = (Path(__file__).parents[2] / "algorithms" / "rollout.py").read_text()
+    assert "# lesson:start bug-old-gym-api" in rollout_source  # the bug is an argument of collect_rollout
     assert {
-        "bug-old-gym-api",
         "bug-ratio",
         "bug-sign",
         "bug-adv-norm",
@@ -169,6 +173,53 @@ def test_truncation_as_termination_drops_the_bootstrap_at_the_time_limit() -> No
     assert buggy[-1]["diagnostics/value_mean"] < correct[-1]["diagnostics/value_mean"] - 3.0
 
 
+def _lab_rollout(truncation_as_termination: bool) -> tuple[Rollout, RolloutState]:
+    """Two copies with a 5-step limit, 12 steps each: every episode the policy survives is cut by the clock."""
+    config = DebugLabConfig(num_envs=2, max_episode_steps=5)
+    envs = make_envs(config)
+    obs, _ = envs.reset(seed=3)
+    state = RolloutState(obs, np.zeros(2, dtype=bool), np.zeros(2, dtype=bool), EpisodeLog(2), None)
+    torch.manual_seed(0)
+    agent = Agent(4, 2, True, (8,))
+    rollout = collect_rollout(envs, agent, state, 12, torch.Generator().manual_seed(0), None, truncation_as_termination)
+    envs.close()
+    return rollout, state
+
+
+def test_the_lab_rollout_keeps_every_row_and_the_real_next_observation() -> None:
+    rollout, state = _lab_rollout(False)
+    done = rollout.terminated | rollout.truncated
+    assert rollout.valid.all()  # SAME_STEP: no row only resets a copy
+    assert rollout.truncated.any() and state.log.episodes == int(done.sum())
+    assert rollout.step_next_obs is not None
+    for t, i in zip(*torch.nonzero(~done[:-1], as_tuple=True), strict=True):  # no end: s_{t+1} is the next row
+        assert torch.equal(rollout.step_next_obs[t, i], rollout.obs[t + 1, i])
+    for t, i in zip(*torch.nonzero(done[:-1], as_tuple=True), strict=True):  # an end: the final observation
+        assert not torch.equal(rollout.step_next_obs[t, i], rollout.obs[t + 1, i])  # row t+1 starts afresh
+    going = ~done[-1]  # after the last step: the next observation, where that step ended no episode
+    assert going.any() and torch.equal(rollout.step_next_obs[-1][going], rollout.next_obs[going])
+    assert set(state.log.lengths) <= {1, 2, 3, 4, 5} and max(state.log.lengths) <= 5
+
+
+def test_the_old_gym_api_bug_stores_every_time_limit_as_a_termination() -> None:
+    correct, _ = _lab_rollout(False)
+    buggy, _ = _lab_rollout(True)
+    assert torch.equal(buggy.obs, correct.obs)  # the same steps: only the stored flags differ
+    assert torch.equal(buggy.terminated, correct.terminated | correct.truncated)
+    assert not buggy.truncated.any()
+
+
+def test_final_observations_replace_the_reset_ones_where_a_copy_ended() -> None:
+    obs = np.array([[0.0, 0.0], [1.0, 1.0]], dtype=np.float32)
+    info = {
+        "final_obs": np.array([None, np.array([9.0, 9.0], np.float32)], dtype=object),
+        "_final_obs": np.array([False, True]),
+    }
+    assert final_observations(obs, info).tolist() == [[0.0, 0.0], [9.0, 9.0]]
+    assert obs[1].tolist() == [1.0, 1.0]  # the reset observation stays the next step's s_t
+    assert final_observations(obs, {}) is obs
+
+
 def test_the_command_line_prints_json_last(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--total-timesteps", "512", "--eval-episodes", "2", "--bug-wrong-sign", "--json"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
@@ -182,6 +233,8 @@ def test_the_command_line_prints_json_last(capsys: pytest.CaptureFixture[str]) -
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="num_minibatches"):
         train(DebugLabConfig(num_minibatches=0))
+    with pytest.raises(ValueError, match="the debugging lab needs discrete actions; Pendulum-v1 has Box"):
+        train(DebugLabConfig(env_id="Pendulum-v1"))
 
 
 # --- the whole budget ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.runs.backends import open_manager
 from app.runs.manager import RunManager
 from app.runs.store import RunRecord
 from app.widgets.runs import legend_name, run_manager, summary_facts
@@ -74,7 +75,7 @@ def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("RLDOJO_PLUGINS", "tests.app.runs.fake_algorithms")
     run_manager.clear()
-    yield RunManager.open(tmp_path)
+    yield open_manager(tmp_path)
     run_manager.clear()
 
 

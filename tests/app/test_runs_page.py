@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.runs.manager import RunManager
+from app.runs.backends import open_manager
 from app.widgets.runs import run_manager
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def runs_page(**params: str) -> AppTest:
 
 
 def finished_run(data_dir: Path) -> str:
-    manager = RunManager.open(data_dir)
+    manager = open_manager(data_dir)
     run_id = manager.start("fake-count", {"steps": 30, "sleep": 0}, session="cli")
     deadline = time.monotonic() + 60
     while manager.get(run_id).status != "finished":
@@ -97,7 +97,7 @@ def test_a_lesson_starts_a_live_run_and_keeps_it_in_the_url(data_dir: Path) -> N
     assert not at.exception
     run_id = at.query_params["run"]
     assert at.query_params["lesson"] == "td-learning"
-    manager = RunManager.open(data_dir)
+    manager = open_manager(data_dir)
     deadline = time.monotonic() + 60
     while manager.get(run_id).status != "finished":
         assert time.monotonic() < deadline, manager.log_tail(run_id)

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from algorithms.evaluation import summarize
+from app.runs.backends import open_manager
 from app.runs.configs import ConfigError
 from app.runs.manager import RunManager
 from app.runs.store import DONE
@@ -70,7 +71,7 @@ def test_starting_three_seeds_queues_one_group_and_shows_its_iqm(data_dir: Path)
     group = at.query_params["group"]
     assert group.startswith("seeds-") and "run" not in at.query_params
 
-    manager = RunManager.open(data_dir)
+    manager = open_manager(data_dir)
     records = manager.store.list(group=group)
     assert len(records) == 3
     assert sorted(r.config["seed"] for r in records) == [2, 3, 4]
@@ -109,7 +110,7 @@ def test_one_seed_starts_a_plain_run(data_dir: Path) -> None:
     assert not at.exception
     run_id = at.query_params["run"]
     assert "group" not in at.query_params
-    record = RunManager.open(data_dir).get(run_id)
+    record = open_manager(data_dir).get(run_id)
     assert record.group_id is None and record.config["seed"] == 5
 
 
@@ -119,11 +120,11 @@ def test_a_count_out_of_range_is_refused_and_queues_nothing(data_dir: Path, coun
     assert not at.exception
     assert "Could not start the run: seeds: give a whole number from 1 to 10" in at.error[0].value
     assert "group" not in at.query_params and "run" not in at.query_params
-    assert RunManager.open(data_dir).store.list() == []
+    assert open_manager(data_dir).store.list() == []
 
 
 def test_refusals_of_the_manager(data_dir: Path) -> None:
-    manager = RunManager.open(data_dir)
+    manager = open_manager(data_dir)
     with pytest.raises(ConfigError, match="has no seed field"):
         manager.start_seeds("fake-count", {"steps": 3}, 2)
     with pytest.raises(ConfigError, match="steps: must be at least 1"):
@@ -141,7 +142,7 @@ def test_an_algorithm_without_a_seed_offers_no_seeds_box(data_dir: Path) -> None
 
 
 def test_a_failed_seed_is_shown_failed_beside_the_others(data_dir: Path) -> None:
-    manager = RunManager.open(data_dir, capacity=2)
+    manager = open_manager(data_dir, capacity=2)
     group, run_ids = manager.start_seeds("fake-seeded", {"seed": 1, "fail_seed": 2}, 3, session="cli")
     wait_done(manager, run_ids)
     view = runs_page(group=group)
@@ -155,7 +156,7 @@ def test_a_failed_seed_is_shown_failed_beside_the_others(data_dir: Path) -> None
 
 
 def test_stop_all_stops_every_active_seed(data_dir: Path) -> None:
-    manager = RunManager.open(data_dir, capacity=2)
+    manager = open_manager(data_dir, capacity=2)
     group, run_ids = manager.start_seeds("fake-seeded", {"steps": 2000, "sleep": 0.05}, 3, session="cli")
     view = runs_page(group=group)
     assert not view.exception
@@ -166,7 +167,7 @@ def test_stop_all_stops_every_active_seed(data_dir: Path) -> None:
 
 
 def test_one_finished_seed_waits_for_a_second(data_dir: Path) -> None:
-    manager = RunManager.open(data_dir, capacity=2)
+    manager = open_manager(data_dir, capacity=2)
     group, run_ids = manager.start_seeds("fake-seeded", {"seed": 0, "fail_seed": 1}, 2, session="cli")
     wait_done(manager, run_ids)
     view = runs_page(group=group)

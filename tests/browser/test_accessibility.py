@@ -23,7 +23,7 @@ from app.content.loader import load_catalogue
 from app.grading.bank import load_questions
 from app.learners import db, drills, store
 from app.learners.store import LESSON_DONE
-from app.runs.manager import RunManager
+from app.runs.backends import open_manager
 from tests.browser.axe import COLOUR_RULES, audit, axe_source, report
 from tests.browser.server import streamlit_server
 
@@ -185,7 +185,7 @@ def test_feedback_after_an_answer_has_no_serious_violations(page: Page, a11y_url
 
 
 def test_a_live_run_has_no_serious_violations(page: Page, a11y_url: str, a11y_data: Path, axe_js: str) -> None:
-    manager = RunManager.open(a11y_data, capacity=1)
+    manager = open_manager(a11y_data, capacity=1)
     run_id = manager.start("reinforce", {"total_episodes": 20_000}, label="a11y")
     try:
         page.goto(f"{a11y_url}/runs?run={run_id}")

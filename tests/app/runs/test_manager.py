@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from app.runs.backends import open_manager
 from app.runs.configs import ConfigError
-from app.runs.manager import RunManager
+from app.runs.manager import CapacityError, RunManager
+from app.runs.ray_backend import RayRunManager
 from app.runs.store import ACTIVE
 from app.settings import ROOT
 
@@ -22,7 +24,18 @@ PLUGIN = "tests.app.runs.fake_algorithms"
 @pytest.fixture
 def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunManager:
     monkeypatch.setenv("RLDOJO_PLUGINS", PLUGIN)
-    return RunManager.open(tmp_path / "data", capacity=1)
+    return open_manager(tmp_path / "data", capacity=1)
+
+
+def test_the_backend_is_chosen_above_both_managers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RLDOJO_RUNS_BACKEND", "ray")
+    assert isinstance(open_manager(tmp_path), RayRunManager)  # built without a cluster; it connects on start
+    monkeypatch.setenv("RLDOJO_RUNS_BACKEND", " Local ")
+    manager = open_manager(tmp_path, capacity=3)
+    assert type(manager) is RunManager and manager.capacity == 3
+    monkeypatch.setenv("RLDOJO_RUNS_BACKEND", "spark")
+    with pytest.raises(CapacityError, match="RLDOJO_RUNS_BACKEND must be local or ray; it is 'spark'"):
+        open_manager(tmp_path)
 
 
 def wait_for(manager: RunManager, run_id: str, statuses=("finished", "failed", "stopped"), timeout=60.0):
@@ -96,7 +109,7 @@ def test_a_dead_run_seen_by_another_process_is_reconciled(tmp_path: Path, manage
     run_id = manager.start("fake-count", {"steps": 10_000, "sleep": 0.01})
     wait_for_metrics(manager, run_id, 1)
     manager.store.update(run_id, pid=2**22 + 12345)  # a pid that is not this run's worker
-    other = RunManager.open(manager.store.data_dir, capacity=1)
+    other = open_manager(manager.store.data_dir, capacity=1)
     other.reconcile()
     assert other.get(run_id).status == "failed"
     assert "ended without reporting" in other.get(run_id).error
@@ -179,7 +192,7 @@ def test_command_line(tmp_path: Path) -> None:
     bad = cli(data, "start", "fake-count", "--colour", "red")
     assert bad.returncode == 2, bad.stdout + bad.stderr
     assert "unknown setting(s) colour" in bad.stderr and "--steps (default 20)" in bad.stderr, bad.stderr
-    for record in RunManager.open(data).store.list():
+    for record in open_manager(data).store.list():
         assert record.status not in ACTIVE, (record.id, record.status)
 
 
@@ -187,8 +200,8 @@ def test_two_processes_sharing_a_data_dir_never_exceed_capacity(tmp_path: Path, 
     monkeypatch.setenv("RLDOJO_PLUGINS", PLUGIN)  # this process starts workers too, through schedule()
     data = tmp_path / "shared"
     script = (
-        "import sys, time; from app.runs.manager import RunManager\n"
-        "m = RunManager.open(sys.argv[1], capacity=1)\n"
+        "import sys, time; from app.runs.backends import open_manager\n"
+        "m = open_manager(sys.argv[1], capacity=1)\n"
         "ids = [m.start('fake-count', {'steps': 15, 'sleep': 0.02}) for _ in range(3)]\n"
         "print(' '.join(ids))\n"
     )
@@ -201,7 +214,7 @@ def test_two_processes_sharing_a_data_dir_never_exceed_capacity(tmp_path: Path, 
     ]
     ids = [run_id for p in procs for run_id in p.communicate(timeout=60)[0].split()]
     assert len(ids) == 6
-    manager = RunManager.open(data, capacity=1)
+    manager = open_manager(data, capacity=1)
     peak = 0
     deadline = time.monotonic() + 120
     while True:

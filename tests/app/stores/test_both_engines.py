@@ -16,7 +16,7 @@ import pytest
 
 from app.learners import store
 from app.learners.identity import anonymous_key
-from app.runs.manager import RunManager
+from app.runs.backends import open_manager
 from app.runs.store import ACTIVE, RunStore
 from app.settings import ROOT
 
@@ -101,7 +101,7 @@ def test_runs_store_round_trip(database) -> None:
 
 
 def test_a_run_trains_to_the_end_through_the_manager(database) -> None:
-    manager = RunManager.open(database.data_dir, capacity=1, url=database.url)
+    manager = open_manager(database.data_dir, capacity=1, url=database.url)
     run_id = manager.start("fake-count", {"steps": 8, "sleep": 0}, session="ada")
     deadline = time.monotonic() + 90
     while manager.get(run_id).status in ACTIVE:
@@ -218,13 +218,13 @@ def test_eight_processes_starting_real_runs_share_the_capacity(database, tmp_pat
     """The manager end to end: 8 processes each start 2 runs at capacity 2; all 16 finish, never
     more than 2 training at once, each with all of its metrics."""
     script = (
-        _WAIT + "from app.runs.manager import RunManager\n"
-        "m = RunManager.open(capacity=2)\n"
+        _WAIT + "from app.runs.backends import open_manager\n"
+        "m = open_manager(capacity=2)\n"
         "print(' '.join(m.start('fake-count', {'steps': 5, 'sleep': 0.05}) for _ in range(2)))\n"
     )
     ids = [run_id for o in _processes(database, script, 8) for run_id in o.split()]
     assert len(set(ids)) == 16
-    manager = RunManager.open(database.data_dir, capacity=2, url=database.url)
+    manager = open_manager(database.data_dir, capacity=2, url=database.url)
     peak, deadline = 0, time.monotonic() + 240
     while True:
         records = manager.store.list()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.runs.backends import open_manager
 from app.runs.manager import RunManager
 from app.runs.store import ACTIVE
 from app.settings import ROOT
@@ -29,7 +30,7 @@ def ray_address() -> Iterator[str]:
 def ray_manager(database, ray_address, monkeypatch) -> RunManager:
     monkeypatch.setenv("RLDOJO_RUNS_BACKEND", "ray")
     monkeypatch.setenv("RAY_ADDRESS", ray_address)
-    manager = RunManager.open(database.data_dir, url=database.url)
+    manager = open_manager(database.data_dir, url=database.url)
     assert type(manager).__name__ == "RayRunManager"
     return manager
 
