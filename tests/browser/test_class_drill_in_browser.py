@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from app.grading.bank import load_questions
 from app.learners import db, store
 from app.learners.drills import Drill, Item
-from tests.browser.server import streamlit_server
+from tests.browser.server import streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser
 LEARNERS = [f"learner{i}" for i in range(5)]
@@ -57,7 +57,7 @@ def class_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
 
 
 def press_check(page: Page, position: int, question_id: str, right: bool) -> None:
-    expect(page.get_by_text(f"{position} answered ·", exact=False)).to_be_visible()
+    expect(page.get_by_text(f"{position} answered ·", exact=False)).to_be_visible(timeout=90_000)
     expect(page.get_by_text(f"`{question_id}`").or_(page.get_by_text(question_id, exact=True)).first).to_be_visible()
     check = page.get_by_role("button", name="Check", exact=True)
     expect(check).to_be_enabled()
@@ -66,12 +66,14 @@ def press_check(page: Page, position: int, question_id: str, right: bool) -> Non
     # When a question follows itself, the previous form lingers until the rerun ends (stale on a
     # loaded machine): wait until only the fresh one is left.
     expect(option).to_have_count(1, timeout=60_000)
+    wait_idle(page)
     option.click()
     check.click()
 
 
 def see_result_and_go_on(page: Page, right: bool) -> None:
     expect(page.get_by_text("Correct." if right else "Not this one.", exact=True)).to_be_visible()
+    wait_idle(page)  # a click sent while the result's rerun still draws can be lost (CI at load 24)
     page.get_by_role("button", name="Next question").click()
 
 
