@@ -98,9 +98,12 @@ def tiny_policy(smoke_foundations):
     return load_policy(found.sft_dir, "cpu")
 
 
+@pytest.mark.slow
 def test_ptx_keeps_the_pretraining_likelihood_while_the_reward_still_rises(smoke_foundations) -> None:
     """InstructGPT's reason for PPO-ptx: RLHF costs likelihood on pretraining data (the "alignment tax");
-    mixing in gamma * E[ln pi(x)] pays it back. Same seed, same settings, gamma 0 against gamma 1."""
+    mixing in gamma * E[ln pi(x)] pays it back. Same seed, same settings, gamma 0 against gamma 1.
+    About 1.5 CPU-minutes (slow). Measured: SFT nll 2.729, reward -0.055; PPO nll 3.430, reward 0.571;
+    PPO-ptx nll 2.136, reward 0.375 (the figures the lesson quotes)."""
     preset, found = smoke_foundations
     preset = replace(preset, ppo=LMPPOSettings(iterations=10, batch_size=32, minibatch_size=16, epochs=2, lr=1e-3))
     held_out = encode_corpus(found.tokenizer, reviews.corpus(400, 12345), SEQUENCE_LENGTH)  # not the SFT corpus
