@@ -6,6 +6,7 @@ python -m algorithms.lm grpo --preset tiny --json      GRPO against a verifiable
 python -m algorithms.lm dpo --base-model ID --dataset pairs.jsonl [--lora 16]   DPO on your own model and data
 python -m algorithms.lm sft|kto --base-model ID --dataset rows.jsonl [--lora 16]  SFT or KTO, the same way
 python -m algorithms.lm ppo --base-model ID --reward-model RM --dataset prompts.jsonl   PPO with a KL penalty
+    [--ptx-coef 1 --ptx-dataset texts.jsonl]                     plus InstructGPT's pretraining mix (PPO-ptx)
 python -m algorithms.lm sample --model PATH --prompt "the film"   sample from any saved causal LM
 """
 
@@ -89,6 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ppo.add_argument("--lr", type=float, default=1e-5)
     ppo.add_argument("--max-new-tokens", type=int, default=64)
     ppo.add_argument("--n-eval", type=int, default=64, help="prompts sampled to measure reward and KL before and after")
+    ppo.add_argument(
+        "--ptx-coef", type=float, default=0.0, help="PPO-ptx's gamma: weight of --ptx-dataset's log-likelihood (0: off)"
+    )
+    ppo.add_argument(
+        "--ptx-dataset",
+        default="",
+        help="PPO-ptx's pretraining text (a checkpoint holds none): text, messages or prompt/completion rows",
+    )
     ppo.add_argument("--device", default="auto")
     ppo.add_argument("--seed", type=int, default=0)
     ppo.add_argument("--output-dir", default="", help="save the trained model here (LoRA adapters merged)")
@@ -248,18 +257,30 @@ def _ppo(args) -> int:
     from algorithms.contract import pick_device
     from algorithms.lm import hf
     from algorithms.lm.model import save
-    from algorithms.lm.ppo import LMPPOSettings, train_ppo
+    from algorithms.lm.ppo import LMPPOSettings, PretrainText, train_ppo
 
     start = time.perf_counter()
     device = pick_device(args.device)
     torch.manual_seed(args.seed)  # LoRA's initial adapters are random
     try:
+        _check_ptx_flags(args)
         policy, reference, tokenizer = hf.load_base(args.base_model, device, args.lora)
         reward_model, normaliser = hf.load_reward(args.reward_model, device)
         records = hf.read_records(args.dataset)
         if "prompt" not in records[0]:
             raise ValueError(f"PPO needs rows with a prompt; {args.dataset!r} has {sorted(records[0])}")
         prompts = hf.prompt_ids(tokenizer, records)
+        pretrain = None
+        if args.ptx_coef:
+            ptx_records = hf.read_records(args.ptx_dataset)
+            fmt = hf.detect_format(ptx_records, args.ptx_dataset)
+            if fmt not in NEEDS["sft"]:
+                raise ValueError(
+                    f"--ptx-dataset needs {DATA_HELP['sft']}; {args.ptx_dataset!r} is in the {fmt} format"
+                    f" (columns {sorted(ptx_records[0])})"
+                )
+            ids, _, weights = hf.sft_rows(tokenizer, ptx_records, PTX_MAX_LENGTH)
+            pretrain = PretrainText(ids, weights)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -270,6 +291,7 @@ def _ppo(args) -> int:
         lr=args.lr,
         beta=args.beta,
         max_new_tokens=args.max_new_tokens,
+        ptx_coef=args.ptx_coef,
     )
     eval_prompts = prompts[: args.n_eval]
 
@@ -281,7 +303,7 @@ def _ppo(args) -> int:
     before = measure()
     info = train_ppo(
         policy, reference, reward_model, normaliser, tokenizer, settings, device=device, seed=args.seed,
-        on_update=_printer(), prompts=prompts,
+        on_update=_printer(), prompts=prompts, pretrain=pretrain,
     )  # fmt: skip
     after = measure()
     result = {
@@ -299,12 +321,31 @@ def _ppo(args) -> int:
         "mean_length_after": after["mean_length"],
         "seconds": round(time.perf_counter() - start, 1),
     }
+    if args.ptx_coef:
+        result.update(ptx_coef=args.ptx_coef, ptx_dataset=args.ptx_dataset, ptx_rows=len(ptx_records))
     if args.output_dir:
         save(hf.merged(policy), tokenizer, args.output_dir)
     print(f"reward {before['reward']:.3f} -> {after['reward']:.3f}, KL {after['kl']:.2f} nats")
     if args.json:
         print(json.dumps(result))
     return 0
+
+
+PTX_MAX_LENGTH = 256
+"""Tokens kept of each row of --ptx-dataset."""
+
+
+def _check_ptx_flags(args) -> None:
+    """PPO-ptx needs pretraining text, and a checkpoint carries none: --ptx-coef > 0 needs --ptx-dataset."""
+    if args.ptx_coef < 0:
+        raise ValueError(f"--ptx-coef must be 0 (off) or positive, got {args.ptx_coef}")
+    if args.ptx_coef and not args.ptx_dataset:
+        raise ValueError(
+            "--ptx-coef needs --ptx-dataset: PPO-ptx keeps the likelihood of pretraining text, and a model"
+            " checkpoint holds none; give text rows (for example a sample of the data the model was trained on)"
+        )
+    if args.ptx_dataset and not args.ptx_coef:
+        raise ValueError("--ptx-dataset is used only with --ptx-coef > 0 (PPO-ptx's gamma)")
 
 
 def _sft_loss(model, ids, mask, weights, device: str) -> float:

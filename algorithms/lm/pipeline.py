@@ -43,11 +43,11 @@ from algorithms.lm.model import (
     n_parameters,
     save,
 )
-from algorithms.lm.ppo import LMPPOSettings, train_ppo
+from algorithms.lm.ppo import LMPPOSettings, PretrainText, train_ppo
 from algorithms.lm.preferences import Labelled, Pairs, build_preferences
 from algorithms.lm.reward_model import Normaliser, fit_normaliser, train_reward_model
 from algorithms.lm.run_config import LMRunConfig
-from algorithms.lm.sft import train_sft
+from algorithms.lm.sft import encode_corpus, train_sft
 
 SEQUENCE_LENGTH = 30  # <bos> + the longest review + <eos> fits
 MAX_NEW_TOKENS = 28
@@ -354,8 +354,12 @@ def run_stage(
     should_stop: ShouldStop,
     beta: float | None = None,
     on_samples=lambda _: None,
+    ptx_coef: float | None = None,
 ) -> tuple[dict, object]:
-    """Train one of ppo / ppo_no_kl / dpo / kto from the SFT model and evaluate it. Returns (report, policy)."""
+    """Train one of ppo / ppo_no_kl / dpo / kto from the SFT model and evaluate it. Returns (report, policy).
+
+    ptx_coef (PPO only; None: the preset's): PPO-ptx's gamma; its pretraining text is the SFT corpus,
+    which for our model trained from scratch is its pretraining data."""
     torch.manual_seed(seed)
     policy, tokenizer = load_policy(found.sft_dir, device)
     reference, _ = load_policy(found.sft_dir, device)
@@ -368,6 +372,9 @@ def run_stage(
             settings = replace(settings, beta=0.0, target_kl=None)
         if beta is not None:
             settings = replace(settings, beta=beta)
+        if ptx_coef is not None:
+            settings = replace(settings, ptx_coef=ptx_coef)
+        pretrain = sft_corpus(preset, tokenizer, seed) if settings.ptx_coef else None
         info = train_ppo(
             policy,
             reference,
@@ -380,8 +387,11 @@ def run_stage(
             on_update=log,
             should_stop=should_stop,
             on_samples=on_samples,
+            pretrain=pretrain,
         )
         info["beta"] = settings.beta
+        if settings.ptx_coef:
+            info["ptx_coef"] = settings.ptx_coef
     elif stage == "dpo":
         b = preset.dpo_beta if beta is None else beta
         info = train_dpo(
@@ -417,6 +427,12 @@ def run_stage(
     report["seconds"] = round(info.pop("seconds"), 1)
     report.update({k: round(v, 4) if isinstance(v, float) else v for k, v in info.items()})
     return report, policy
+
+
+def sft_corpus(preset: Preset, tokenizer, seed: int) -> PretrainText:
+    """The SFT corpus of (preset, seed), encoded as SFT saw it: PPO-ptx's pretraining text."""
+    ids, mask = encode_corpus(tokenizer, reviews.corpus(preset.n_reviews, seed), SEQUENCE_LENGTH)
+    return PretrainText(ids, mask)
 
 
 CHAIN_WEIGHTS = {"sft": 30, "preferences": 3, "reward_model": 7, "dpo": 10, "kto": 10, "ppo": 25, "ppo_no_kl": 25}
@@ -462,6 +478,8 @@ class RLHFConfig(LMRunConfig):
     """KL penalty coefficient for PPO, or the temperature beta of DPO / KTO (empty: the preset's)."""
     iterations: int | None = None
     """PPO iterations (empty: the preset's)."""
+    ptx_coef: float | None = None
+    """PPO-ptx's gamma (InstructGPT): weight of the SFT corpus's log-likelihood in PPO's objective (empty: 0)."""
 
 
 FOUNDATION_WEIGHTS = {"sft": 30.0, "preferences": 3.0, "reward_model": 7.0}
@@ -495,7 +513,16 @@ def train(
 
         log = reporter.stage(config.stage)
         stage_report, policy = run_stage(
-            config.stage, preset, found, device, config.seed, log, should_stop, config.beta, write_samples
+            config.stage,
+            preset,
+            found,
+            device,
+            config.seed,
+            log,
+            should_stop,
+            config.beta,
+            write_samples,
+            ptx_coef=config.ptx_coef,
         )
         log.finish()  # type: ignore[attr-defined]
         report[config.stage] = stage_report

@@ -5,7 +5,8 @@ Each iteration:
 2. the per-token reward is the KL penalty -beta (ln pi - ln ref) at every token, plus the
    reward model's score at the last token (`algorithms.losses.kl_shaped_reward`);
 3. a value head on the policy's hidden states estimates the return; GAE gives advantages;
-4. a few epochs of minibatch updates of the clipped surrogate plus the value loss.
+4. a few epochs of minibatch updates of the clipped surrogate plus the value loss (with `ptx_coef`
+   > 0, minus gamma times the log-likelihood of pretraining text: InstructGPT's PPO-ptx).
 
 Every token is an action and the prompt plus the tokens so far is the state; an episode ends
 at <eos>. With beta near 0 nothing holds the policy near the reference, and it learns whatever the
@@ -17,10 +18,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from algorithms.contract import OnUpdate, ShouldStop, ignore_metrics, never_stop
@@ -69,6 +72,11 @@ class LMPPOSettings:
     """Added to the score of a completion that never ends (0: off)."""
     max_new_tokens: int = 28
     """Longest completion sampled."""
+    ptx_coef: float = 0.0
+    """gamma of InstructGPT's PPO-ptx (Ouyang et al. 2022, eq. 2): weight of the pretraining text's mean
+    token log-likelihood, added to the objective at every PPO step (0: plain PPO, no pretraining text)."""
+    ptx_batch_size: int | None = None
+    """Pretraining rows per PPO step for the ptx term (None: as many as the minibatch has completions)."""
 
 
 class AdaptiveKL:
@@ -87,6 +95,60 @@ class AdaptiveKL:
             self.beta *= 1.0 + self.gain * error
             # lesson:end adaptive-kl
         return self.beta
+
+
+@dataclass(frozen=True)
+class PretrainText:
+    """Pretraining text for PPO-ptx: ids (N, L), right-padded, ids[:, 0] the first token (<bos>);
+    weights (N, L): 1 on the tokens whose prediction counts (real tokens; a prompt's may be 0)."""
+
+    ids: Tensor
+    weights: Tensor
+
+    def __post_init__(self):
+        if self.ids.dim() != 2 or self.ids.shape != self.weights.shape or self.ids.shape[1] < 2:
+            raise ValueError(
+                f"pretraining text needs ids and weights of one shape (N, L), L >= 2; got "
+                f"{tuple(self.ids.shape)} and {tuple(self.weights.shape)}"
+            )
+        if not bool(self.weights[:, 1:].any()):
+            raise ValueError("the pretraining text has no token to predict (every weight after the first is 0)")
+
+    def draw(self, n: int, generator: torch.Generator, device: str) -> tuple[Tensor, Tensor]:
+        """n rows drawn with replacement, trimmed to the longest counted row: (ids, weights), each (n, L')."""
+        index = torch.randint(self.ids.shape[0], (n,), generator=generator)
+        ids, weights = self.ids[index], self.weights[index]
+        width = int(weights.sum(0).nonzero().max()) + 1  # the padding columns every row shares cost nothing
+        return ids[:, :width].to(device), weights[:, :width].to(device)
+
+
+def ppo_ptx_loss(ppo_loss: Tensor, pretrain_logp: Tensor, pretrain_mask: Tensor, ptx_coef: float) -> Tensor:
+    """InstructGPT's PPO-ptx loss (Ouyang et al. 2022, eq. 2): PPO's loss minus gamma times the mean
+    log-likelihood of pretraining tokens.
+
+    Eq. 2 maximises E_{(x, y) ~ pi}[r(x, y) - beta ln(pi(y|x) / pi_SFT(y|x))] + gamma E_{x ~ D_pretrain}[ln pi(x)].
+    The first expectation is what PPO's clipped surrogate (ppo_loss, a scalar to minimise) climbs; the
+    second is ordinary language modelling on pretraining text, here averaged per token, as a
+    pretraining loss is (the scale is gamma's to absorb). pretrain_logp: (B, L) ln pi(x_t | x_<t) of
+    each pretraining token; pretrain_mask: (B, L), 1 on the tokens that count, 0 on padding.
+    """
+    if ppo_loss.dim() != 0:
+        raise ValueError(f"ppo_loss must be a scalar, got shape {tuple(ppo_loss.shape)}")
+    if pretrain_logp.dim() != 2 or pretrain_logp.shape != pretrain_mask.shape:
+        raise ValueError(
+            f"pretrain_logp and pretrain_mask must share a shape (B, L), got "
+            f"{tuple(pretrain_logp.shape)} and {tuple(pretrain_mask.shape)}"
+        )
+    # lesson:start ppo-ptx-loss
+    pretrain_nll = -(pretrain_logp * pretrain_mask).sum() / pretrain_mask.sum()  # the pretraining loss
+    return ppo_loss + ptx_coef * pretrain_nll  # minimising it maximises eq. 2's gamma E[ln pi(x)]
+    # lesson:end ppo-ptx-loss
+
+
+def text_logprobs(model, ids: Tensor) -> Tensor:
+    """ln pi(x_t | x_<t) of every token of a text after the first, (B, L - 1): position t predicts token t + 1."""
+    logits = model(input_ids=ids).logits[:, :-1].float()
+    return torch.gather(F.log_softmax(logits, dim=-1), 2, ids[:, 1:, None]).squeeze(-1)
 
 
 def masked_gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
@@ -132,12 +194,23 @@ def train_ppo(
     should_stop: ShouldStop = never_stop,
     on_samples: Callable[[list[str]], None] = lambda _: None,
     prompts: list[tuple[int, ...]] | None = None,
+    pretrain: PretrainText | None = None,
 ) -> dict[str, float]:
     """Train `policy` in place (reference and reward model stay frozen); metrics go to on_update each iteration.
 
     prompts: token ids of a dataset's prompts (any model's tokenizer; each iteration samples its batch
     from the prompts of one length). Default: our review subjects, with the hidden rule's charts.
+    pretrain: the text of PPO-ptx's pretraining term, needed when settings.ptx_coef > 0 (the policy's
+    tokenizer; rows drawn with a generator of their own, seeded by `seed`).
     """
+    if settings.ptx_coef < 0:
+        raise ValueError(f"ptx_coef must be 0 (off) or positive, got {settings.ptx_coef}")
+    if settings.ptx_coef and pretrain is None:
+        raise ValueError(f"ptx_coef = {settings.ptx_coef} needs pretraining text (PPO-ptx), and none was given")
+    pretrain_batch = None
+    if settings.ptx_coef:
+        n_ptx = settings.ptx_batch_size or settings.minibatch_size
+        pretrain_batch = partial(pretrain.draw, n_ptx, torch.Generator().manual_seed(seed), device)
     value_head = nn.Linear(policy.config.hidden_size, 1).to(device)
     nn.init.zeros_(value_head.weight)
     nn.init.zeros_(value_head.bias)
@@ -179,7 +252,7 @@ def train_ppo(
         # lesson:end ppo-lm-rewards
         kl_per_sequence = ((logp_old - logp_ref) * mask).sum(1).mean().item()
         batch = Rollout(prompt_ids, tokens, mask, logp_old, values_old, advantages, returns)
-        stats = _update(policy, value_head, optimizer, params, batch, settings, device)
+        stats = _update(policy, value_head, optimizer, params, batch, settings, device, pretrain_batch)
         history = {
             "progress": (iteration + 1) / settings.iterations,
             "global_step": iteration + 1,
@@ -232,10 +305,13 @@ def _update(
     batch: Rollout,
     settings: LMPPOSettings,
     device: str,
+    pretrain_batch: Callable[[], tuple[Tensor, Tensor]] | None = None,
 ) -> dict[str, float]:
+    """Epochs of minibatch steps on one rollout; with settings.ptx_coef > 0, pretrain_batch() gives
+    each step its pretraining rows (ids, weights) for the PPO-ptx term."""
     policy.train()
     n = batch.prompt.shape[0]
-    losses, kls, clips = [], [], []
+    losses, kls, clips, ptx_nlls = [], [], [], []
     for _ in range(settings.epochs):
         for index in torch.randperm(n, device=batch.prompt.device).split(settings.minibatch_size):
             m = batch.mask[index].bool()
@@ -251,6 +327,15 @@ def _update(
             )
             loss = policy_loss + settings.vf_coef * value_loss
             # lesson:end ppo-lm-loss
+            if settings.ptx_coef:
+                # lesson:start ppo-ptx-step
+                ids, weights = pretrain_batch()  # a minibatch of pretraining text, (n_ptx, L)
+                with autocast(device):
+                    pretrain_logp = text_logprobs(policy, ids)  # (n_ptx, L - 1)
+                loss = ppo_ptx_loss(loss, pretrain_logp, weights[:, 1:], settings.ptx_coef)
+                # lesson:end ppo-ptx-step
+                with torch.no_grad():
+                    ptx_nlls.append((-(pretrain_logp * weights[:, 1:]).sum() / weights[:, 1:].sum()).item())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
@@ -260,9 +345,12 @@ def _update(
                 clips.append(clip_fraction(logp[m], batch.logp_old[index][m], settings.clip_eps).item())
                 losses.append((policy_loss.item(), value_loss.item()))
     policy.eval()
-    return {
+    stats = {
         "losses/policy": float(np.mean([p for p, _ in losses])),
         "losses/value": float(np.mean([v for _, v in losses])),
         "losses/approx_kl": float(np.mean(kls)),
         "losses/clip_fraction": float(np.mean(clips)),
     }
+    if ptx_nlls:  # PPO-ptx: the policy's loss on the pretraining text it was shown (nats per token)
+        stats["losses/ptx_nll"] = float(np.mean(ptx_nlls))
+    return stats

@@ -10,6 +10,7 @@ import json
 import pytest
 import torch
 
+from algorithms.lm import reviews
 from algorithms.lm.hf import (
     answer_match,
     completion_text,
@@ -243,3 +244,88 @@ def test_ppo_on_a_base_model_with_a_reward_model_and_lora(base_model, reward_mod
     assert "PPO needs rows with a prompt" in capsys.readouterr().err
     assert main(["ppo", "--base-model", base_model, "--reward-model", str(tmp_path), "--dataset", data]) == 2
     assert "could not load a reward model" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def positive_word_reward(base_model, tmp_path_factory) -> str:
+    """A Llama reward model with weights set by hand: its score is 1 when the answer's last token is one of
+    the review grammar's positive words, else 0. Its layers add nothing (o_proj and down_proj are zero), so
+    the head reads the last token's embedding alone: a program, in a reward model's clothes and format."""
+    from transformers import AutoConfig, LlamaForSequenceClassification
+
+    config = AutoConfig.from_pretrained(base_model, num_labels=1)
+    model = LlamaForSequenceClassification(config)
+    tokenizer = build_tokenizer()
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        model.model.embed_tokens.weight.zero_()
+        for word in reviews.POSITIVE:
+            model.model.embed_tokens.weight[tokenizer.convert_tokens_to_ids(word), 0] = 1.0
+        model.model.norm.weight.fill_(1.0)  # RMSNorm turns the unit vector e_0 into sqrt(hidden) e_0
+        model.score.weight.zero_()
+        model.score.weight[0, 0] = config.hidden_size**-0.5
+    folder = tmp_path_factory.mktemp("positive-reward")
+    model.save_pretrained(folder)
+    return str(folder)
+
+
+def test_the_hand_made_reward_model_scores_the_last_word(positive_word_reward) -> None:
+    from algorithms.lm.hf import load_reward
+    from algorithms.lm.reward_model import reward_scores
+
+    model, _ = load_reward(positive_word_reward, "cpu")
+    tokenizer = build_tokenizer()
+    prompt = torch.tensor([encode_prompt(tokenizer, "the film")] * 3)
+    completion = torch.tensor([tokenizer.encode(t) for t in ["is great", "is dull", "great is"]])
+    assert reward_scores(model, prompt, completion).tolist() == pytest.approx([1.0, 0.0, 0.0], abs=1e-4)
+
+
+def _ppo_reward_gain(base_model, reward, tmp_path, capsys, extra: list[str]) -> dict:
+    from algorithms.lm.__main__ import main
+
+    data = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": p} for p in ["the film", "this movie is"] * 32])
+    args = ["ppo", "--base-model", base_model, "--reward-model", reward, "--dataset", data, "--iterations", "8"]
+    args += ["--batch-size", "32", "--minibatch-size", "16", "--lr", "1e-2", "--max-new-tokens", "4", "--beta", "0.01"]
+    assert main([*args, "--device", "cpu", "--seed", "0", "--json", *extra]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_ppo_on_a_base_model_raises_the_reward_and_a_flipped_advantage_does_not(
+    base_model, positive_word_reward, tmp_path, capsys, monkeypatch
+) -> None:
+    """Issue 15: PPO through --base-model must improve the reward, by a margin a broken update misses.
+
+    The random Llama ends its answer on a positive word about 10 / 46 of the time (reward ~0.2); eight
+    PPO iterations must add at least 0.25 (64 answers measured before and after with the same noise)."""
+    from algorithms.lm import ppo
+
+    result = _ppo_reward_gain(base_model, positive_word_reward, tmp_path, capsys, [])
+    print(f"reward {result['reward_before']} -> {result['reward_after']}, KL {result['kl']}")
+    assert result["reward_after"] > result["reward_before"] + 0.25
+
+    whiten = ppo.whiten
+    monkeypatch.setattr(ppo, "whiten", lambda x, mask: -whiten(x, mask))  # the sign bug: descend the reward
+    broken = _ppo_reward_gain(base_model, positive_word_reward, tmp_path, capsys, [])
+    print(f"with the advantage's sign flipped: {broken['reward_before']} -> {broken['reward_after']}")
+    assert broken["reward_before"] == result["reward_before"]  # same model, same evaluation noise
+    assert broken["reward_after"] < broken["reward_before"] + 0.25  # the margin catches it
+
+
+def test_ppo_ptx_on_a_base_model_needs_pretraining_text(base_model, reward_model, tmp_path, capsys) -> None:
+    from algorithms.lm.__main__ import main
+
+    data = write_jsonl(tmp_path / "prompts.jsonl", PROMPTS)
+    base = ["ppo", "--base-model", base_model, "--reward-model", reward_model, "--dataset", data, "--device", "cpu"]
+    assert main([*base, "--ptx-coef", "1"]) == 2
+    assert "--ptx-coef needs --ptx-dataset" in capsys.readouterr().err
+    assert main([*base, "--ptx-dataset", data]) == 2
+    assert "only with --ptx-coef > 0" in capsys.readouterr().err
+    assert main([*base, "--ptx-coef", "1", "--ptx-dataset", data]) == 2  # prompts are no pretraining text
+    assert "--ptx-dataset needs text, messages or prompt/completion rows" in capsys.readouterr().err
+    texts = write_jsonl(tmp_path / "texts.jsonl", [{"text": "the film is great ."}, {"text": "the plot was slow ."}])
+    args = [*base, "--ptx-coef", "1", "--ptx-dataset", texts, "--iterations", "2", "--batch-size", "4"]
+    assert main([*args, "--minibatch-size", "2", "--max-new-tokens", "4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["ptx_coef"] == 1.0 and result["ptx_rows"] == 2 and result["iterations"] == 2
