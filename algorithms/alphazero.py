@@ -13,10 +13,10 @@ data (the paper used them for Go). The rules and the exact solver come from algo
 "perfect play" is checked by ``losing_choices``: every line, the agent as X and as O against all
 opponent replies, counting the positions where it picks a losing move although a non-losing one exists.
 
-The defaults reach 0 losing choices, for the search and for the network alone, on seeds 0, 1 and 2
-(docs/benchmarks.md). Three choices, each from a paper or a known implementation, got there from the
-earlier 600 games with 3 sampled moves per game (1 to 5 losing choices for the search, 10 to 26 for the
-network alone):
+The defaults (1,200 games) reach 0 losing choices, for the search at 50 to 400 simulations and for the
+network alone, on seeds 0, 1 and 2 (docs/benchmarks.md). Three choices, each from a paper or a known
+implementation, got there from the earlier 600 games with 3 sampled moves per game (search 0 to 5
+losing choices, network alone 10 to 26); the first, with the extra games, does most of the work:
 
 - Every self-play move sampled in proportion to the visit counts (temperature 1), as alpha-zero-general
   (Nair et al., github.com/suragnair/alpha-zero-general) does for its first 15 moves, more than a game
@@ -254,8 +254,10 @@ def self_play_game(
     result = winner(board)
     samples = []
     for position, pi, q in history:
+        # lesson:start value-target
         z = 0.0 if result == 0 else (1.0 if result == to_move(position) else -1.0)
-        target = {"z": z, "q": q, "mean": (z + q) / 2}[config.value_target]
+        target = {"z": z, "q": q, "mean": (z + q) / 2}[config.value_target]  # q: the root search's value
+        # lesson:end value-target
         for perm in symmetries():
             permuted = tuple(position[i] for i in perm)
             samples.append((encode(permuted), pi[list(perm)], target))

@@ -183,6 +183,7 @@ def test_cli_prints_one_json_object_last() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # about 45 s on an idle core; several minutes when the machine is shared
 def test_self_play_reaches_perfect_play() -> None:
     """The defaults (1,200 self-play games at 100 simulations, about 40 CPU seconds) on seed 0: the
     search at the evaluation's 200 simulations makes no losing choice on any line. Seeds 0, 1 and 2
