@@ -10,11 +10,27 @@ distribution pi and the game's result z; the network is trained on
 
 and the next searches use the improved network. The eight symmetries of the board multiply the
 data (the paper used them for Go). The rules and the exact solver come from algorithms/planning.py;
-"perfect play" is checked by playing a minimax player that never loses.
+"perfect play" is checked by ``losing_choices``: every line, the agent as X and as O against all
+opponent replies, counting the positions where it picks a losing move although a non-losing one exists.
+
+The defaults (1,200 games) reach 0 losing choices, for the search at 50 to 400 simulations and for the
+network alone, on seeds 0, 1 and 2 (docs/benchmarks.md). Three choices, each from a paper or a known
+implementation, got there from the earlier 600 games with 3 sampled moves per game (search 0 to 5
+losing choices, network alone 10 to 26); the first, with the extra games, does most of the work:
+
+- Every self-play move sampled in proportion to the visit counts (temperature 1), as alpha-zero-general
+  (Nair et al., github.com/suragnair/alpha-zero-general) does for its first 15 moves, more than a game
+  of tic-tac-toe has; AlphaZero sampled the first 30 moves of Go. The positions a perfect player must
+  answer (forks after an opponent's odd move) then appear in the data.
+- The value target is the average of the game's result z and the root search's value q (Abrams,
+  "Lessons From AlphaZero (part 4): Improving the Training Target", Oracle Developers, 2018):
+  with sampled moves, z is noisy (a won position lost to a later sampled blunder), q much less so.
+- The learning rate is cut tenfold for the last third of the games, as AlphaGo Zero's stepped schedule
+  (Silver et al. 2017, Methods) cut it twice.
 
 Command line (one JSON object on the last line with ``--json``)::
 
-    python -m algorithms.alphazero --games 600 --simulations 100 --seed 0 --json
+    python -m algorithms.alphazero --seed 0 --json
 """
 
 from __future__ import annotations
@@ -36,10 +52,12 @@ from torch import Tensor, nn
 from algorithms.contract import configure_cpu_threads
 from algorithms.planning import EMPTY, Board, legal_moves, minimax_move_values, play, to_move, winner
 
+VALUE_TARGETS = ("z", "q", "mean")
+
 
 @dataclass(frozen=True)
 class AlphaZeroConfig:
-    games: int = 600
+    games: int = 1200
     """Self-play games in all."""
     simulations: int = 100
     """PUCT simulations per self-play move (100 made the trained search better than 50 with more games)."""
@@ -49,8 +67,13 @@ class AlphaZeroConfig:
     """Root noise Dir(alpha) mixed into the priors in self-play, for exploration (the paper: 0.3 for chess)."""
     noise_fraction: float = 0.25
     """Share of the root prior replaced by the noise."""
-    temperature_moves: int = 3
-    """Moves of each self-play game sampled in proportion to visit counts; later ones take the most visited."""
+    temperature_moves: int = 9
+    """Moves of each self-play game sampled in proportion to visit counts; later ones take the most visited.
+    9 is the whole game (alpha-zero-general samples the first 15 moves, more than tic-tac-toe has): with 3,
+    self-play rarely left the main lines, and the lines a perfect player must answer went unseen."""
+    value_target: str = "mean"
+    """What v regresses to: "z" (the game's result, as in the paper), "q" (the root search's value) or
+    "mean" (their average, as in Oracle's "Lessons From AlphaZero", part 4, for Connect Four)."""
     games_per_update: int = 10
     """Self-play games between two rounds of training."""
     steps_per_update: int = 40
@@ -59,6 +82,9 @@ class AlphaZeroConfig:
     replay_positions: int = 5000
     """The most recent positions (after symmetries) kept for training."""
     lr: float = 0.003
+    lr_drop_after: float = 0.67
+    """Share of the games after which the learning rate is cut tenfold (AlphaGo Zero's stepped schedule;
+    1.0: never)."""
     weight_decay: float = 1e-4
     hidden: int = 64
     seed: int = 0
@@ -189,6 +215,11 @@ def visit_distribution(root: PNode) -> np.ndarray:
     return pi / pi.sum()
 
 
+def root_value(root: PNode) -> float:
+    """The search's value of the root for the player to move: its children's mean backed-up value."""
+    return sum(ch.w for ch in root.children.values()) / max(1, sum(ch.n for ch in root.children.values()))
+
+
 # ---------------------------------------------------------------------------------------
 # Self-play and training
 # ---------------------------------------------------------------------------------------
@@ -209,23 +240,27 @@ def symmetries() -> list[tuple[int, ...]]:
 def self_play_game(
     net: PolicyValueNet, config: AlphaZeroConfig, rng: np.random.Generator, cache: Cache | None = None
 ) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """One game of the network against itself: (encoded position, pi, z for the player to move) per move."""
+    """One game of the network against itself: (encoded position, pi, value target for the player to move)
+    per move and symmetry; the target is z, the root's q or their mean (config.value_target)."""
     board, history = EMPTY, []
     while winner(board) is None:
         root = puct_search(
             net, board, config.simulations, config.c_puct, rng, config.dirichlet_alpha, config.noise_fraction, cache
         )
         pi = visit_distribution(root)
-        history.append((board, pi))
+        history.append((board, pi, root_value(root)))
         move = int(rng.choice(9, p=pi)) if len(history) <= config.temperature_moves else int(np.argmax(pi))
         board = play(board, move)
     result = winner(board)
     samples = []
-    for position, pi in history:
+    for position, pi, q in history:
+        # lesson:start value-target
         z = 0.0 if result == 0 else (1.0 if result == to_move(position) else -1.0)
+        target = {"z": z, "q": q, "mean": (z + q) / 2}[config.value_target]  # q: the root search's value
+        # lesson:end value-target
         for perm in symmetries():
             permuted = tuple(position[i] for i in perm)
-            samples.append((encode(permuted), pi[list(perm)], z))
+            samples.append((encode(permuted), pi[list(perm)], target))
     return samples
 
 
@@ -306,13 +341,17 @@ def train(
     """Self-play and training for config.games games; returns the network and final metrics."""
     if config.games < 1 or config.simulations < 1:
         raise ValueError("games and simulations must be at least 1")
+    if config.value_target not in VALUE_TARGETS:
+        raise ValueError(f"value_target must be one of {', '.join(VALUE_TARGETS)}, not {config.value_target!r}")
+    if not 0 < config.lr_drop_after <= 1:
+        raise ValueError(f"lr_drop_after must be in (0, 1], not {config.lr_drop_after}")
     configure_cpu_threads()  # a tiny network: extra threads only add contention
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     net = PolicyValueNet(config.hidden)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     replay: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=config.replay_positions)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     metrics: dict[str, float] = {}
     games = 0
     while games < config.games:
@@ -322,6 +361,9 @@ def train(
             replay.extend(self_play_game(net, config, rng, cache))
             games += 1
         net.train()
+        if games > config.lr_drop_after * config.games:
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr / 10
         losses = []
         for _ in range(config.steps_per_update):
             batch = [replay[i] for i in rng.integers(len(replay), size=config.batch_size)]
@@ -334,15 +376,25 @@ def train(
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        metrics = {"games": float(games), "loss": float(np.mean(losses)), "seconds": time.perf_counter() - started}
+        metrics = {
+            "games": float(games),
+            "loss": float(np.mean(losses)),
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - started,
+        }
         if on_update is not None:
             on_update(metrics)
     net.eval()
+    metrics["cpu_seconds"] = time.process_time() - cpu_started  # training alone; wall time counts load too
     if config.eval_games:
         tally = play_minimax(
             search_player(net, config.eval_simulations, config.c_puct), config.eval_games, random.Random(config.seed)
         )
         metrics |= {f"versus_minimax/{k}": float(v) for k, v in tally.items()}
+        metrics["losing_choices/search"] = float(
+            len(losing_choices(search_player(net, config.eval_simulations, config.c_puct)))
+        )
+        metrics["losing_choices/network"] = float(len(losing_choices(policy_player(net))))
     metrics["seconds"] = time.perf_counter() - started
     return net, metrics
 
@@ -368,6 +420,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.eval_games:
         tally = ", ".join(f"{k.split('/')[1]} {v:.0f}" for k, v in metrics.items() if k.startswith("versus"))
         print(f"against minimax over {config.eval_games} games: {tally}")
+        print(
+            f"losing choices over every line: search ({config.eval_simulations} simulations) "
+            f"{metrics['losing_choices/search']:.0f}, network alone {metrics['losing_choices/network']:.0f}"
+        )
     if as_json:
         print(json.dumps(metrics | {"config": asdict(config)}))
     return 0
