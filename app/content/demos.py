@@ -140,6 +140,16 @@ class SparseExplorationParams(DemoParams):
         return self
 
 
+class MetaRlBanditParams(DemoParams):
+    task_distribution: Literal["independent", "dependent"] = "independent"
+    """The distribution shown first: independent arms, or two arms with p(1) = 1 - p(0)."""
+    updates: int = Field(default=600, ge=50, le=1500)
+    """A2C updates a fresh run starts with (the learner can change it)."""
+    seed: int = Field(default=0, ge=0, le=1000)
+    eval_tasks: int = Field(default=500, ge=100, le=5000)
+    """Fresh tasks a fresh run is scored on."""
+
+
 class MctsTreeParams(DemoParams):
     board: str = Field(default="X.O.X....", description="9 cells of X, O or . row by row")
     simulations: int = Field(default=1000, ge=10, le=20000)
@@ -370,6 +380,13 @@ DEMOS: dict[str, DemoSpec] = {
             description="Q-learning on a long chain with and without a count-based bonus (live), and recorded "
             "bit-flipping runs of a goal-conditioned DQN with and without HER.",
             params=SparseExplorationParams,
+        ),
+        DemoSpec(
+            name="meta-rl-bandits",
+            title="RL²: a recurrent policy that learned to explore",
+            description="Cumulative regret on fresh Bernoulli bandit tasks of a GRU meta-trained with A2C, beside "
+            "Thompson sampling, UCB1 and random: recorded runs, and a fresh training run on a button press.",
+            params=MetaRlBanditParams,
         ),
         DemoSpec(
             name="live-run",

@@ -130,6 +130,7 @@ RENDERERS: dict[str, Callable[[DemoParams, str], None] | str] = {
     "seed-evaluation": "app.widgets.evaluation_demo:seed_evaluation",
     "offline-rl": "app.widgets.offline_demo:offline_rl",
     "sparse-exploration": "app.widgets.exploration_demo:sparse_exploration",
+    "meta-rl-bandits": "app.widgets.meta_rl_demo:meta_rl_bandits",
 }
 
 
