@@ -268,6 +268,35 @@ def test_train_contract_reuses_the_cache_and_writes_its_report(smoke_chain, tmp_
     assert any("charts/kl" in u for u in updates)
 
 
+def test_a_cache_built_with_other_settings_is_not_reused(smoke_chain) -> None:
+    """Presets change between versions; a cache keyed by name and seed alone would hand an old SFT model
+    and reward model to the new settings."""
+    from dataclasses import replace
+
+    from algorithms.lm.pipeline import PRESETS, _cached, foundation_settings
+
+    _, _, cache = smoke_chain
+    folder, smoke = cache / "smoke-seed0", PRESETS["smoke"]
+    assert json.loads((folder / "settings.json").read_text()) == foundation_settings(smoke)
+    assert _cached(folder, smoke)
+    assert not _cached(folder, replace(smoke, n_reviews=smoke.n_reviews + 1))
+    assert not _cached(folder, replace(smoke, reward_model=replace(smoke.reward_model, epochs=2)))
+    assert _cached(folder, replace(smoke, dpo_beta=0.3, ppo_no_kl_iterations=1))  # later stages: not cached
+
+
+def test_the_no_kl_run_takes_its_own_iteration_count(smoke_chain) -> None:
+    from dataclasses import replace
+
+    from algorithms.lm.pipeline import PRESETS, Reporter, build_foundations, run_stage
+
+    _, _, cache = smoke_chain
+    preset = replace(PRESETS["smoke"], ppo_no_kl_iterations=1)
+    found = build_foundations(preset, cache, 0, "cpu", Reporter(lambda _: None, {"sft": 1.0}), lambda: False)
+    report, _ = run_stage("ppo_no_kl", preset, found, "cpu", 0, lambda _: None, lambda: False)
+    assert report["iterations"] == 1 and report["beta"] == 0.0
+    assert preset.ppo.iterations == 3  # the KL run keeps the preset's own count
+
+
 def test_stopping_while_building_foundations_caches_nothing(tmp_path) -> None:
     from algorithms.lm.pipeline import RLHFConfig, Stopped, train
 
