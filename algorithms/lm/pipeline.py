@@ -99,7 +99,11 @@ PRESETS: dict[str, Preset] = {
         ppo=LMPPOSettings(iterations=3, batch_size=16, minibatch_size=8, epochs=2),
         n_eval=32,
     ),
-    # About 0.8 M parameters: the whole chain in about 5 minutes on an idle 2-core CPU (docs/benchmarks.md).
+    # About 0.8 M parameters: the whole chain in about 4 minutes on an idle 2-core CPU (docs/benchmarks.md).
+    # PPO: 40 iterations of 128 rollouts (the same 5,120 samples as 80 of 64, half the rollout loops and
+    # optimiser steps, at twice the learning rate), beta adapted towards 3 nats so a seed whose reward
+    # model is easier to fool does not run off (fixed beta: KL 8.3 on seed 1); the no-KL run needs only
+    # enough iterations to hack.
     "tiny": Preset(
         name="tiny",
         size=ModelSize(n_layer=4, n_embd=128, n_head=4),
@@ -110,7 +114,10 @@ PRESETS: dict[str, Preset] = {
         dpo_beta=0.5,
         kto_beta=0.5,
         offline=TrainSettings(epochs=2, batch_size=64, lr=2e-4),
-        ppo=LMPPOSettings(iterations=80, batch_size=64, minibatch_size=32, epochs=4, lr=1e-4, beta=0.05),
+        ppo=LMPPOSettings(
+            iterations=40, batch_size=128, minibatch_size=64, epochs=4, lr=2e-4, beta=0.05, target_kl=3.0
+        ),
+        ppo_no_kl_iterations=30,
         n_eval=256,
     ),
     # About 25 M parameters, bf16 autocast: for a GPU.

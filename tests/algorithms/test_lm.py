@@ -372,14 +372,18 @@ def test_sample_command_loads_a_saved_folder(tiny, tmp_path, capsys) -> None:
 
 # --- the real preset -----------------------------------------------------------------------------
 @pytest.mark.slow
+# About 4 to 5 minutes on two threads of an idle 2-core machine, about 430 CPU seconds on one thread.
+# On 3 Dec, with the load average at 15 to 22 on the same 2 cores, one thread got 6 to 14% of a core:
+# over an hour. The timeout allows such a machine (docs/benchmarks.md), not a stuck one.
+@pytest.mark.timeout(7200)
 def test_tiny_chain_meets_the_targets(tmp_path) -> None:
-    """The issue's targets for the CPU preset; takes a few minutes."""
+    """The issue's targets for the CPU preset, on one thread (two threads give other, equally good figures)."""
     from algorithms.lm.pipeline import run_chain
 
-    r = run_chain("tiny", seed=0, device="cpu", cache_dir=tmp_path)
+    r = run_chain("tiny", seed=0, device="cpu", cache_dir=tmp_path, threads=1)
     assert r["reward_model"]["test_accuracy"] >= 0.9
-    for stage in ("dpo", "kto", "ppo"):
-        assert r[stage]["win_rate_vs_sft"] >= 0.75, (stage, r[stage])
+    for stage, target in (("dpo", 0.75), ("kto", 0.75), ("ppo", 0.78)):
+        assert r[stage]["win_rate_vs_sft"] >= target, (stage, r[stage])
         assert r[stage]["kl"] < 5.0, (stage, r[stage])
     # reward hacking: without the KL penalty the reward model is fooled while the hidden human is not
     assert r["ppo_no_kl"]["reward_model_score"] > r["ppo"]["reward_model_score"]
