@@ -81,6 +81,8 @@ class Preset:
     """Completions sampled to evaluate each policy."""
     dpo_nll_coef: float = 0.0
     """Weight of the chosen answers' NLL added to the DPO loss (0: plain DPO)."""
+    ppo_no_kl_iterations: int | None = None
+    """PPO iterations of the beta-0 run (None: as many as `ppo`); it only has to show the hacking."""
 
 
 PRESETS: dict[str, Preset] = {
@@ -98,7 +100,11 @@ PRESETS: dict[str, Preset] = {
         ppo=LMPPOSettings(iterations=3, batch_size=16, minibatch_size=8, epochs=2),
         n_eval=32,
     ),
-    # About 0.8 M parameters: the whole chain in about 5 minutes on an idle 2-core CPU (docs/benchmarks.md).
+    # About 0.8 M parameters: the whole chain in about 4 minutes on an idle 2-core CPU (docs/benchmarks.md).
+    # PPO: 40 iterations of 128 rollouts (the same 5,120 samples as 80 of 64, half the rollout loops and
+    # optimiser steps, at twice the learning rate), beta adapted towards 3 nats so a seed whose reward
+    # model is easier to fool does not run off (fixed beta: KL 8.3 on seed 1); the no-KL run needs only
+    # enough iterations to hack.
     "tiny": Preset(
         name="tiny",
         size=ModelSize(n_layer=4, n_embd=128, n_head=4),
@@ -109,7 +115,10 @@ PRESETS: dict[str, Preset] = {
         dpo_beta=0.5,
         kto_beta=0.5,
         offline=TrainSettings(epochs=2, batch_size=64, lr=2e-4),
-        ppo=LMPPOSettings(iterations=80, batch_size=64, minibatch_size=32, epochs=4, lr=1e-4, beta=0.05),
+        ppo=LMPPOSettings(
+            iterations=40, batch_size=128, minibatch_size=64, epochs=4, lr=2e-4, beta=0.05, target_kl=3.0
+        ),
+        ppo_no_kl_iterations=30,
         n_eval=256,
     ),
     # About 25 M parameters, bf16 autocast: for a GPU.
@@ -210,9 +219,9 @@ def build_foundations(
 ) -> Foundations:
     """SFT, preferences and the reward model for (preset, seed): loaded from `cache`, or trained and saved there."""
     folder = cache / f"{preset.name}-seed{seed}"
-    if not (folder / "foundations.json").exists():
+    if not _cached(folder, preset):
         with _exclusive(cache / f"{folder.name}.lock", should_stop):  # one builder; the others wait, then load
-            if not (folder / "foundations.json").exists():
+            if not _cached(folder, preset):
                 _train_foundations(preset, folder, seed, device, reporter, should_stop)
     if reporter.done == 0:
         for name in ("sft", "preferences", "reward_model"):
@@ -233,6 +242,30 @@ def build_foundations(
         normaliser=Normaliser.load(folder / "reward_model"),
         report=report,
     )
+
+
+def foundation_settings(preset: Preset) -> dict:
+    """What the cached SFT model, preference data and reward model were built with: a cache made
+    with other settings (an older version of the preset) is rebuilt, never silently reused."""
+    return json.loads(
+        json.dumps(
+            {
+                "size": asdict(preset.size),
+                "n_reviews": preset.n_reviews,
+                "sft": asdict(preset.sft),
+                "n_preference_prompts": preset.n_preference_prompts,
+                "reward_model": asdict(preset.reward_model),
+                "n_eval": preset.n_eval,
+            }
+        )
+    )
+
+
+def _cached(folder: Path, preset: Preset) -> bool:
+    if not (folder / "foundations.json").exists():
+        return False
+    settings = folder / "settings.json"
+    return settings.exists() and json.loads(settings.read_text()) == foundation_settings(preset)
 
 
 def _train_foundations(preset: Preset, folder: Path, seed: int, device: str, reporter: Reporter, should_stop) -> None:
@@ -305,6 +338,7 @@ def _train_foundations(preset: Preset, folder: Path, seed: int, device: str, rep
         "reward_model": {k: round(v, 4) for k, v in rm.items()},
         "baseline": asdict(baseline),
     }
+    (work / "settings.json").write_text(json.dumps(foundation_settings(preset), indent=1))
     (work / "foundations.json").write_text(json.dumps(report, indent=1))
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(work, folder)  # all or nothing: a stopped or crashed build leaves no half cache
@@ -370,6 +404,8 @@ def run_stage(
         settings = preset.ppo
         if stage == "ppo_no_kl":
             settings = replace(settings, beta=0.0, target_kl=None)
+            if preset.ppo_no_kl_iterations is not None:
+                settings = replace(settings, iterations=preset.ppo_no_kl_iterations)
         if beta is not None:
             settings = replace(settings, beta=beta)
         if ptx_coef is not None:
@@ -493,7 +529,7 @@ def train(
     preset = resolve_preset(config.preset, device)
     print(f"device {device}, {configure_threads(device, config.threads, preset)} CPU thread(s)", flush=True)
     if config.iterations is not None:
-        preset = replace(preset, ppo=replace(preset.ppo, iterations=config.iterations))
+        preset = replace(preset, ppo=replace(preset.ppo, iterations=config.iterations), ppo_no_kl_iterations=None)
     out = Path(config.output_dir) if config.output_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)

@@ -268,6 +268,35 @@ def test_train_contract_reuses_the_cache_and_writes_its_report(smoke_chain, tmp_
     assert any("charts/kl" in u for u in updates)
 
 
+def test_a_cache_built_with_other_settings_is_not_reused(smoke_chain) -> None:
+    """Presets change between versions; a cache keyed by name and seed alone would hand an old SFT model
+    and reward model to the new settings."""
+    from dataclasses import replace
+
+    from algorithms.lm.pipeline import PRESETS, _cached, foundation_settings
+
+    _, _, cache = smoke_chain
+    folder, smoke = cache / "smoke-seed0", PRESETS["smoke"]
+    assert json.loads((folder / "settings.json").read_text()) == foundation_settings(smoke)
+    assert _cached(folder, smoke)
+    assert not _cached(folder, replace(smoke, n_reviews=smoke.n_reviews + 1))
+    assert not _cached(folder, replace(smoke, reward_model=replace(smoke.reward_model, epochs=2)))
+    assert _cached(folder, replace(smoke, dpo_beta=0.3, ppo_no_kl_iterations=1))  # later stages: not cached
+
+
+def test_the_no_kl_run_takes_its_own_iteration_count(smoke_chain) -> None:
+    from dataclasses import replace
+
+    from algorithms.lm.pipeline import PRESETS, Reporter, build_foundations, run_stage
+
+    _, _, cache = smoke_chain
+    preset = replace(PRESETS["smoke"], ppo_no_kl_iterations=1)
+    found = build_foundations(preset, cache, 0, "cpu", Reporter(lambda _: None, {"sft": 1.0}), lambda: False)
+    report, _ = run_stage("ppo_no_kl", preset, found, "cpu", 0, lambda _: None, lambda: False)
+    assert report["iterations"] == 1 and report["beta"] == 0.0
+    assert preset.ppo.iterations == 3  # the KL run keeps the preset's own count
+
+
 def test_stopping_while_building_foundations_caches_nothing(tmp_path) -> None:
     from algorithms.lm.pipeline import RLHFConfig, Stopped, train
 
@@ -343,14 +372,18 @@ def test_sample_command_loads_a_saved_folder(tiny, tmp_path, capsys) -> None:
 
 # --- the real preset -----------------------------------------------------------------------------
 @pytest.mark.slow
+# About 4 to 5 minutes on two threads of an idle 2-core machine, about 430 CPU seconds on one thread.
+# On 3 Dec, with the load average at 15 to 22 on the same 2 cores, one thread got 6 to 14% of a core:
+# over an hour. The timeout allows such a machine (docs/benchmarks.md), not a stuck one.
+@pytest.mark.timeout(7200)
 def test_tiny_chain_meets_the_targets(tmp_path) -> None:
-    """The issue's targets for the CPU preset; takes a few minutes."""
+    """The issue's targets for the CPU preset, on one thread (two threads give other, equally good figures)."""
     from algorithms.lm.pipeline import run_chain
 
-    r = run_chain("tiny", seed=0, device="cpu", cache_dir=tmp_path)
+    r = run_chain("tiny", seed=0, device="cpu", cache_dir=tmp_path, threads=1)
     assert r["reward_model"]["test_accuracy"] >= 0.9
-    for stage in ("dpo", "kto", "ppo"):
-        assert r[stage]["win_rate_vs_sft"] >= 0.75, (stage, r[stage])
+    for stage, target in (("dpo", 0.75), ("kto", 0.75), ("ppo", 0.78)):
+        assert r[stage]["win_rate_vs_sft"] >= target, (stage, r[stage])
         assert r[stage]["kl"] < 5.0, (stage, r[stage])
     # reward hacking: without the KL penalty the reward model is fooled while the hidden human is not
     assert r["ppo_no_kl"]["reward_model_score"] > r["ppo"]["reward_model_score"]
