@@ -51,7 +51,9 @@ class LMPPOSettings:
     epochs: int = 4
     """Passes over each batch of rollouts."""
     lr: float = 1e-4
-    """Peak learning rate of AdamW (warm-up, then linear decay over the iterations)."""
+    """AdamW's learning rate. Known defect, kept while the recorded figures stand: the warm-up
+    schedule built with it is never stepped, so the rate in use is this divided by the warm-up
+    length, max(1, 5% of the iterations) (half of it at 40 to 59 iterations)."""
     beta: float = 0.05
     """KL penalty coefficient in the per-token reward (the initial value when adaptive)."""
     target_kl: float | None = None
