@@ -17,9 +17,7 @@ from app.runs.manager import RunManager
 from app.runs.store import DONE
 from app.widgets.runs import run_manager
 from app.widgets.seed_group import BOOTSTRAP_REPS
-
-ROOT = Path(__file__).resolve().parents[2]
-MAIN = str(ROOT / "app" / "main.py")
+from tests.app.test_runs_page import runs_page
 
 
 @pytest.fixture
@@ -30,14 +28,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     run_manager.clear()
     yield tmp_path
     run_manager.clear()
-
-
-def runs_page(**params: str) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=60)
-    at.switch_page("views/runs.py")
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
 
 
 def start_form(at: AppTest, algorithm: str, **numbers: float) -> AppTest:
