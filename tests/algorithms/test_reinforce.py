@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from algorithms import reinforce
-from algorithms.contract import field_docs
+from algorithms.contract import add_config_arguments, field_docs
 from algorithms.reinforce import (
     Episode,
     ReinforceConfig,
@@ -276,7 +276,7 @@ def test_every_config_field_has_a_docstring_and_a_flag() -> None:
     docs = field_docs(ReinforceConfig)
     assert {f.name for f in fields(ReinforceConfig)} == set(docs)
     parser = argparse.ArgumentParser()
-    reinforce.add_config_arguments(parser, ReinforceConfig)
+    add_config_arguments(parser, ReinforceConfig)
     args = parser.parse_args(
         ["--env-id", "Acrobot-v1", "--no-baseline", "--hidden-sizes", "16,8", "--max-seconds", "2.5", "--lr", "1e-2"]
     )
