@@ -4,6 +4,7 @@ killed actor, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -27,12 +28,31 @@ def ray_address() -> Iterator[str]:
 
 
 @pytest.fixture
-def ray_manager(database, ray_address, monkeypatch) -> RunManager:
+def ray_manager(database, ray_address, monkeypatch) -> Iterator[RunManager]:
     monkeypatch.setenv("RLDOJO_RUNS_BACKEND", "ray")
     monkeypatch.setenv("RAY_ADDRESS", ray_address)
     manager = open_manager(database.data_dir, url=database.url)
     assert type(manager).__name__ == "RayRunManager"
-    return manager
+    yield manager
+    _kill_leftover_actors()
+
+
+def _kill_leftover_actors(timeout: float = 60.0) -> None:
+    """A run a test left going holds one of the head's two CPUs; the next test's runs would wait for
+    it (a full suite once timed out three tests this way). End them and wait for the CPUs."""
+    if not ray.is_initialized():
+        return
+    from app.runs.ray_backend import NAMESPACE
+
+    for name in ray.util.list_named_actors():
+        if name.startswith("run-"):
+            with contextlib.suppress(Exception):
+                ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+    deadline = time.monotonic() + timeout
+    while ray.available_resources().get("CPU", 0) < ray.cluster_resources().get("CPU", 0):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
 
 
 def _wait(manager, run_id, statuses=("finished", "failed", "stopped"), timeout=180.0):
