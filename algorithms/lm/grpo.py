@@ -65,7 +65,7 @@ from algorithms.lm.model import (
     sequence_logprobs,
     token_logprobs,
 )
-from algorithms.lm.optim import make_optimizer
+from algorithms.lm.optim import constant_adamw
 from algorithms.lm.run_config import LMRunConfig
 from algorithms.losses import clip_fraction, grpo_advantages, grpo_loss, rloo_advantages
 
@@ -117,8 +117,8 @@ class GRPOSettings:
     """Gradient passes over each batch (mu in DeepSeekMath); 1 is on-policy."""
     minibatch_size: int = 128
     """Completions per gradient step."""
-    lr: float = 3e-4
-    """Peak learning rate of AdamW."""
+    lr: float = 1.5e-4
+    """AdamW's learning rate, constant through the run (algorithms/lm/optim.py: constant_adamw)."""
     beta: float = 0.04
     """Weight of the k3 KL to the reference in the loss; 0 drops it (DAPO, Dr. GRPO)."""
     clip_eps: float = 0.2
@@ -140,8 +140,8 @@ class GRPOSettings:
 
 
 GRPO_PRESETS: dict[str, GRPOSettings] = {
-    "smoke": GRPOSettings(iterations=3, prompts_per_iteration=4, group_size=4, minibatch_size=16),
-    "tiny": GRPOSettings(iterations=60, prompts_per_iteration=16, group_size=8, minibatch_size=128),
+    "smoke": GRPOSettings(iterations=3, prompts_per_iteration=4, group_size=4, minibatch_size=16, lr=3e-4),
+    "tiny": GRPOSettings(iterations=60, prompts_per_iteration=16, group_size=8, minibatch_size=128, lr=1e-4),
     "gpu": GRPOSettings(iterations=100, prompts_per_iteration=64, group_size=16, minibatch_size=256, lr=1e-4),
 }
 N_EVAL = {"smoke": 32, "tiny": 256, "gpu": 1024}
@@ -237,7 +237,7 @@ def train_grpo(
         reward_fn, accuracy_fn = _on_text(reward_fn), accuracy_fn or _on_text(all_praise)
     accuracy_fn = accuracy_fn or reward_fn
     decode_fn = decode_fn or (lambda tokens, mask: decode(tokenizer, tokens, mask))
-    optimizer, _ = make_optimizer([p for p in policy.parameters() if p.requires_grad], settings.lr, settings.iterations)
+    optimizer = constant_adamw([p for p in policy.parameters() if p.requires_grad], settings.lr)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     B, G = settings.prompts_per_iteration, settings.group_size

@@ -1,4 +1,5 @@
-"""AdamW with a short linear warm-up and a linear decay: the optimiser every LM stage uses."""
+"""The LM stages' optimisers: AdamW with a short linear warm-up and a linear decay for the supervised
+stages (SFT, the reward model, DPO, KTO), and AdamW at a constant rate for the RL stages (PPO, GRPO)."""
 
 from __future__ import annotations
 
@@ -16,3 +17,10 @@ def make_optimizer(model_or_params, lr: float, total_steps: int, warmup: float =
         return max(0.0, (total_steps - step) / max(1, total_steps - warm))
 
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def constant_adamw(params, lr: float) -> torch.optim.AdamW:
+    """AdamW at the constant rate `lr`, no weight decay: PPO's and GRPO's optimiser. Each iteration
+    trains on rollouts of the current policy, so no schedule is tied to a step count, and the rate
+    in use is the rate asked for."""
+    return torch.optim.AdamW(params, lr=lr, weight_decay=0.0)

@@ -83,6 +83,8 @@ class Preset:
     """Weight of the chosen answers' NLL added to the DPO loss (0: plain DPO)."""
     ppo_no_kl_iterations: int | None = None
     """PPO iterations of the beta-0 run (None: as many as `ppo`); it only has to show the hacking."""
+    ppo_no_kl_lr: float | None = None
+    """Learning rate of the beta-0 run (None: `ppo`'s)."""
 
 
 PRESETS: dict[str, Preset] = {
@@ -116,9 +118,10 @@ PRESETS: dict[str, Preset] = {
         kto_beta=0.5,
         offline=TrainSettings(epochs=2, batch_size=64, lr=2e-4),
         ppo=LMPPOSettings(
-            iterations=40, batch_size=128, minibatch_size=64, epochs=4, lr=2e-4, beta=0.05, target_kl=3.0
+            iterations=40, batch_size=128, minibatch_size=64, epochs=4, lr=1e-4, beta=0.05, target_kl=3.0
         ),
         ppo_no_kl_iterations=30,
+        ppo_no_kl_lr=2e-4,
         n_eval=256,
     ),
     # About 25 M parameters, bf16 autocast: for a GPU.
@@ -406,6 +409,8 @@ def run_stage(
             settings = replace(settings, beta=0.0, target_kl=None)
             if preset.ppo_no_kl_iterations is not None:
                 settings = replace(settings, iterations=preset.ppo_no_kl_iterations)
+            if preset.ppo_no_kl_lr is not None:
+                settings = replace(settings, lr=preset.ppo_no_kl_lr)
         if beta is not None:
             settings = replace(settings, beta=beta)
         if ptx_coef is not None:

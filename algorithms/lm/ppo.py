@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from algorithms.contract import OnUpdate, ShouldStop, ignore_metrics, never_stop
 from algorithms.lm import reviews
 from algorithms.lm.model import autocast, decode, encode_prompts, sample, token_logprobs
-from algorithms.lm.optim import make_optimizer
+from algorithms.lm.optim import constant_adamw
 from algorithms.lm.reward_model import Normaliser, reward_scores
 from algorithms.losses import approx_kl, clip_fraction, clipped_value_loss, kl_shaped_reward, ppo_clip_loss
 from algorithms.returns import batched_gae
@@ -51,9 +51,7 @@ class LMPPOSettings:
     epochs: int = 4
     """Passes over each batch of rollouts."""
     lr: float = 1e-4
-    """AdamW's learning rate. Known defect, kept while the recorded figures stand: the warm-up
-    schedule built with it is never stepped, so the rate in use is this divided by the warm-up
-    length, max(1, 5% of the iterations) (half of it at 40 to 59 iterations)."""
+    """AdamW's learning rate, constant through the run (algorithms/lm/optim.py: constant_adamw)."""
     beta: float = 0.05
     """KL penalty coefficient in the per-token reward (the initial value when adaptive)."""
     target_kl: float | None = None
@@ -218,7 +216,7 @@ def train_ppo(
     nn.init.zeros_(value_head.bias)
     trainable = [p for p in policy.parameters() if p.requires_grad]  # LoRA: the adapters only
     params = trainable + list(value_head.parameters())
-    optimizer, _ = make_optimizer(params, settings.lr, settings.iterations)
+    optimizer = constant_adamw(params, settings.lr)
     kl_control = AdaptiveKL(settings.beta, settings.target_kl)
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
