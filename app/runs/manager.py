@@ -22,6 +22,7 @@ from typing import Any
 
 from algorithms import load
 from app.runs.configs import ConfigError, build_config, config_to_dict
+from app.runs.status import MAX_SEEDS
 from app.runs.store import (
     ACTIVE,
     DATABASE_URL_ENV,
@@ -36,7 +37,6 @@ from app.runs.store import (
 from app.settings import ROOT
 
 CAPACITY_ENV = "RLDOJO_MAX_RUNS"
-MAX_SEEDS = 10  # runs one "seeds" start may queue at once
 STOP_GRACE_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 120.0
 

@@ -50,16 +50,22 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from app.learners import db as engines  # the engine plumbing both stores share (SQLite or PostgreSQL)
+from app.runs.status import (  # noqa: F401  (the states are also imported from here)
+    ACTIVE,
+    DONE,
+    FAILED,
+    FINISHED,
+    QUEUED,
+    RUNNING,
+    STARTING,
+    STATUSES,
+    STOPPED,
+)
 from app.settings import DATA_DIR_ENV, DATABASE_URL_ENV
 from app.settings import data_dir as default_data_dir
 
 FILE_NAME = "runs.sqlite"
 
-QUEUED, STARTING, RUNNING = "queued", "starting", "running"
-FINISHED, FAILED, STOPPED = "finished", "failed", "stopped"
-ACTIVE = (QUEUED, STARTING, RUNNING)
-DONE = (FINISHED, FAILED, STOPPED)
-STATUSES = (*ACTIVE, *DONE)
 _CLAIM_LOCK = 7215002  # PostgreSQL advisory lock: one claim at a time across every process
 
 metadata = MetaData()

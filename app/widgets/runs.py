@@ -8,21 +8,24 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from algorithms import load
 from algorithms.contract import LATEST_FILE, config_fields
-from app.runs.backends import open_manager
 from app.runs.configs import ConfigError, environment_problem, preset_values, run_presets
-from app.runs.manager import MAX_SEEDS, CapacityError, RunManager
-from app.runs.store import ACTIVE, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunRecord, StoreUnavailable
+from app.runs.status import ACTIVE, FAILED, FINISHED, MAX_SEEDS, QUEUED, RUNNING, STOPPED
 from app.widgets.charts import chart
 from app.widgets.style import motion_safe_image
+
+if TYPE_CHECKING:  # a lesson draws its run form without these: the database and pandas load on Start
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from app.runs.manager import RunManager
+    from app.runs.store import RunRecord
 
 MAX_POINTS = 1500  # per curve on screen; longer runs are downsampled
 SHORT_NAMES = {"charts/episodic_return": "return", "charts/episodic_return_mean100": "mean of last 100"}
@@ -45,7 +48,17 @@ CHART_GROUPS = [
 @st.cache_resource
 def run_manager() -> RunManager:
     """One manager per server process: its reaper threads outlive the script runs."""
+    from app.runs.backends import open_manager
+
     return open_manager()
+
+
+def _unavailable() -> tuple[type[Exception], ...]:
+    """Why runs cannot be used here: a read-only data folder or database, a bad RLDOJO_MAX_RUNS."""
+    from app.runs.manager import CapacityError
+    from app.runs.store import StoreUnavailable
+
+    return (StoreUnavailable, CapacityError)
 
 
 def session_id() -> str:
@@ -63,7 +76,7 @@ def usable_run_manager() -> RunManager | None:
         manager = run_manager()
         manager.schedule()  # a probe that reads and writes, and picks up capacity freed while nobody looked
         return manager
-    except (StoreUnavailable, CapacityError) as exc:
+    except _unavailable() as exc:
         st.error(f"Runs are not available: {exc}", icon=":material/error:")
         return None
 
@@ -180,11 +193,14 @@ def run_launcher(
     if problem:
         st.error(f"Could not start the run: {problem}", icon=":material/error:")
         return None
+    manager = usable_run_manager()  # opened on Start, not to draw the form
+    if manager is None:
+        return None
     try:
         if count != 1:
-            group, run_ids = run_manager().start_seeds(algorithm, values, count, session=session_id())
+            group, run_ids = manager.start_seeds(algorithm, values, count, session=session_id())
             return Started(run_ids[0], group)
-        return Started(run_manager().start(algorithm, values, session=session_id(), label=label))
+        return Started(manager.start(algorithm, values, session=session_id(), label=label))
     except (ConfigError, KeyError) as exc:
         st.error(f"Could not start the run: {exc}", icon=":material/error:")
         return None
@@ -215,6 +231,8 @@ def downsample(frame: pd.DataFrame, limit: int = MAX_POINTS) -> pd.DataFrame:
 
 def metric_frame(run_id: str) -> pd.DataFrame:
     """All points of a run, fetching only the new ones since the last poll of this session."""
+    import pandas as pd
+
     cache = st.session_state.setdefault(f"run-points-{run_id}", {"seq": 0, "points": []})
     new = run_manager().store.metrics(run_id, after_seq=cache["seq"])
     if new:
@@ -224,6 +242,8 @@ def metric_frame(run_id: str) -> pd.DataFrame:
 
 
 def metric_charts(frame: pd.DataFrame, key: str) -> None:
+    import plotly.graph_objects as go
+
     if frame.empty:
         st.caption("Waiting for the first metrics…")
         return
@@ -395,6 +415,8 @@ def stopped_words(record: RunRecord, frame: pd.DataFrame) -> str:
 
 
 def final_results(record: RunRecord) -> None:
+    import pandas as pd
+
     numbers = {k: v for k, v in record.final_metrics.items() if _number(v) is not None}
     if numbers:
         with st.expander(f"All {len(numbers)} final numbers", expanded=False):
@@ -418,6 +440,8 @@ def final_results(record: RunRecord) -> None:
 
 # --- comparing runs ---------------------------------------------------------------------------
 def runs_table(records: list[RunRecord]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for r in records:
         final = r.final_metrics.get("eval_return_mean")
@@ -446,6 +470,8 @@ def legend_name(record: RunRecord | None, run_id: str) -> str:
 
 
 def compare_chart(run_ids: list[str], metric: str) -> go.Figure:
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     manager = run_manager()
     for run_id in run_ids:
@@ -470,12 +496,17 @@ def live_run(params: Any, key: str) -> None:
 
     The run id goes into the URL next to the lesson id, so the run survives a page reload; so does
     the block that started it (`run_block`), so that two blocks of one lesson that offer the same
-    algorithm (PPO on CartPole and on Hopper, say) do not both show it."""
-    manager = usable_run_manager()
-    if manager is None:
-        return
+    algorithm (PPO on CartPole and on Hopper, say) do not both show it.
+
+    The form is drawn without opening the run store; the store opens on Start, or when the URL
+    names a run to show."""
     run_id = st.query_params.get("run")
-    record = manager.get(run_id) if run_id else None
+    record = None
+    if run_id:
+        manager = usable_run_manager()
+        if manager is None:
+            return
+        record = manager.get(run_id)
     block = st.query_params.get("run_block")
     if record is not None and record.algorithm == params.algorithm and block in (None, key):
         run_monitor(run_id, key=f"{key}-monitor")

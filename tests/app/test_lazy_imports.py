@@ -135,3 +135,28 @@ def test_a_lesson_on_a_new_server_imports_no_database_until_marked_done(tmp_path
         "assert any('You marked this lesson done' in c.value for c in at.caption), [c.value for c in at.caption]\n"
     )
     assert heavy_modules(body, tmp_path) == []
+
+
+def test_a_lesson_draws_its_run_form_without_the_run_store(tmp_path: Path) -> None:
+    """td-learning's live-run block draws its start form with no database or pandas import; the
+    store opens on Start, where a setting that makes runs unusable is still said in one line."""
+    body = (
+        "import os\n"
+        "os.environ['RLDOJO_MAX_RUNS'] = 'abc'\n"
+        "at = AppTest.from_file('app/main.py', default_timeout=120)\n"
+        "at.switch_page('views/lesson.py')\n"
+        "at.query_params['lesson'] = 'td-learning'\n"
+        "at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "start = [b for b in at.button if b.label == 'Start run']\n"
+        "assert start, [b.label for b in at.button]\n"
+        "loaded = sorted(m for m in ('sqlalchemy', 'app.runs.store', 'pandas') if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
+        "print('HEAVY:' + ','.join(m for m in ('torch',) if m in sys.modules))  # the form's own imports\n"
+        "start[0].click().run()  # checking the environment on Start may import gymnasium\n"
+        "assert not at.exception, at.exception\n"
+        "errors = [e.value for e in at.error]\n"
+        "assert any('Runs are not available: RLDOJO_MAX_RUNS must be a whole number' in e for e in errors), errors\n"
+        "assert 'run' not in at.query_params\n"
+    )
+    assert heavy_modules(body, tmp_path) == []
