@@ -95,9 +95,10 @@ sections:
 """
 
 
-def bank_skeleton(topic: Topic) -> str:
+def bank_skeleton(topic: Topic, name: str | None = None) -> str:
+    """A bank of `topic`; its question ids start with the file's `name` (default: the topic)."""
     title = TOPIC_TITLES[topic]
-    prefix = f"{topic.value}-new"
+    prefix = f"{name or topic.value}-new"
     return f"""\
 # A new question bank. Guide: quizzes/README.md. Check it: python -m app.content validate quizzes/
 # Ids are unique across all banks. `sources` names what of the syllabus a question covers

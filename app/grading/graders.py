@@ -206,6 +206,7 @@ def expected_outputs(q: ImplementQuestion, caseset: case_lib.CaseSet) -> list[di
 
 
 _KIND_WORDS = {"int": "an integer", "float": "a float", "array": "a numpy array", "tensor": "a torch tensor"}
+_SCALAR_HINT = {"array": " (call float() on it)", "tensor": " (call .item() on it)"}
 
 
 def _float(value: Any) -> float:
@@ -225,6 +226,9 @@ def compare(expected: dict[str, Any], got: dict[str, Any], returns: str, rtol: f
         return f"expected {_KIND_WORDS['int']} (an index), got {_KIND_WORDS.get(got['type'], got['type'])}"
     if returns == "tensor" and got["type"] != "tensor":
         return f"expected {_KIND_WORDS['tensor']} (keep it in the autograd graph), got {_KIND_WORDS.get(got['type'])}"
+    if returns == "float" and got["type"] not in ("float", "int"):
+        hint = _SCALAR_HINT.get(got["type"], "")
+        return f"expected {_KIND_WORDS['float']} (one number), got {_KIND_WORDS.get(got['type'], got['type'])}{hint}"
     if returns == "array" and got["type"] not in ("array",):
         return f"expected {_KIND_WORDS['array']}, got {_KIND_WORDS.get(got['type'], got['type'])}"
     if list(got["shape"]) != list(expected["shape"]):
