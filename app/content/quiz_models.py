@@ -668,7 +668,7 @@ def validation_problems(exc: ValidationError) -> list[tuple[Loc, str]]:
     for error in exc.errors(include_url=False):
         raw = error["loc"]
         loc = tuple(part for part in raw if not (isinstance(part, str) and part.startswith("~")))
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")  # as the lesson loader writes it
         if error["type"] == "extra_forbidden":
             message = f"unknown key '{loc[-1]}'" + _allowed_keys_hint(raw)
         elif error["type"] == "missing":

@@ -447,3 +447,38 @@ def test_a_drill_whose_reference_returns_one_number(tmp_path: Path) -> None:
     as_array = "import numpy as np\n\ndef episode_return(rewards, gamma):\n    return np.array([0.0])\n"
     graded = grade(question, as_array, seed=1, sandbox=None)
     assert not graded.correct and "expected a float (one number), got a numpy array" in graded.feedback
+
+
+def test_the_issue_s_latex_in_a_math_block_and_in_a_prompt_is_flagged(tmp_path: Path) -> None:
+    lesson = GOOD_LESSON.replace("- markdown: Hello $x$.", '- math: "\\nabla \\beta \\tau"')
+    (line,) = _problems(tmp_path, lesson)
+    assert line.startswith("good.yaml:10: sections[0].blocks[0].math: control character U+0008")
+    assert "\\b (as in \\beta" in line and "single quotes ('...') or a block scalar (|)" in line
+
+    bank = GOOD_BANK.replace("prompt: Which is right?", 'prompt: "Which $\\tau$ is right?"')
+    (tmp_path / "bank").mkdir()
+    (line,) = _problems(tmp_path / "bank", bank=bank)
+    assert line.startswith("good.yaml:7: questions[0].prompt: control character U+0009")
+    assert "\\t (as in \\tau" in line and "single quotes" in line
+
+
+def test_the_bank_skeleton_has_every_kind_and_each_grades_right_and_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.grading.solutions import reference_solution
+
+    quizzes = tmp_path / "quizzes"
+    monkeypatch.setenv("RLDOJO_QUIZZES_DIR", str(quizzes))
+    assert content_cli(["new", "bank", "foundations", "--file", "mine"]) == 0, capsys.readouterr()
+    questions = load_questions(quizzes)
+    assert sorted(q.kind for q in questions.by_id.values()) == sorted(KINDS)
+    for q in questions.by_id.values():
+        if q.kind == "implement":
+            assert q.id == "mine-new-returns" and q.function == "mine_new_returns"
+            right, wrong = reference_solution(q), q.starter
+        elif q.kind == "spot-the-bug":
+            right, wrong = {"line": q.bug_line, "fix": q.model_fix}, {"line": 1, "fix": q.model_fix}
+        else:
+            right, wrong = _answers(q)
+        assert grade(q, right, seed=3, sandbox=None).correct, q.id
+        assert not grade(q, wrong, seed=3, sandbox=None).correct, q.id
