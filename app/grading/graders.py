@@ -251,6 +251,19 @@ def _show(encoded: dict[str, Any] | None) -> str:
     return f"tensor({text})" if encoded["type"] == "tensor" else text
 
 
+def _in_signature_order(q: ImplementQuestion, args: dict[str, Any]) -> dict[str, Any]:
+    """A case's arguments in the order the learner's function takes them (a bank may declare an
+    argument after the one it is drawn near: `logp: {plus: logp_old}`)."""
+    from app.content.coderef import defined_function
+
+    try:
+        names = defined_function(f"def {q.signature}:\n    pass\n", q.function)
+    except SyntaxError:
+        names = None
+    order = list(names.names) if names is not None else []
+    return dict(sorted(args.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+
+
 def show_inputs(args: dict[str, Any]) -> dict[str, str]:
     shown = {}
     for name, value in args.items():
@@ -295,7 +308,7 @@ def grade_implement(
         elif first_failure is None:
             first_failure = {
                 "note": case.note,
-                "inputs": show_inputs(case.args),
+                "inputs": show_inputs(_in_signature_order(q, case.args)),
                 "expected": _show(want["output"]),
                 "got": _show(got.get("output")) if got.get("ok") else "an error",
                 "problem": problem,
