@@ -1,5 +1,6 @@
 """`python -m app.content validate [PATH...]`: check lesson and question-bank files.
-`python -m app.content new lesson ID [--track T]` / `new bank TOPIC`: write a skeleton that validates.
+`python -m app.content new lesson ID [--track T]` / `new bank TOPIC [--file NAME]`: write a skeleton that
+validates.
 
 Prints one line per problem as `FILE:LINE: field: message` and exits 1 if there is any,
 0 otherwise. PATHs are files or folders (default: lessons/ and quizzes/). A file whose top
@@ -32,6 +33,8 @@ from app.content.models import Track
 from app.content.quiz_models import Topic
 from app.content.skeleton import bank_skeleton, code_regions, lesson_skeleton, next_order
 from app.content.yaml_source import YamlSyntaxError, load_file
+
+_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def _content_dirs() -> tuple[Path, Path]:
@@ -104,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("what", choices=["lesson", "bank"])
     new.add_argument("name", help="the lesson id (lowercase words joined by '-') or the bank's topic")
     new.add_argument("--track", default=Track.FOUNDATIONS.value, help="the lesson's track (default: Foundations)")
+    new.add_argument("--file", help="a bank's file name without .yaml (default: the topic), for another bank")
     args = parser.parse_args(argv)
     if args.command == "new":
-        return _new(args.what, args.name, args.track)
+        return _new(args.what, args.name, args.track, args.file)
 
     paths = args.paths or list(_content_dirs())
     lines, count = validate(paths)
@@ -119,10 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _new(what: str, name: str, track_name: str) -> int:
+def _new(what: str, name: str, track_name: str, file_name: str | None = None) -> int:
     lessons_dir, quizzes_dir = _content_dirs()
+    if file_name is not None and (what != "bank" or not _ID.fullmatch(file_name)):
+        print("--file is a bank's file name: lowercase words joined by '-', e.g. --file dyna-q", file=sys.stderr)
+        return 2
     if what == "lesson":
-        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", name):
+        if not _ID.fullmatch(name):
             print(f"'{name}' is not a lesson id: lowercase words joined by '-', e.g. dyna-q", file=sys.stderr)
             return 2
         try:
@@ -146,10 +153,12 @@ def _new(what: str, name: str, track_name: str) -> int:
         except ValueError:
             print(f"unknown topic '{name}'; topics: {', '.join(t.value for t in Topic)}", file=sys.stderr)
             return 2
-        path = quizzes_dir / f"{topic.value}.yaml"
-        text = bank_skeleton(topic)
+        stem = file_name or topic.value
+        path = quizzes_dir / f"{stem}.yaml"
+        text = bank_skeleton(topic, stem)
     if path.exists():
-        print(f"{path} exists; edit it, or choose another name", file=sys.stderr)
+        another = f"new bank {name} --file NAME" if what == "bank" else "another id"
+        print(f"{path} exists; edit it, or choose another name ({another})", file=sys.stderr)
         return 2
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

@@ -320,6 +320,30 @@ def _check_implement(q: ImplementQuestion) -> Iterator[tuple[Loc, str]]:
     from app.grading.graders import expected_outputs  # the answer key, computed as grading will
 
     try:
-        expected_outputs(q, caseset)
+        expected = expected_outputs(q, caseset)
     except Exception as exc:
         yield ("reference",), f"the reference fails on the cases: {type(exc).__name__}: {exc}"
+        return
+    yield from _returns_fit_the_reference(caseset, expected)
+
+
+def _returns_fit_the_reference(caseset: Any, expected: list[dict[str, Any]]) -> Iterator[tuple[Loc, str]]:
+    """The reference's own result must pass the comparison `returns` declares, else no answer can."""
+    from app.grading.graders import compare
+
+    for case, entry in zip(caseset.cases, expected, strict=False):
+        output = entry["output"]
+        problem = compare(output, output, caseset.returns, caseset.rtol, caseset.atol)
+        if problem is None:
+            continue
+        got = output["type"]  # int, float, array or tensor: the names `returns` takes
+        if got != caseset.returns:
+            yield (
+                ("cases", "returns"),
+                f"the reference returns {'an' if got in ('int', 'array') else 'a'} {got} "
+                f"(shape {tuple(output['shape'])}, case '{case.note}'), so with returns: {caseset.returns} "
+                f"even the reference's own answer fails; write returns: {got}",
+            )
+        else:  # a nan never equals itself
+            yield ("reference",), f"the reference's result on case '{case.note}' fails against itself: {problem}"
+        return

@@ -420,7 +420,7 @@ DimExpr = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_ +*-]*
 """A dimension name or a small sum of them: 'T', 'T + 1', 'S - 1'."""
 Bound = Annotated[int, Strict(), Field(ge=-(10**6), le=10**6)] | DimExpr
 ArgKind = Literal["float", "int", "bool", "array", "tensor", "list"]
-DType = Literal["float64", "float32", "int64", "bool"]
+DType = Literal["float64", "float32", "int64", "int32", "bool"]
 SOURCES_OF_VALUES: tuple[str, ...] = (
     "uniform",
     "normal",
@@ -526,8 +526,9 @@ class EdgeCase(_Strict):
 class CaseSpec(_Strict):
     """The cases of a coding drill: edge cases written out, then random cases drawn from `args`."""
 
-    returns: Literal["array", "int", "tensor"]
-    """What the function returns: a numpy array, an int (an index), a torch tensor."""
+    returns: Literal["array", "int", "float", "tensor"]
+    """What the function returns: a numpy array, an int (an index), a float (one number), a torch
+    tensor. The learner's result must have the reference's shape; values agree within rtol/atol."""
     args: dict[Identifier, ArgSpec] = Field(min_length=1)
     """Every argument, in the order the function takes them."""
     dims: dict[Identifier, DimSpec] = Field(default_factory=dict)
@@ -667,7 +668,7 @@ def validation_problems(exc: ValidationError) -> list[tuple[Loc, str]]:
     for error in exc.errors(include_url=False):
         raw = error["loc"]
         loc = tuple(part for part in raw if not (isinstance(part, str) and part.startswith("~")))
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")  # as the lesson loader writes it
         if error["type"] == "extra_forbidden":
             message = f"unknown key '{loc[-1]}'" + _allowed_keys_hint(raw)
         elif error["type"] == "missing":

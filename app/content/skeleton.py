@@ -2,8 +2,8 @@
 
 The lesson skeleton takes the next free `order` in its track and lists, in a comment, every code
 region that exists in algorithms/ (what a `code:` block can show). The bank skeleton has one
-valid question of each kind that needs no code of its own, and a coding drill, commented out,
-to fill in. Both point at the guides (lessons/README.md, quizzes/README.md).
+valid question of every kind, a coding drill declared in YAML included, each commented where an
+instructor edits it. Both point at the guides (lessons/README.md, quizzes/README.md).
 """
 
 from __future__ import annotations
@@ -95,9 +95,12 @@ sections:
 """
 
 
-def bank_skeleton(topic: Topic) -> str:
+def bank_skeleton(topic: Topic, name: str | None = None) -> str:
+    """A bank of `topic`; its question ids start with the file's `name` (default: the topic)."""
     title = TOPIC_TITLES[topic]
-    prefix = f"{topic.value}-new"
+    prefix = f"{name or topic.value}-new"
+    function = f"{prefix.replace('-', '_')}_returns"
+    function_id = function.replace("_", "-")
     return f"""\
 # A new question bank. Guide: quizzes/README.md. Check it: python -m app.content validate quizzes/
 # Ids are unique across all banks. `sources` names what of the syllabus a question covers
@@ -154,26 +157,56 @@ questions:
     model_answer: Discounting keeps infinite sums finite and weighs near, more certain rewards more.
     explanation: Two reasons, one mathematical and one practical.
 
-  # A coding drill, graded in the sandbox on cases declared here (quizzes/README.md, "Coding drills").
-  # - id: discounted-returns-2      # an implement id is its function's name in kebab case
-  #   kind: implement
-  #   difficulty: easy
-  #   sources: ["003:35"]
-  #   prompt: Write `my_function(rewards, gamma)`.
-  #   function: my_function
-  #   signature: "my_function(rewards: np.ndarray, gamma: float) -> np.ndarray"
-  #   reference: algorithms.returns:discounted_returns
-  #   starter: |
-  #     def my_function(rewards, gamma):
-  #         raise NotImplementedError
-  #   cases:
-  #     returns: array
-  #     dims: {{T: {{choice: [5, 12]}}}}
-  #     args:
-  #       rewards: {{kind: array, shape: [T], uniform: [-2, 2]}}
-  #       gamma: {{kind: float, choice: [0.9, 0.99]}}
-  #     edge:
-  #       - note: a single step
-  #         args: {{rewards: [1.0], gamma: 0.9}}
-  #   explanation: One backward pass.
+  - id: {prefix}-bug
+    kind: spot-the-bug
+    difficulty: medium
+    sources: ["003:35"]
+    prompt: This function should return the discounted return $G_0$. Which line is wrong?
+    snippet: |                   # write it yourself; the learner sees it with line numbers
+      def discounted_return(rewards, gamma):
+          g = 0.0
+          for r in rewards:
+              g = r + gamma * g
+          return g
+    bug_line: 3                  # 1-based, in the snippet
+    fix:                         # a rubric, like explain's
+      - point: the loop must walk the rewards backwards
+        accept: [revers*, backward*]
+    model_fix: '`for r in reversed(rewards):` so the first reward is discounted least.'
+    explanation: Walking forwards discounts the first reward most.
+
+  # A coding drill, graded in the sandbox on cases declared here (quizzes/README.md, "implement").
+  # Try it: python -m app.grading check --question {function_id} --file my_solution.py
+  - id: {function_id}          # an implement id is its function's name in kebab case
+    kind: implement
+    difficulty: easy
+    sources: ["003:35"]
+    prompt: Write `{function}(rewards, gamma)`, the discounted return $G_t$ from every step $t$.
+    function: {function}
+    signature: "{function}(rewards, gamma) -> np.ndarray"
+    reference: algorithms.returns:discounted_returns   # computes every expected value
+    starter: |                   # fails every case until the learner writes the function
+      import numpy as np
+
+
+      def {function}(rewards, gamma):
+          raise NotImplementedError
+    cases:
+      returns: array             # array, int, float (one number) or tensor
+      dims:
+        T: {{choice: [5, 12]}}     # a dimension shared by every argument that names it
+      args:                      # kind: float, int, bool, array (numpy), tensor (torch), list
+        rewards: {{kind: array, shape: [T], uniform: [-2, 2]}}
+        gamma: {{kind: float, choice: [0.9, 0.99]}}
+      edge:                      # literal values, shown with the note when they fail first
+        - note: a single step
+          args: {{rewards: [1.0], gamma: 0.9}}
+        - note: "gamma = 0: each return is its own reward"
+          args: {{rewards: [1.0, -1.0, 2.0], gamma: 0.0}}
+      random: 3                  # random cases drawn after the edge cases
+      rtol: 1.0e-5               # the comparison: same type and shape, values within rtol/atol
+      atol: 1.0e-6
+    hints:
+      - Walk backwards, carrying the running return.
+    explanation: One backward pass, G_t = r_t + gamma G_(t+1).
 """

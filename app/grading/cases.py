@@ -26,7 +26,7 @@ import numpy as np
 
 from app.content.quiz_models import MAX_DIM, MAX_ELEMENTS, ArgSpec, CaseSpec
 
-Returns = Literal["array", "int", "tensor"]
+Returns = Literal["array", "int", "float", "tensor"]
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,10 @@ def _plain(value: Any) -> Any:
 
 
 def convert(spec: ArgSpec, value: Any, dtype: str | None = None) -> Any:
-    """A drawn or literal value as the kind the function takes."""
+    """A drawn or literal value as the kind the function takes; None (YAML null) stays None, for an
+    optional argument (`clip_eps: null` in an edge case)."""
+    if value is None:
+        return None
     dtype = dtype or _dtype(spec)
     value = _plain(value)
     if spec.kind == "float":
@@ -261,11 +264,25 @@ def from_spec(spec: CaseSpec, rng: np.random.Generator) -> CaseSet:
         unknown = [name for name in edge.args if name not in spec.args]
         if unknown:
             raise SpecError(f"edge case '{edge.note}' sets {', '.join(unknown)}, not among args")
-        fixed = {name: _literal(spec.args[name], value) for name, value in edge.args.items()}
+        fixed = {}
+        for name, value in edge.args.items():
+            try:
+                fixed[name] = _literal(spec.args[name], value)
+            except (TypeError, ValueError) as exc:
+                raise SpecError(f"edge case '{edge.note}': {literal_problem(spec.args[name], value, exc)}") from exc
         cases.append(Case(_random_args(spec, rng, fixed), edge.note, grad))
     for _ in range(spec.random):
         cases.append(Case(_random_args(spec, rng, {}), "random", grad))
     return CaseSet(cases, spec.returns, rtol=spec.rtol, atol=spec.atol)
+
+
+def literal_problem(arg: ArgSpec, value: Any, exc: Exception) -> str:
+    """Why an edge case's literal does not fit its argument, with what to write instead."""
+    if isinstance(exc, SpecError):
+        return str(exc)
+    shape = "a list (of lists) of numbers" if arg.kind in ("array", "tensor", "list") else "one number"
+    article = "an" if arg.kind in ("array", "int") else "a"
+    return f"{value!r} is not {article} {arg.kind}: write {shape}, or null for an optional argument ({exc})"
 
 
 def spec_problems(spec: CaseSpec) -> list[tuple[tuple[str | int, ...], str]]:
@@ -300,6 +317,14 @@ def spec_problems(spec: CaseSpec) -> list[tuple[tuple[str | int, ...], str]]:
         return problems
     token = _NO_TORCH.set(True)
     try:
+        for i, edge in enumerate(spec.edge):
+            for name, value in edge.args.items():
+                try:
+                    _literal(spec.args[name], value)
+                except (TypeError, ValueError) as exc:
+                    problems.append((("edge", i, "args", name), literal_problem(spec.args[name], value, exc)))
+        if problems:
+            return problems
         for seed in (0, 1):
             try:
                 from_spec(spec, np.random.default_rng(seed))

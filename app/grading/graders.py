@@ -206,6 +206,7 @@ def expected_outputs(q: ImplementQuestion, caseset: case_lib.CaseSet) -> list[di
 
 
 _KIND_WORDS = {"int": "an integer", "float": "a float", "array": "a numpy array", "tensor": "a torch tensor"}
+_SCALAR_HINT = {"array": " (call float() on it)", "tensor": " (call .item() on it)"}
 
 
 def _float(value: Any) -> float:
@@ -225,6 +226,9 @@ def compare(expected: dict[str, Any], got: dict[str, Any], returns: str, rtol: f
         return f"expected {_KIND_WORDS['int']} (an index), got {_KIND_WORDS.get(got['type'], got['type'])}"
     if returns == "tensor" and got["type"] != "tensor":
         return f"expected {_KIND_WORDS['tensor']} (keep it in the autograd graph), got {_KIND_WORDS.get(got['type'])}"
+    if returns == "float" and got["type"] not in ("float", "int"):
+        hint = _SCALAR_HINT.get(got["type"], "")
+        return f"expected {_KIND_WORDS['float']} (one number), got {_KIND_WORDS.get(got['type'], got['type'])}{hint}"
     if returns == "array" and got["type"] not in ("array",):
         return f"expected {_KIND_WORDS['array']}, got {_KIND_WORDS.get(got['type'], got['type'])}"
     if list(got["shape"]) != list(expected["shape"]):
@@ -245,6 +249,19 @@ def _show(encoded: dict[str, Any] | None) -> str:
     values = _values(encoded)
     text = predict.format_value(values) if values.ndim else predict.number(values.item())
     return f"tensor({text})" if encoded["type"] == "tensor" else text
+
+
+def _in_signature_order(q: ImplementQuestion, args: dict[str, Any]) -> dict[str, Any]:
+    """A case's arguments in the order the learner's function takes them (a bank may declare an
+    argument after the one it is drawn near: `logp: {plus: logp_old}`)."""
+    from app.content.coderef import defined_function
+
+    try:
+        names = defined_function(f"def {q.signature}:\n    pass\n", q.function)
+    except SyntaxError:
+        names = None
+    order = list(names.names) if names is not None else []
+    return dict(sorted(args.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
 
 
 def show_inputs(args: dict[str, Any]) -> dict[str, str]:
@@ -291,7 +308,7 @@ def grade_implement(
         elif first_failure is None:
             first_failure = {
                 "note": case.note,
-                "inputs": show_inputs(case.args),
+                "inputs": show_inputs(_in_signature_order(q, case.args)),
                 "expected": _show(want["output"]),
                 "got": _show(got.get("output")) if got.get("ok") else "an error",
                 "problem": problem,

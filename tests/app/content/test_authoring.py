@@ -238,6 +238,7 @@ def test_new_lesson_and_new_bank_write_skeletons_that_validate(
     for path in QUIZZES_DIR.glob("*.yaml"):
         if path.name != "systems.yaml":
             shutil.copy(path, quizzes / path.name)
+    assert (quizzes / "ppo.yaml").exists()
     monkeypatch.setenv("RLDOJO_LESSONS_DIR", str(lessons))
     monkeypatch.setenv("RLDOJO_QUIZZES_DIR", str(quizzes))
 
@@ -255,6 +256,14 @@ def test_new_lesson_and_new_bank_write_skeletons_that_validate(
 
     assert content_cli(["new", "bank", "systems"]) == 0, capsys.readouterr()
     assert load_questions(quizzes).get("systems-new-choice") is not None
+    capsys.readouterr()
+    # every topic has a bank already: a second bank of a topic takes its own file name
+    assert content_cli(["new", "bank", "ppo"]) == 2
+    assert "new bank ppo --file NAME" in capsys.readouterr().err
+    assert content_cli(["new", "bank", "ppo", "--file", "ppo-extras"]) == 0, capsys.readouterr()
+    extras = load_questions(quizzes)
+    assert extras.get("ppo-extras-new-choice") is not None and extras.get("ppo-new-choice") is None
+    assert content_cli(["new", "bank", "ppo", "--file", "Not A Name"]) == 2
     capsys.readouterr()
     assert content_cli(["new", "lesson", "dyna-q"]) == 2
     assert "exists" in capsys.readouterr().err
@@ -367,3 +376,109 @@ def test_a_region_of_another_function_in_the_file_is_named(tmp_path: Path) -> No
     (line,) = _problems(tmp_path, lesson)
     assert "regions in algorithms.returns:discounted_returns: backward-recursion" in line
     assert "elsewhere in algorithms/returns.py: td-error" in line
+
+
+def test_the_lesson_guide_lists_every_demo_with_its_parameters_and_ranges() -> None:
+    from annotated_types import Ge, Gt, Le, Lt
+
+    from app.content.demos import DEMOS
+
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in (ROOT / "lessons" / "README.md").read_text().splitlines()
+        if line.startswith("| `")
+    }
+    for name, spec in DEMOS.items():
+        assert name in rows, f"lessons/README.md has no row for the demo '{name}'"
+        row = rows[name]
+        fields = list(spec.params.model_fields)
+        for i, field in enumerate(fields):
+            assert f"`{field}`" in row, f"the row of '{name}' does not list its parameter '{field}'"
+            start = row.index(f"`{field}`")
+            ends = [row.index(f"`{f}`", start + 1) for f in fields[i + 1 :] if f"`{f}`" in row[start + 1 :]]
+            text = row[start : min(ends, default=len(row))]
+            bounds = [
+                getattr(m, attr)
+                for m in spec.params.model_fields[field].metadata
+                if isinstance(m, Ge | Gt | Le | Lt)
+                for attr in ("ge", "gt", "le", "lt")
+                if hasattr(m, attr)
+            ]
+            for bound in bounds:
+                assert f"{bound:g}" in text, f"the row of '{name}' does not give {field}'s bound {bound:g}: {text}"
+
+
+FLOAT_DRILL = """\
+  - id: episode-return
+    kind: implement
+    difficulty: easy
+    sources: ["003:35"]
+    prompt: Write `episode_return(rewards, gamma)`, the return $G_0$ of a whole episode.
+    function: episode_return
+    signature: "episode_return(rewards, gamma) -> float"
+    reference: algorithms.returns:discounted_return
+    starter: |
+      def episode_return(rewards, gamma):
+          return 0.0
+    cases:
+      returns: {returns}
+      dims: {{T: {{integers: [2, 6]}}}}
+      args:
+        rewards: {{kind: array, shape: [T], uniform: [-1, 1]}}
+        gamma: {{kind: float, choice: [0.5, 0.9]}}
+      edge:
+        - note: a single reward
+          args: {{rewards: [2.0], gamma: 0.9}}
+    explanation: Weight each reward by gamma once per step.
+"""
+
+
+def test_a_drill_whose_reference_returns_one_number(tmp_path: Path) -> None:
+    wrong = _problems(tmp_path, bank=GOOD_BANK + FLOAT_DRILL.format(returns="array"))
+    assert len(wrong) == 1, wrong
+    assert wrong[0].startswith("good.yaml:24: questions[1].cases.returns: the reference returns a float")
+    assert "write returns: float" in wrong[0]
+
+    assert _problems(tmp_path, bank=GOOD_BANK + FLOAT_DRILL.format(returns="float")) == []
+    question = load_questions(tmp_path / "quizzes").get("episode-return")
+    right = "def episode_return(rewards, gamma):\n    return float(sum(r * gamma**k for k, r in enumerate(rewards)))\n"
+    assert grade(question, right, seed=1, sandbox=None).correct
+    assert not grade(question, question.starter, seed=1, sandbox=None).correct
+    as_array = "import numpy as np\n\ndef episode_return(rewards, gamma):\n    return np.array([0.0])\n"
+    graded = grade(question, as_array, seed=1, sandbox=None)
+    assert not graded.correct and "expected a float (one number), got a numpy array" in graded.feedback
+
+
+def test_the_issue_s_latex_in_a_math_block_and_in_a_prompt_is_flagged(tmp_path: Path) -> None:
+    lesson = GOOD_LESSON.replace("- markdown: Hello $x$.", '- math: "\\nabla \\beta \\tau"')
+    (line,) = _problems(tmp_path, lesson)
+    assert line.startswith("good.yaml:10: sections[0].blocks[0].math: control character U+0008")
+    assert "\\b (as in \\beta" in line and "single quotes ('...') or a block scalar (|)" in line
+
+    bank = GOOD_BANK.replace("prompt: Which is right?", 'prompt: "Which $\\tau$ is right?"')
+    (tmp_path / "bank").mkdir()
+    (line,) = _problems(tmp_path / "bank", bank=bank)
+    assert line.startswith("good.yaml:7: questions[0].prompt: control character U+0009")
+    assert "\\t (as in \\tau" in line and "single quotes" in line
+
+
+def test_the_bank_skeleton_has_every_kind_and_each_grades_right_and_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.grading.solutions import reference_solution
+
+    quizzes = tmp_path / "quizzes"
+    monkeypatch.setenv("RLDOJO_QUIZZES_DIR", str(quizzes))
+    assert content_cli(["new", "bank", "foundations", "--file", "mine"]) == 0, capsys.readouterr()
+    questions = load_questions(quizzes)
+    assert sorted(q.kind for q in questions.by_id.values()) == sorted(KINDS)
+    for q in questions.by_id.values():
+        if q.kind == "implement":
+            assert q.id == "mine-new-returns" and q.function == "mine_new_returns"
+            right, wrong = reference_solution(q), q.starter
+        elif q.kind == "spot-the-bug":
+            right, wrong = {"line": q.bug_line, "fix": q.model_fix}, {"line": 1, "fix": q.model_fix}
+        else:
+            right, wrong = _answers(q)
+        assert grade(q, right, seed=3, sandbox=None).correct, q.id
+        assert not grade(q, wrong, seed=3, sandbox=None).correct, q.id

@@ -96,6 +96,8 @@ def test_feedback_shows_the_first_failing_case(questions: Questions, warm_sandbo
     failure = grade.details["first_failure"]
     assert failure["note"] == first.note
     assert set(failure["inputs"]) == set(first.args)
+    signature = defined_function(f"def {question.signature}:\n    pass\n", question.function)
+    assert list(failure["inputs"]) == [name for name in signature.names if name in first.args]  # as the learner's
     assert grade.details["cases_passed"] == len(cases) - 1
 
 
