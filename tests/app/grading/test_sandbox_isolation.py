@@ -294,9 +294,18 @@ SYSCALL_PROBE = textwrap.dedent(
         return outcome(rc)
 
 
-    def in_own_namespace(call):
-        libc.unshare(0x10000000 | 0x00020000)  # where unshare works, mount and chroot would follow
-        return outcome(call())
+    def in_own_user_namespace(call):
+        # Where unshare works, root in a user namespace of its own may make the other namespaces,
+        # mount and chroot: so each of those is refused by the filter, not just for lack of privilege.
+        uid, gid = os.getuid(), os.getgid()
+        if libc.unshare(0x10000000) == 0:
+            for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+                try:
+                    with open(f"/proc/self/{name}", "w") as f:
+                        f.write(text)
+                except OSError:
+                    pass
+        return call()
 
 
     def attempts():
@@ -304,14 +313,16 @@ SYSCALL_PROBE = textwrap.dedent(
         local = (ctypes.c_void_p * 2)(ctypes.cast(iov, ctypes.c_void_p), 8)
         return {
             "unshare-user": lambda: outcome(libc.unshare(0x10000000)),
-            "unshare-mount": lambda: outcome(libc.unshare(0x00020000)),
-            "unshare-net": lambda: outcome(libc.unshare(0x40000000)),
+            "unshare-mount": lambda: in_own_user_namespace(lambda: outcome(libc.unshare(0x00020000))),
+            "unshare-net": lambda: in_own_user_namespace(lambda: outcome(libc.unshare(0x40000000))),
             "clone-newuser": lambda: clone_new(0x10000000),
-            "clone-newpid": lambda: clone_new(0x20000000),
+            "clone-newpid": lambda: in_own_user_namespace(lambda: clone_new(0x20000000)),
             "clone3": lambda: outcome(libc.syscall(NR["clone3"], None, 0)),
             "setns": lambda: outcome(libc.setns(0, 0)),  # not a namespace: EINVAL, unless refused first
-            "mount-tmpfs": lambda: in_own_namespace(lambda: libc.mount(b"none", b".", b"tmpfs", 0, None)),
-            "chroot": lambda: in_own_namespace(lambda: libc.chroot(b".")),
+            "mount-tmpfs": lambda: in_own_user_namespace(
+                lambda: outcome(libc.unshare(0x00020000)) or outcome(libc.mount(b"none", b".", b"tmpfs", 0, None))
+            ),
+            "chroot": lambda: in_own_user_namespace(lambda: outcome(libc.chroot(b"."))),
             "ptrace-traceme": lambda: outcome(libc.ptrace(0, 0, None, None)),
             "ptrace-attach-parent": lambda: outcome(libc.ptrace(16, os.getppid(), None, None)),
             "process_vm_readv": lambda: outcome(
@@ -323,7 +334,7 @@ SYSCALL_PROBE = textwrap.dedent(
             "bpf": lambda: outcome(libc.syscall(NR["bpf"], 0, None, 0)),
             "perf_event_open": lambda: outcome(libc.syscall(NR["perf_event_open"], None, 0, -1, -1, 0)),
             "io_uring_setup": lambda: outcome(libc.syscall(NR["io_uring_setup"], 1, None)),
-            "userfaultfd": lambda: outcome(libc.syscall(NR["userfaultfd"], 0)),
+            "userfaultfd": lambda: outcome(libc.syscall(NR["userfaultfd"], 1)),  # user-mode only: no privilege needed
         }
 
 
