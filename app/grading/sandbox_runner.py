@@ -12,7 +12,8 @@ Process tree, one submission:
          |           submission are re-parented to it)
          `- runner (forked ahead of time too, in a new session, waiting for the request; then
                     rlimits, its own uid when the zygote may switch uids, no-new-privileges,
-                    a private directory, closed descriptors, an empty environment; runs the code)
+                    a private directory and (Landlock) writes only there, closed descriptors,
+                    an empty environment; runs the code)
 
 A request goes to the waiting pair, so a submission pays for neither fork; the zygote forks the
 next pair while it is idle. The supervisor enforces the wall clock, answers, and then kills every
