@@ -28,6 +28,10 @@ from app.grading.solutions import reference_solution
 from tests.app.grading.conftest import isolation_modes
 
 LIMITS = {"cpu_s": 1, "wall_s": 1.0}
+# Filling the 64 MiB tmpfs takes under 0.1 s of CPU but, on a loaded machine (2 cores, load 10),
+# more than 1 s of wall clock: the wall limit then stopped it first and the test failed (2 runs in 3).
+# The disk limit is what these attacks test, so their clock is longer; the CPU limit stays.
+ATTACK_LIMITS = {name: {"cpu_s": 1, "wall_s": 10.0} for name in ("disk-filler", "disk-filler-many-files")}
 SECRET_NAME, SECRET_VALUE = "RLDOJO_TEST_API_KEY", "sk-test-4f1d2c9e-not-for-learners"
 ANSWER_KEY = os.path.abspath(algorithms.returns.__file__)
 ONLY_BWRAP = {"read-answer-key", "network-loopback", "network-outside", "disk-filler-many-files"}
@@ -245,7 +249,7 @@ def test_attack_fails_and_an_honest_submission_still_passes(sandbox: Sandbox, at
     code = drill(body).replace("PORT", str(listener)).replace("ZYGOTE", str(zygote))
     starts = sandbox.starts
 
-    grade = grade_implement(question, code, sandbox=sandbox, limits=LIMITS)
+    grade = grade_implement(question, code, sandbox=sandbox, limits=ATTACK_LIMITS.get(attack, LIMITS))
 
     said = everything_said(grade)
     assert not grade.correct, said
