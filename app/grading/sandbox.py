@@ -18,8 +18,10 @@ Layers of protection, outermost first:
   namespaces, mounts, ptrace, keyrings, bpf, perf events, io_uring or kernel modules.
 - per submission: a uid of its own when the zygote runs as root (so it can signal no other
   process, and every process it leaves behind can be found and killed), rlimits on CPU time,
-  address space, file size, processes and open files, no-new-privileges, a private directory,
-  an empty environment, a wall-clock limit after which every descendant is killed.
+  address space, file size, processes and open files, no-new-privileges, a private directory
+  (deleted after it), an empty environment, a wall-clock limit after which every descendant is
+  killed, and, where the kernel has Landlock, writes only beneath that directory (so nothing it
+  leaves in /tmp or /dev/shm reaches the next submission when both have the server's uid).
 - nothing of one submission reaches the next: the zygote, whose memory every submission inherits
   by fork, never decodes a request or an answer, and zeroes the buffers it copies them through.
 - the zygote's environment is scrubbed before it starts, so no secret of the app reaches it.

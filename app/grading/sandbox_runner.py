@@ -12,7 +12,8 @@ Process tree, one submission:
          |           submission are re-parented to it)
          `- runner (forked ahead of time too, in a new session, waiting for the request; then
                     rlimits, its own uid when the zygote may switch uids, no-new-privileges,
-                    a private directory, closed descriptors, an empty environment; runs the code)
+                    a private directory and (Landlock) writes only there, closed descriptors,
+                    an empty environment; runs the code)
 
 A request goes to the waiting pair, so a submission pays for neither fork; the zygote forks the
 next pair while it is idle. The supervisor enforces the wall clock, answers, and then kills every
@@ -260,6 +261,63 @@ def load_syscall_filter() -> str:
         lib.seccomp_release(ctx)
 
 
+# Landlock (Linux 5.13+, no privileges needed): a submission may write only beneath its own folder.
+# Without it, a file it leaves in /tmp or /dev/shm is readable by the next submission when both have
+# the server's uid (a server not run as root, where no uid of its own can be given).
+SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+LANDLOCK_CREATE_RULESET_VERSION = 1
+LANDLOCK_RULE_PATH_BENEATH = 1
+LANDLOCK_WRITE_FILE, LANDLOCK_TRUNCATE = 1 << 1, 1 << 14
+LANDLOCK_WRITES_ABI1 = (  # write a file, remove and make every kind of entry
+    LANDLOCK_WRITE_FILE | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12
+)
+LANDLOCK_REFER = 1 << 13  # ABI 2: link or rename across folders
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = (("handled_access_fs", ctypes.c_uint64),)
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = (("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32))
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI version this kernel offers (0: none)."""
+    rc = _libc().syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, LANDLOCK_CREATE_RULESET_VERSION)
+    return max(int(rc), 0)
+
+
+def restrict_writes_to(folder: str) -> bool:
+    """From now on this process and its children may create, change or remove files only beneath
+    `folder` (and write to /dev/null). Needs no-new-privileges first. False where Landlock is missing."""
+    abi = landlock_abi()
+    if abi < 1:
+        return False
+    handled = LANDLOCK_WRITES_ABI1 | (LANDLOCK_REFER if abi >= 2 else 0) | (LANDLOCK_TRUNCATE if abi >= 3 else 0)
+    libc = _libc()
+    attr = _RulesetAttr(handled)
+    ruleset = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.sizeof(attr), 0)
+    if ruleset < 0:
+        return False
+    try:
+        file_rights = handled & (LANDLOCK_WRITE_FILE | LANDLOCK_TRUNCATE)
+        for path, rights in ((folder, handled), ("/dev/null", file_rights)):
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                rule = _PathBeneathAttr(rights, fd)
+                if libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(rule), 0):
+                    raise OSError(ctypes.get_errno(), f"landlock_add_rule({path})")
+            finally:
+                os.close(fd)
+        if libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0):
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+    return True
+
+
 def _apply_limits(limits: dict[str, Any], nproc: int) -> None:
     status = open("/proc/self/status").read()  # noqa: SIM115 - tiny read
     vm_kb = int(status.split("VmSize:")[1].split()[0])
@@ -365,8 +423,10 @@ def _runner(go_fd: int, workdir: str, uid: int | None, write_fd: int) -> None:
             os.setgid(uid)
             os.setuid(uid)
         _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        restrict_writes_to(workdir)  # nothing left behind for the next submission (where Landlock exists)
         os.environ.clear()
         os.environ.update(SAFE_ENV, TMPDIR=workdir)  # temporary files go where the clean-up looks
+        tempfile.tempdir = workdir  # the zygote's warm-up already fixed tempfile's folder (/tmp): not TMPDIR
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the runner's whole life
         sys.stderr = sys.stdout
     except BaseException as exc:
@@ -669,6 +729,7 @@ def zygote(config: dict[str, Any]) -> None:
         "python_readable": readable,
         "syscall_filter": not filter_problem,
         "syscall_filter_problem": filter_problem,
+        "landlock_abi": landlock_abi(),
         **versions,
     }
     message = json.dumps(ready).encode() + b"\n"

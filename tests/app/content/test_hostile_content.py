@@ -103,7 +103,7 @@ def _check_contained(lessons: Path, quizzes: Path, broken: list[Path]) -> None:
     for problem in catalogue.problems:
         assert problem.file not in good_files, str(problem)
         assert problem.line >= 1 and problem.message
-        assert str(problem).startswith(f"{problem.file}:{problem.line}: ") or ":" in str(problem)
+        assert str(problem).startswith(f"{problem.file}:{problem.line}: {problem.field}: "), str(problem)
     questions = load_questions(quizzes)
     assert questions.get("good-question") is not None
     for path in broken:

@@ -28,6 +28,10 @@ from app.grading.solutions import reference_solution
 from tests.app.grading.conftest import isolation_modes
 
 LIMITS = {"cpu_s": 1, "wall_s": 1.0}
+# Filling the 64 MiB tmpfs takes under 0.1 s of CPU but, on a loaded machine (2 cores, load 10),
+# more than 1 s of wall clock: the wall limit then stopped it first and the test failed (2 runs in 3).
+# The disk limit is what these attacks test, so their clock is longer; the CPU limit stays.
+ATTACK_LIMITS = {name: {"cpu_s": 1, "wall_s": 10.0} for name in ("disk-filler", "disk-filler-many-files")}
 SECRET_NAME, SECRET_VALUE = "RLDOJO_TEST_API_KEY", "sk-test-4f1d2c9e-not-for-learners"
 ANSWER_KEY = os.path.abspath(algorithms.returns.__file__)
 ONLY_BWRAP = {"read-answer-key", "network-loopback", "network-outside", "disk-filler-many-files"}
@@ -245,7 +249,7 @@ def test_attack_fails_and_an_honest_submission_still_passes(sandbox: Sandbox, at
     code = drill(body).replace("PORT", str(listener)).replace("ZYGOTE", str(zygote))
     starts = sandbox.starts
 
-    grade = grade_implement(question, code, sandbox=sandbox, limits=LIMITS)
+    grade = grade_implement(question, code, sandbox=sandbox, limits=ATTACK_LIMITS.get(attack, LIMITS))
 
     said = everything_said(grade)
     assert not grade.correct, said
@@ -258,10 +262,27 @@ def test_attack_fails_and_an_honest_submission_still_passes(sandbox: Sandbox, at
     assert algorithms.returns.discounted_returns(np.array([1.0, 1.0]), 0.5).tolist() == [1.5, 1.0]
 
 
+SETSID_ESCAPE_REPORTED = """
+    ready_r, ready_w = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.write(ready_w, str(os.getpid()).encode() + b"\\n")
+            time.sleep(120)
+        os._exit(0)
+    print('STRAY', os.read(ready_r, 32).split()[0].decode(), flush=True)  # once the stray runs, however slowly
+    return np.zeros(len(rewards))
+    """
+
+
 def test_setsid_escapee_is_killed(sandbox: Sandbox) -> None:
-    code = drill(ATTACKS["setsid-escape"][0])
-    result = sandbox.run(code, "discounted_returns", [{"args": {"rewards": np.ones(2), "gamma": 0.5}}], LIMITS)
-    assert result.status == "ok"
+    # The stray reports its pid through a pipe before the submission returns: with a fixed sleep
+    # instead, a loaded machine sometimes answered before the stray had printed (IndexError below).
+    code = drill(SETSID_ESCAPE_REPORTED)
+    result = sandbox.run(
+        code, "discounted_returns", [{"args": {"rewards": np.ones(2), "gamma": 0.5}}], {"cpu_s": 2, "wall_s": 10.0}
+    )
+    assert result.status == "ok", result
     stray = int(result.stdout.split("STRAY")[1].split()[0])
     time.sleep(0.2)  # the supervisor answers first, then cleans up
     if sandbox.isolation == "bwrap":  # the stray's pid is in the sandbox's own PID namespace: ask from inside

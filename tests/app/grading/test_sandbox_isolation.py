@@ -10,6 +10,7 @@ of its own, which the same search must find: a search that finds nothing at all 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -108,17 +109,30 @@ SPY = textwrap.dedent(
                 scan(os.pread(int(fd), 1 << 20, 0), "fds", found)
             except OSError:
                 pass
+        # Every other process it can see: the zygote, the next supervisor, their command lines.
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            for name in ("cmdline", "environ"):
+                try:
+                    with open(f"/proc/{pid}/{name}", "rb") as f:
+                        scan(f.read(1 << 20), "/proc/*/" + name, found)
+                except OSError:
+                    pass
 
 
     def search_files(found, budget_s=20.0):
-        roots = ["/tmp", "/dev/shm", "/var/tmp", "/run", "/dev/mqueue", os.path.dirname(os.getcwd()), os.getcwd()]
+        # Nearest first: its own folder, the folders of the submissions before it (beside its own),
+        # then every place a process can write to. The host's /tmp (without bubblewrap) may hold
+        # more than the budget allows: the report says whether the search was complete.
+        roots = [os.getcwd(), os.path.dirname(os.getcwd()), "/tmp", "/dev/shm", "/var/tmp", "/run", "/dev/mqueue"]
         seen, count, end = set(), 0, time.monotonic() + budget_s
         for root in roots:
             for folder, dirs, files in os.walk(root):
                 for name in files:
                     path = os.path.join(folder, name)
-                    if path in seen or time.monotonic() > end:
+                    if path in seen:
                         continue
+                    if time.monotonic() > end:
+                        return count, False
                     seen.add(path)
                     try:
                         with open(path, "rb") as f:
@@ -126,7 +140,7 @@ SPY = textwrap.dedent(
                         count += 1
                     except OSError:
                         pass
-        return count
+        return count, True
 
 
     def spy(x):
@@ -136,10 +150,10 @@ SPY = textwrap.dedent(
         search_frames(found)
         objects = search_gc(found)
         search_proc(found)
-        files = search_files(found)
+        files, complete = search_files(found)
         memory = search_memory(found)
         report = {"found": {k: sorted(v) for k, v in found.items()}, "objects": objects, "files": files,
-                  "memory_mb": memory >> 20}
+                  "complete": complete, "memory_mb": memory >> 20}
         print(json.dumps(report))
         return 0.0
     '''
@@ -158,35 +172,102 @@ def sandbox(request: pytest.FixtureRequest, warm_sandbox: Sandbox) -> Iterator[S
 
 
 def test_a_spy_finds_nothing_of_the_previous_submission(sandbox: Sandbox) -> None:
-    in_code, in_input, printed = (secrets.token_hex(16) for _ in range(3))
+    in_code, in_input, printed, in_files = (secrets.token_hex(16) for _ in range(4))
+    leftover = f"rldojo-victim-{secrets.token_hex(4)}"
+    # The victim also saves its secret where ordinary code saves scratch files: its folder, a
+    # temporary file, and the shared places (/tmp, /dev/shm, /var/tmp) where it may write there.
     victim = textwrap.dedent(
         f"""\
+        import os, tempfile
+
         SECRET = "{PREFIX}{in_code}"
         said = "{PREFIX}" + "{printed}"
+        saved = "{PREFIX}" + "{in_files}"
 
 
         def victim(note):
             print(said)
             assert note.startswith("{PREFIX}")
+            with open("scratch.txt", "w") as f:
+                f.write(saved)
+            handle, _ = tempfile.mkstemp()
+            os.write(handle, saved.encode())
+            for folder in ("/tmp", "/dev/shm", "/var/tmp"):
+                try:
+                    with open(os.path.join(folder, "{leftover}"), "w") as f:
+                        f.write(saved)
+                except OSError:
+                    pass
             return float(len(note) + len(SECRET))
         """
     )
-    result = sandbox.run(victim, "victim", [{"args": {"note": PREFIX + in_input}}])
-    assert result.status == "ok" and result.results[0]["ok"], result
-    assert printed in result.stdout  # the victim ran and said its secret
+    try:
+        result = sandbox.run(victim, "victim", [{"args": {"note": PREFIX + in_input}}])
+        assert result.status == "ok" and result.results[0]["ok"], result
+        assert printed in result.stdout  # the victim ran and said its secret
 
-    spy = sandbox.run(SPY.replace("PLANTED", secrets.token_hex(16)), "spy", [{"args": {"x": 1.0}}], SPY_LIMITS)
+        spy = sandbox.run(SPY.replace("PLANTED", secrets.token_hex(16)), "spy", [{"args": {"x": 1.0}}], SPY_LIMITS)
+    finally:
+        for folder in ("/tmp", "/dev/shm", "/var/tmp"):  # without bubblewrap the shared places are the host's
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, leftover))
 
     assert spy.status == "ok" and spy.results[0]["ok"], spy
     report = json.loads(spy.stdout.strip().splitlines()[-1])
     found = report["found"]
-    leaked = {token: found[token] for token in (in_code, in_input, printed) if token in found}
+    victims = (in_code, in_input, printed, in_files)
+    leaked = {token: found[token] for token in victims if token in found}
+    shared = (f"file {folder}/{leftover}" for folder in ("/tmp", "/dev/shm", "/var/tmp"))
+    only_shared = set(leaked) == {in_files} and set(leaked[in_files]) <= {*shared, "memory"}
+    if leaked and only_shared and os.geteuid() != 0 and not sandbox.info.get("landlock_abi"):
+        # Without root every submission has the server's uid, and without Landlock it may write to
+        # the shared places: a file left there is readable by the next one (docs/security.md).
+        pytest.xfail(f"known without root and Landlock: files left in shared places are readable ({leaked})")
     assert not leaked, f"the spy found the victim's secrets: {leaked}"
     # The search works: the spy's own planted secret turns up in its frames, gc, memory and a file.
-    mine = [places for token, places in found.items() if token not in (in_code, in_input, printed)]
+    mine = [places for token, places in found.items() if token not in victims]
     assert mine and {"frames", "gc", "memory"} <= set(mine[0]), found
     assert any(place.startswith("file ") for place in mine[0]), found
     assert report["objects"] > 10_000 and report["memory_mb"] > 50
+    if sandbox.isolation == "bwrap":  # every writable place inside was searched (the host's /tmp may be too big)
+        assert report["complete"], report
+
+
+WRITER = textwrap.dedent(
+    """\
+    import os, tempfile
+
+    def write(name):
+        outcomes = []
+        for path in ("here.txt", tempfile.mkstemp()[1], "/dev/null", f"/tmp/{name}", f"/dev/shm/{name}",
+                     f"/var/tmp/{name}", os.path.join(os.path.dirname(os.getcwd()), name)):
+            try:
+                with open(path, "w") as f:
+                    f.write("x")
+                outcomes.append(0.0)
+            except OSError as exc:
+                outcomes.append(float(exc.errno))
+        return outcomes
+    """
+)
+
+
+def test_a_submission_writes_only_in_its_own_folder(sandbox: Sandbox) -> None:
+    # Landlock: nothing it writes outside its folder (which is deleted after it) outlives it, even
+    # where every submission has the server's uid. Its folder, temporary files and /dev/null work.
+    if not sandbox.info.get("landlock_abi"):
+        pytest.skip("this kernel has no Landlock")
+    name = f"rldojo-writer-{secrets.token_hex(4)}"
+    try:
+        result = sandbox.run(WRITER, "write", [{"args": {"name": name}}])
+    finally:
+        for folder in ("/tmp", "/dev/shm", "/var/tmp"):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+    assert result.status == "ok" and result.results[0]["ok"], result
+    written = result.results[0]["output"]["values"]
+    assert written[:3] == [0.0, 0.0, 0.0], written  # its folder, a temporary file, /dev/null
+    assert all(code in (errno.EACCES, errno.EPERM, errno.ENOENT) for code in written[3:]), written
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,9 +294,18 @@ SYSCALL_PROBE = textwrap.dedent(
         return outcome(rc)
 
 
-    def in_own_namespace(call):
-        libc.unshare(0x10000000 | 0x00020000)  # where unshare works, mount and chroot would follow
-        return outcome(call())
+    def in_own_user_namespace(call):
+        # Where unshare works, root in a user namespace of its own may make the other namespaces,
+        # mount and chroot: so each of those is refused by the filter, not just for lack of privilege.
+        uid, gid = os.getuid(), os.getgid()
+        if libc.unshare(0x10000000) == 0:
+            for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+                try:
+                    with open(f"/proc/self/{name}", "w") as f:
+                        f.write(text)
+                except OSError:
+                    pass
+        return call()
 
 
     def attempts():
@@ -223,14 +313,16 @@ SYSCALL_PROBE = textwrap.dedent(
         local = (ctypes.c_void_p * 2)(ctypes.cast(iov, ctypes.c_void_p), 8)
         return {
             "unshare-user": lambda: outcome(libc.unshare(0x10000000)),
-            "unshare-mount": lambda: outcome(libc.unshare(0x00020000)),
-            "unshare-net": lambda: outcome(libc.unshare(0x40000000)),
+            "unshare-mount": lambda: in_own_user_namespace(lambda: outcome(libc.unshare(0x00020000))),
+            "unshare-net": lambda: in_own_user_namespace(lambda: outcome(libc.unshare(0x40000000))),
             "clone-newuser": lambda: clone_new(0x10000000),
-            "clone-newpid": lambda: clone_new(0x20000000),
+            "clone-newpid": lambda: in_own_user_namespace(lambda: clone_new(0x20000000)),
             "clone3": lambda: outcome(libc.syscall(NR["clone3"], None, 0)),
             "setns": lambda: outcome(libc.setns(0, 0)),  # not a namespace: EINVAL, unless refused first
-            "mount-tmpfs": lambda: in_own_namespace(lambda: libc.mount(b"none", b".", b"tmpfs", 0, None)),
-            "chroot": lambda: in_own_namespace(lambda: libc.chroot(b".")),
+            "mount-tmpfs": lambda: in_own_user_namespace(
+                lambda: outcome(libc.unshare(0x00020000)) or outcome(libc.mount(b"none", b".", b"tmpfs", 0, None))
+            ),
+            "chroot": lambda: in_own_user_namespace(lambda: outcome(libc.chroot(b"."))),
             "ptrace-traceme": lambda: outcome(libc.ptrace(0, 0, None, None)),
             "ptrace-attach-parent": lambda: outcome(libc.ptrace(16, os.getppid(), None, None)),
             "process_vm_readv": lambda: outcome(
@@ -242,7 +334,7 @@ SYSCALL_PROBE = textwrap.dedent(
             "bpf": lambda: outcome(libc.syscall(NR["bpf"], 0, None, 0)),
             "perf_event_open": lambda: outcome(libc.syscall(NR["perf_event_open"], None, 0, -1, -1, 0)),
             "io_uring_setup": lambda: outcome(libc.syscall(NR["io_uring_setup"], 1, None)),
-            "userfaultfd": lambda: outcome(libc.syscall(NR["userfaultfd"], 0)),
+            "userfaultfd": lambda: outcome(libc.syscall(NR["userfaultfd"], 1)),  # user-mode only: no privilege needed
         }
 
 

@@ -4,11 +4,14 @@ what to do, never written to, and lessons keep working."""
 
 from __future__ import annotations
 
+import copy
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.learners import db, store
 from tests.app.learners.test_learner_pages import open_page, texts
@@ -91,6 +94,76 @@ def test_the_progress_page_refuses_a_crafted_file_without_a_traceback() -> None:
         store.import_file(json.dumps(exported).encode(), learner="ada")
 
 
+# --- generated imports: whatever a file holds, it is imported whole or refused with a message ---
+_TEMPLATE = {
+    "format": "rldojo-progress",
+    "version": 1,
+    "learner": "ada",
+    "exported_at": 1_700_000_000.0,
+    "attempts": [
+        {
+            "uuid": f"12345678-1234-5678-1234-56781234567{i}",
+            "question_id": f"q{i}",
+            "kind": "choice",
+            "correct": i % 2 == 0,
+            "score": float(i % 2 == 0),
+            "self_graded": False,
+            "seed": i,
+            "response": {"choice": i},
+            "details": {},
+            "duration_s": 3.5,
+            "drill_id": None,
+            "time": 1_700_000_000.0 + i,
+        }
+        for i in range(3)
+    ],
+    "events": [{"uuid": "87654321-1234-5678-1234-567812345678", "kind": "lesson", "subject": "x", "time": 1.7e9}],
+}
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+_PLACES = [("attempts", i, f) for i in (0, 2) for f in _TEMPLATE["attempts"][0]] + [
+    ("events", 0, f) for f in _TEMPLATE["events"][0]
+]
+
+
+def _import_or_refuse(raw: bytes) -> None:
+    before = len(store.attempts("bob"))
+    try:
+        result = store.import_file(raw, learner="bob")
+    except store.BadExport as exc:  # what the Progress page shows in one line
+        assert str(exc) and "\n" not in str(exc)
+        assert len(store.attempts("bob")) == before  # refused whole
+    else:
+        assert len(store.attempts("bob")) == before + result.attempts_added
+        for attempt in store.attempts("bob"):
+            assert type(attempt["correct"]) is bool and 0.0 <= attempt["score"] <= 1.0
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(place=st.sampled_from([*_PLACES, ("attempts",), ("events",), ("version",), ("learner",)]), value=_JSON)
+def test_any_value_anywhere_is_imported_or_refused_with_a_message(place: tuple, value: object) -> None:
+    crafted = copy.deepcopy(_TEMPLATE)
+    target = crafted
+    for key in place[:-1]:
+        target = target[key]
+    target[place[-1]] = value
+    _import_or_refuse(json.dumps(crafted).encode())  # NaN and Infinity as the JSON tokens
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_bytes_changed_in_an_export_are_imported_or_refused_with_a_message(data: st.DataObject) -> None:
+    raw = bytearray(json.dumps(_TEMPLATE).encode())
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        chunk = data.draw(st.binary(min_size=1, max_size=6) | st.sampled_from([b"[" * 300, b"NaN", b"1e999", b"-"]))
+        raw[at : at + data.draw(st.integers(0, 3))] = chunk
+    _import_or_refuse(bytes(raw))
+
+
 # --- a damaged database ------------------------------------------------------------------------
 def _stored_answers(data_dir: Path, n: int = 100) -> Path:
     for i in range(n):
@@ -136,9 +209,19 @@ def test_a_damaged_database_is_detected_at_open_and_never_written(data_dir: Path
     assert len(store.attempts("ada")) == 1
 
 
-@pytest.mark.parametrize("page", ["views/progress.py", "views/review.py", "views/drill.py", "views/class_page.py"])
-def test_pages_that_need_the_database_say_what_to_do(data_dir: Path, page: str) -> None:
-    _damage(_stored_answers(data_dir, n=60), "truncated-8k")
+@pytest.mark.parametrize(
+    ("page", "how"),
+    [
+        ("views/progress.py", "truncated-8k"),
+        ("views/progress.py", "garbage-header"),
+        ("views/progress.py", "empty"),  # was silently an empty history: 100 answers gone
+        ("views/review.py", "truncated-8k"),
+        ("views/drill.py", "truncated-8k"),
+        ("views/class_page.py", "truncated-8k"),
+    ],
+)
+def test_pages_that_need_the_database_say_what_to_do(data_dir: Path, page: str, how: str) -> None:
+    _damage(_stored_answers(data_dir, n=60), how)
     at = open_page(page)
     assert not at.exception, at.exception
     shown = texts(at)
@@ -153,3 +236,7 @@ def test_lessons_and_practice_keep_working_with_a_damaged_database(data_dir: Pat
     assert "Returns" in texts(lesson)
     practice = open_page("views/practice.py")
     assert not practice.exception, practice.exception
+    home = open_page("views/home.py")
+    assert not home.exception, home.exception
+    assert any("learner database is damaged" in w.value for w in home.sidebar.warning)
+    assert "What an agent actually maximises" in texts(home)  # the catalogue is there

@@ -173,6 +173,17 @@ def test_the_runs_page_says_why_runs_are_unavailable(page_data: Path, monkeypatc
         assert "not writable" in at.error[0].value
 
 
+def test_a_lessons_live_run_says_why_runs_are_unavailable(page_data: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RLDOJO_MAX_RUNS", "abc")
+    at = AppTest.from_file(MAIN, default_timeout=90)
+    at.switch_page("views/lesson.py")
+    at.query_params["lesson"] = "policy-gradients"  # has a live-run block
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Runs are not available: RLDOJO_MAX_RUNS must be a whole number" in e.value for e in at.error)
+    assert any("policy gradient" in m.value.lower() for m in at.markdown)  # the rest of the lesson is there
+
+
 def test_the_runs_page_lists_the_learners_runs_after_a_reload(page_data: Path) -> None:
     store = RunStore(page_data)
     store.create("20260101-000000-aaaaaa", "fake-count", {}, "ada", "hers")
