@@ -180,6 +180,9 @@ def test_a_lessons_live_run_says_why_runs_are_unavailable(page_data: Path, monke
     at.query_params["lesson"] = "policy-gradients"  # has a live-run block
     at.run()
     assert not at.exception, at.exception
+    assert not at.error  # the start form is drawn without the run store: nothing to say yet
+    next(b for b in at.button if b.label == "Start run").click().run()
+    assert not at.exception, at.exception
     assert any("Runs are not available: RLDOJO_MAX_RUNS must be a whole number" in e.value for e in at.error)
     assert any("policy gradient" in m.value.lower() for m in at.markdown)  # the rest of the lesson is there
 
