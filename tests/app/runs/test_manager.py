@@ -196,6 +196,33 @@ def test_command_line(tmp_path: Path) -> None:
         assert record.status not in ACTIVE, (record.id, record.status)
 
 
+def test_command_line_shows_a_runs_seed_group(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.runs.__main__ import main
+
+    data = tmp_path / "grouped"
+    store = open_manager(data, capacity=1).store
+    store.create("20261203-000000-aaaaaa", "fake-count", {}, "cli", "seed 0", group="seeds-one")
+    store.create("20261203-000000-bbbbbb", "fake-count", {}, "cli", "seed 1", group="seeds-one")
+    store.create("20261203-000000-cccccc", "fake-count", {}, "cli", None)  # no group
+
+    assert main(["list", "--data-dir", str(data)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines["20261203-000000-aaaaaa"].endswith("group seeds-one")
+    assert lines["20261203-000000-bbbbbb"].endswith("group seeds-one")
+    assert "group" not in lines["20261203-000000-cccccc"]
+
+    assert main(["list", "--group", "seeds-one", "--data-dir", str(data)]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert sorted(listed) == ["20261203-000000-aaaaaa", "20261203-000000-bbbbbb"]
+
+    assert main(["show", "20261203-000000-bbbbbb", "--data-dir", str(data)]) == 0
+    shown = capsys.readouterr().out
+    assert shown.splitlines()[0].endswith("group seeds-one")
+    assert '"group": "seeds-one"' in shown and '"label": "seed 1"' in shown
+    assert main(["show", "20261203-000000-cccccc", "--data-dir", str(data)]) == 0
+    assert '"group": null' in capsys.readouterr().out
+
+
 def test_two_processes_sharing_a_data_dir_never_exceed_capacity(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("RLDOJO_PLUGINS", PLUGIN)  # this process starts workers too, through schedule()
     data = tmp_path / "shared"
