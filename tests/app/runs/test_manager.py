@@ -87,6 +87,25 @@ def test_a_run_that_raises_fails_with_its_message_and_log(manager: RunManager) -
     assert len(manager.store.metrics(run_id)) == 3
 
 
+def test_logs_and_artifacts_go_to_rldojo_artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A class keeps runs' files on a folder every replica and Ray node mounts, apart from the data folder."""
+    from app.runs.store import StoreUnavailable
+
+    monkeypatch.setenv("RLDOJO_PLUGINS", PLUGIN)
+    shared = tmp_path / "shared-artifacts"
+    monkeypatch.setenv("RLDOJO_ARTIFACTS", str(shared))
+    manager = open_manager(tmp_path / "data", capacity=1)
+    run_id = manager.start("fake-count", {"steps": 3, "sleep": 0, "fail_at": 2})
+    assert wait_for(manager, run_id).status == "failed"
+    assert "boom at step 2" in (shared / run_id / "log.txt").read_text()
+    assert "Traceback" in manager.log_tail(run_id, lines=50)
+    assert not (tmp_path / "data" / "runs").exists()
+
+    monkeypatch.setenv("RLDOJO_ARTIFACTS", "s3://bucket/rldojo")
+    with pytest.raises(StoreUnavailable, match=r"RLDOJO_ARTIFACTS='s3://bucket/rldojo': object-store URLs"):
+        open_manager(tmp_path / "data", capacity=1)
+
+
 def test_nan_in_a_loss_stops_the_run_clearly(manager: RunManager) -> None:
     run_id = manager.start("fake-count", {"steps": 10, "sleep": 0, "nan_at": 4})
     record = wait_for(manager, run_id)
