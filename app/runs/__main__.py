@@ -1,12 +1,14 @@
 """Training runs from the command line.
 
     python -m app.runs start ALGORITHM [--key value ...] [--detach]
-    python -m app.runs list [--status running]
+    python -m app.runs list [--status running] [--group GROUP]
     python -m app.runs show ID
     python -m app.runs stop ID
 
 `start` prints the run id, then follows its progress until it ends (Ctrl-C stops the run);
-with --detach it returns at once and the run goes on in the background.
+with --detach it returns at once and the run goes on in the background. A run started as one of
+a seed group (the Runs page's "seeds") shows its group in `list` and `show`; `list --group GROUP`
+lists that group's runs.
 """
 
 from __future__ import annotations
@@ -53,9 +55,10 @@ def summary(record: RunRecord) -> str:
     duration = f"{record.duration:.0f}s" if record.duration is not None else "-"
     final = record.final_metrics.get("eval_return_mean")
     final_text = f" eval {final:.1f}" if isinstance(final, int | float) else ""
+    group_text = f"  group {record.group_id}" if record.group_id else ""
     return (
         f"{record.id}  {record.status:<8}  {record.algorithm:<10}  {record.device or '-':<12}  "
-        f"{duration:>6}  {record.progress:4.0%}{final_text}"
+        f"{duration:>6}  {record.progress:4.0%}{final_text}{group_text}"
     )
 
 
@@ -96,6 +99,7 @@ def _main(argv: list[str] | None = None) -> int:
     start.add_argument("--label", help="a name to find the run by")
     listing = sub.add_parser("list", help="list runs")
     listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--group", help="only the runs of this seed group")
     show = sub.add_parser("show", help="a run's config, status, final metrics and log")
     show.add_argument("run_id")
     stop = sub.add_parser("stop", help="stop a run (within seconds)")
@@ -125,7 +129,7 @@ def _main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "list":
         manager.reconcile()
-        for record in manager.store.list(statuses=[args.status] if args.status else None):
+        for record in manager.store.list(statuses=[args.status] if args.status else None, group=args.group):
             print(summary(record))
         return 0
     try:
@@ -138,6 +142,8 @@ def _main(argv: list[str] | None = None) -> int:
             print(
                 json.dumps(
                     {
+                        "label": record.label,
+                        "group": record.group_id,
                         "config": record.config,
                         "final_metrics": record.final_metrics,
                         "artifacts": record.artifacts,

@@ -3,14 +3,14 @@
 Each run is a detached Ray actor named `run-<id>` in the `rldojo` namespace, asking for the
 resources it needs (one CPU; one GPU when its config says `device: cuda`). It runs the same
 training loop as a local worker (`worker.run`): metrics stream into the shared store (one
-`DATABASE_URL` for every replica and node), logs and artifacts go to the data folder, which the
-cluster's nodes must share. Queueing and capacity are Ray's: an actor waits, `queued`, until the
-cluster has its resources, and the Runs page says so (`queue_message`). Stop asks the run to stop,
-then kills its actor after the grace period. A run whose actor dies while the run is still active
-(its worker process killed, out of memory, its node gone) is marked `failed`, its metrics kept: at
-once by a watcher thread in the process that started it (waiting on the actor's result), and
-otherwise by whoever looks next (`reconcile`: the starting replica may be gone too). No streamlit
-here.
+`DATABASE_URL` for every replica and node); its output (the run's log) and its artifacts go to the
+run's folder, under `RLDOJO_ARTIFACTS` (or the data folder), which the cluster's nodes must share.
+Queueing and capacity are Ray's: an actor waits, `queued`, until the cluster has its resources,
+and the Runs page says so (`queue_message`). Stop asks the run to stop, then kills its actor after
+the grace period. A run whose actor dies while the run is still active (its worker process killed,
+out of memory, its node gone) is marked `failed`, its metrics kept: at once by a watcher thread in
+the process that started it (waiting on the actor's result), and otherwise by whoever looks next
+(`reconcile`: the starting replica may be gone too). No streamlit here.
 """
 
 from __future__ import annotations
@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.runs.manager import STOP_GRACE_SECONDS, RunManager
-from app.runs.store import ACTIVE, DATABASE_URL_ENV, FAILED, QUEUED, STOPPED, RunRecord, StoreUnavailable
+from app.runs.store import (
+    ACTIVE,
+    ARTIFACTS_ENV,
+    DATABASE_URL_ENV,
+    FAILED,
+    QUEUED,
+    STOPPED,
+    RunRecord,
+    StoreUnavailable,
+)
 from app.settings import ROOT
 
 NAMESPACE = "rldojo"
@@ -75,13 +84,23 @@ DIED = "the run's Ray worker died before the run ended ({reason}): killed, out o
 
 
 def _train(run_id: str, data_dir: str, url: str | None) -> int:
-    """In the actor's process: the local worker's training loop, then the actor ends."""
+    """In the actor's process: the local worker's training loop, its output appended to the run's
+    log (as a local worker's is, so the Runs page and `show` have it), then the actor ends (the run's
+    outcome is in the store by then, so the watcher's error on that end changes nothing)."""
+    import contextlib
+
     import ray
 
     from app.runs import worker
     from app.runs.store import RunStore
 
-    code = worker.run(run_id, RunStore(data_dir, url=url))
+    store = RunStore(data_dir, url=url)
+    with (
+        store.log_path(run_id).open("a", buffering=1, encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        code = worker.run(run_id, store)
     ray.actor.exit_actor()
     return code
 
@@ -114,24 +133,33 @@ class RayRunManager(RunManager):
     def _submit(self, record: RunRecord) -> None:
         ray = connect()
         env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        for name in (DATABASE_URL_ENV, "RLDOJO_PLUGINS", "RLDOJO_DATA_DIR"):
+        for name in (DATABASE_URL_ENV, "RLDOJO_PLUGINS", "RLDOJO_DATA_DIR", ARTIFACTS_ENV):
             if os.environ.get(name):
                 env[name] = os.environ[name]
         env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
 
         @ray.remote
         class RunActor:
-            def train(self, run_id: str, data_dir: str, url: str | None) -> int:
-                return _train(run_id, data_dir, url)
+            """Trains in its constructor, then ends itself. The constructor, not a method call: Ray
+            keeps a detached actor's creation in its control store, whereas a method call waits in
+            the caller's process until the actor is placed, and is lost if that process ends first
+            (`python -m app.runs start --detach`, a replica restarted while its runs wait for Ray)."""
 
+            def __init__(self, run_id: str, data_dir: str, url: str | None) -> None:
+                _train(run_id, data_dir, url)
+
+            def ended(self) -> None:
+                """Never runs (the actor ends in its constructor): calling it waits for that end."""
+
+        url = self.store.url if not self._sqlite() else None
         actor = RunActor.options(
             name=_actor_name(record.id),
             lifetime="detached",
             max_restarts=0,
             runtime_env={"env_vars": env},
             **resources(record.config),
-        ).remote()
-        done = actor.train.remote(record.id, str(self.store.data_dir), self.store.url if not self._sqlite() else None)
+        ).remote(record.id, str(self.store.data_dir), url)
+        done = actor.ended.remote()
         threading.Thread(target=self._watch, args=(record.id, done), daemon=True, name=f"watch-{record.id}").start()
 
     def _watch(self, run_id: str, done: Any) -> None:
@@ -139,7 +167,7 @@ class RayRunManager(RunManager):
         (A run that ended by itself, or was stopped, already has its outcome: this changes nothing.)"""
         try:
             connect().get(done)
-        except Exception as exc:  # RayActorError (the worker or its node died), ActorUnavailableError...
+        except Exception as exc:  # ActorDiedError: its end, by exit_actor, a kill, its worker or its node dying
             try:
                 self.store.finish_if_active(run_id, FAILED, error=DIED.format(reason=type(exc).__name__))
             except Exception as store_exc:  # the database is away: `reconcile` marks it when it is back

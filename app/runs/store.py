@@ -1,4 +1,9 @@
-"""Runs and their metrics in a database behind SQLAlchemy Core, artifacts as files in the data folder.
+"""Runs and their metrics in a database behind SQLAlchemy Core, logs and artifacts as files.
+
+A run's log and artifacts (checkpoints, episode animations) are files in `runs/<id>/` of the data
+folder, or in `<id>/` of the folder `RLDOJO_ARTIFACTS` names: a path every replica and every Ray
+node mounts (NFS, a shared volume), so the data folder itself can stay local. (A URL such as
+`s3://...` is refused with a message saying so: the pages read artifacts as files.)
 
 The database is `runs.sqlite` in the data folder (SQLite, WAL) unless `DATABASE_URL` names another,
 e.g. `postgresql+psycopg://user:password@host/rldojo`: then runs live beside the learners' tables,
@@ -65,6 +70,7 @@ from app.settings import DATA_DIR_ENV, DATABASE_URL_ENV
 from app.settings import data_dir as default_data_dir
 
 FILE_NAME = "runs.sqlite"
+ARTIFACTS_ENV = "RLDOJO_ARTIFACTS"
 
 _CLAIM_LOCK = 7215002  # PostgreSQL advisory lock: one claim at a time across every process
 
@@ -186,6 +192,22 @@ def describe_problem(data_dir: Path, exc: BaseException) -> str:
     return f"cannot use the runs database ({reason})"
 
 
+def artifacts_dir(data_dir: Path) -> Path:
+    """Where runs' folders are: `RLDOJO_ARTIFACTS` when set (a path, or a file:// URL), else the data
+    folder's `runs/`. Any other URL raises StoreUnavailable saying what to give instead."""
+    raw = os.environ.get(ARTIFACTS_ENV, "").strip()
+    if not raw:
+        return data_dir / "runs"
+    if raw.startswith("file://"):
+        raw = raw.removeprefix("file://")
+    elif "://" in raw:
+        raise StoreUnavailable(
+            f"{ARTIFACTS_ENV}={raw!r}: object-store URLs are not supported; give a folder that every "
+            "replica and every Ray node mounts (e.g. /mnt/rldojo-artifacts on NFS)"
+        )
+    return Path(raw).expanduser()
+
+
 def _engine(url: str) -> Engine:
     with _lock:
         found = _engines.get(url)
@@ -228,6 +250,7 @@ class RunStore:
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.url = url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{self.data_dir / FILE_NAME}"
         self.path = engines.sqlite_path(self.url)
+        self.artifacts_dir = artifacts_dir(self.data_dir)
         with self._errors():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.engine = _engine(self.url)
@@ -256,8 +279,10 @@ class RunStore:
                 yield conn
 
     def run_dir(self, run_id: str) -> Path:
-        path = self.data_dir / "runs" / run_id
-        path.mkdir(parents=True, exist_ok=True)
+        """The run's folder (its log and artifacts), made if missing."""
+        path = self.artifacts_dir / run_id
+        with self._errors():
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     def log_path(self, run_id: str) -> Path:

@@ -313,7 +313,7 @@ def run_monitor(run_id: str, key: str = "monitor") -> None:
             run_summary(current, frame)
         metric_charts(frame, key=f"{key}-{run_id}")
         if current.status in ACTIVE:
-            latest_episode(manager.store.data_dir / "runs" / run_id)
+            latest_episode(manager.store.artifacts_dir / run_id)
         if current.status not in ACTIVE:
             final_results(current)
             if record.status in ACTIVE:

@@ -204,3 +204,33 @@ def test_under_builtin_a_drill_opens_only_for_its_learner_or_an_instructor(data_
     assert "answer key is for an instructor" in shown
     _, shown = opened("Prof", role="interviewer")
     assert "Answer key" in shown and "belongs to another" not in shown
+
+
+def test_under_oidc_the_provider_says_who_this_is_and_who_is_an_instructor(data_dir, monkeypatch) -> None:
+    """RLDOJO_AUTH=oidc with a logged-in user (Streamlit's `st.user`, faked here as the identity
+    provider would fill it): `?learner=` is ignored, and the Class page opens only for a user whose
+    provider-given e-mail is in RLDOJO_INSTRUCTORS, however the URL names them."""
+    monkeypatch.setenv("RLDOJO_AUTH", "oidc")
+    monkeypatch.setenv("RLDOJO_INSTRUCTORS", "Prof@Example.org")
+    store.record_attempt("ada@example.org", "markov-property", "choice", True, 1.0)
+    store.record_attempt("bob", "markov-property", "choice", False, 0.0)
+    store.record_attempt("bob", "discount-factor", "choice", False, 0.0)
+
+    def logged_in(email: str) -> None:
+        monkeypatch.setattr(st, "user", {"is_logged_in": True, "email": email, "name": email.split("@")[0]})
+
+    logged_in("ada@example.org")
+    at = open_page("views/progress.py", learner="bob")
+    assert not at.exception
+    assert metric(at, "Answers") == "1"  # Ada's one answer, not bob's two, whatever ?learner= says
+    at = open_page("views/class_page.py", learner="prof@example.org")  # naming an instructor is not being one
+    assert not at.exception and not at.dataframe and "This page is for instructors" in texts(at)
+
+    logged_in("  PROF@example.ORG ")  # normalised and compared without case
+    at = open_page("views/class_page.py", learner="ada@example.org")
+    assert not at.exception
+    assert sorted(at.dataframe[0].value["learner"]) == ["ada@example.org", "bob"]
+
+    monkeypatch.setattr(st, "user", {"is_logged_in": False})  # the provider's login, not yet done
+    at = open_page("views/progress.py", learner="ada@example.org")
+    assert not at.exception and not at.metric and "Log in" in texts(at)

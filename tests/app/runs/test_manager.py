@@ -87,6 +87,25 @@ def test_a_run_that_raises_fails_with_its_message_and_log(manager: RunManager) -
     assert len(manager.store.metrics(run_id)) == 3
 
 
+def test_logs_and_artifacts_go_to_rldojo_artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A class keeps runs' files on a folder every replica and Ray node mounts, apart from the data folder."""
+    from app.runs.store import StoreUnavailable
+
+    monkeypatch.setenv("RLDOJO_PLUGINS", PLUGIN)
+    shared = tmp_path / "shared-artifacts"
+    monkeypatch.setenv("RLDOJO_ARTIFACTS", str(shared))
+    manager = open_manager(tmp_path / "data", capacity=1)
+    run_id = manager.start("fake-count", {"steps": 3, "sleep": 0, "fail_at": 2})
+    assert wait_for(manager, run_id).status == "failed"
+    assert "boom at step 2" in (shared / run_id / "log.txt").read_text()
+    assert "Traceback" in manager.log_tail(run_id, lines=50)
+    assert not (tmp_path / "data" / "runs").exists()
+
+    monkeypatch.setenv("RLDOJO_ARTIFACTS", "s3://bucket/rldojo")
+    with pytest.raises(StoreUnavailable, match=r"RLDOJO_ARTIFACTS='s3://bucket/rldojo': object-store URLs"):
+        open_manager(tmp_path / "data", capacity=1)
+
+
 def test_nan_in_a_loss_stops_the_run_clearly(manager: RunManager) -> None:
     run_id = manager.start("fake-count", {"steps": 10, "sleep": 0, "nan_at": 4})
     record = wait_for(manager, run_id)
@@ -194,6 +213,33 @@ def test_command_line(tmp_path: Path) -> None:
     assert "unknown setting(s) colour" in bad.stderr and "--steps (default 20)" in bad.stderr, bad.stderr
     for record in open_manager(data).store.list():
         assert record.status not in ACTIVE, (record.id, record.status)
+
+
+def test_command_line_shows_a_runs_seed_group(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.runs.__main__ import main
+
+    data = tmp_path / "grouped"
+    store = open_manager(data, capacity=1).store
+    store.create("20261203-000000-aaaaaa", "fake-count", {}, "cli", "seed 0", group="seeds-one")
+    store.create("20261203-000000-bbbbbb", "fake-count", {}, "cli", "seed 1", group="seeds-one")
+    store.create("20261203-000000-cccccc", "fake-count", {}, "cli", None)  # no group
+
+    assert main(["list", "--data-dir", str(data)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines["20261203-000000-aaaaaa"].endswith("group seeds-one")
+    assert lines["20261203-000000-bbbbbb"].endswith("group seeds-one")
+    assert "group" not in lines["20261203-000000-cccccc"]
+
+    assert main(["list", "--group", "seeds-one", "--data-dir", str(data)]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert sorted(listed) == ["20261203-000000-aaaaaa", "20261203-000000-bbbbbb"]
+
+    assert main(["show", "20261203-000000-bbbbbb", "--data-dir", str(data)]) == 0
+    shown = capsys.readouterr().out
+    assert shown.splitlines()[0].endswith("group seeds-one")
+    assert '"group": "seeds-one"' in shown and '"label": "seed 1"' in shown
+    assert main(["show", "20261203-000000-cccccc", "--data-dir", str(data)]) == 0
+    assert '"group": null' in capsys.readouterr().out
 
 
 def test_two_processes_sharing_a_data_dir_never_exceed_capacity(tmp_path: Path, monkeypatch) -> None:

@@ -68,6 +68,30 @@ def test_a_run_on_ray_finishes_with_its_metrics(ray_manager) -> None:
     record = _wait(ray_manager, run_id)
     assert record.status == "finished", record.error
     assert len(ray_manager.store.metrics(run_id)) == 6 and record.final_metrics["total_steps"] == 6
+    assert f"run {run_id}: finished" in ray_manager.log_tail(run_id)  # the actor's output is the run's log
+
+
+def test_reinforce_on_ray_trains_and_leaves_its_checkpoint_in_rldojo_artifacts(
+    database, ray_address, monkeypatch, tmp_path
+) -> None:
+    shared = tmp_path / "shared-artifacts"
+    monkeypatch.setenv("RLDOJO_RUNS_BACKEND", "ray")
+    monkeypatch.setenv("RAY_ADDRESS", ray_address)
+    monkeypatch.setenv("RLDOJO_ARTIFACTS", str(shared))
+    manager = open_manager(database.data_dir, url=database.url)
+    config = {"total_episodes": 16, "batch_episodes": 8, "hidden_sizes": "16", "eval_episodes": 0, "seed": 3}
+    run_id = manager.start("reinforce", config, session="ada")
+    try:
+        record = _wait(manager, run_id, timeout=240)
+    finally:
+        _kill_leftover_actors()
+    assert record.status == "finished", (record.error, manager.log_tail(run_id, 40))
+    assert [p["global_step"] for _, p in manager.store.metrics(run_id)]  # streamed into the shared store
+    assert record.final_metrics["episodes"] == 16
+    checkpoint = record.artifacts["checkpoint"]
+    assert checkpoint.startswith(str(shared / run_id)) and os.path.getsize(checkpoint) > 0
+    assert f"run {run_id}: finished" in manager.log_tail(run_id)
+    assert not (database.data_dir / "runs").exists()  # nothing of the run's in the data folder
 
 
 def test_a_run_on_ray_stops_within_seconds(ray_manager) -> None:
@@ -175,3 +199,28 @@ def test_a_gpu_run_waits_for_ray_to_place_it_and_the_runs_page_says_so(ray_manag
     while ray_manager._actor(waiting) is not None:
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def test_the_command_line_works_the_same_on_ray(ray_manager, database) -> None:
+    """`python -m app.runs start/list/show/stop` with RLDOJO_RUNS_BACKEND=ray: each call its own
+    process (its own connection to the cluster), as on the local backend (test_manager.py)."""
+    from tests.app.runs.test_manager import cli
+
+    data = database.data_dir
+    done = cli(data, "start", "fake-count", "--steps", "5", "--sleep", "0", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = done.stdout.splitlines()[0]
+    assert done.stdout.strip().splitlines()[-1].startswith("finished:"), done.stdout + done.stderr
+    assert ray_manager.get(run_id).status == "finished"
+
+    long = cli(data, "start", "fake-count", "--steps", "100000", "--sleep", "0.01", "--detach", timeout=240)
+    assert long.returncode == 0, long.stderr
+    long_id = long.stdout.split()[0]
+    _wait(ray_manager, long_id, statuses=("running",))  # the actor outlives the command that started it
+    listed = cli(data, "list", timeout=240)
+    assert run_id in listed.stdout and long_id in listed.stdout, listed.stdout + listed.stderr
+    shown = cli(data, "show", run_id, timeout=240)
+    assert '"total_steps": 5' in shown.stdout and f"run {run_id}: finished" in shown.stdout, shown.stdout
+    stopped = cli(data, "stop", long_id, timeout=240)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stdout + stopped.stderr
+    assert ray_manager.get(long_id).status == "stopped"
