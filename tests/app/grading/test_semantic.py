@@ -169,3 +169,11 @@ def test_held_out_targets_of_the_issue_are_met() -> None:
 
     m = _metrics(run("heldout")["passed"], "semantic", None)
     assert m["pass:good"] >= 0.9 and m["pass:salad"] <= 0.05 and m["pass:wrong"] <= 0.10, m
+
+
+def test_the_benchmark_refuses_a_repeat_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.explain_grading import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--repeat", "0"])
+    assert exc.value.code == 2 and "--repeat must be at least 1" in capsys.readouterr().err
