@@ -6,7 +6,11 @@ and prints, per question kind, precision, recall and accuracy (a good answer sho
 and a wrong answer should fail; partial answers are reported but not scored), the pass rate of each
 label, and the time to grade one answer on a warm grader.
 
-    python -m bench.explain_grading [--split heldout|tune|all]
+    python -m bench.explain_grading [--split heldout|tune|all] [--repeat N]
+
+`--repeat N` grades each answer N times, each time with the answer's own embeddings forgotten (the
+question's anchors stay cached, as on a warm server), and times the fastest: on a machine shared
+with other work that is closer to the grader's own cost than one run is.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ def _semantic_score(points, text: str, reference: str, fix: bool) -> int:  # typ
     return semantic.grade_points(points, text, reference, fix=fix).score
 
 
-def run(split: str) -> dict[str, object]:
+def run(split: str, repeat: int = 1) -> dict[str, object]:
     questions = load_questions()
     passed: dict[tuple[str, str, str], list[bool]] = defaultdict(list)  # (grader, kind, label)
     times: list[float] = []
@@ -55,12 +59,21 @@ def run(split: str) -> dict[str, object]:
         need = q.points_to_pass if explain else q.fix_pass_mark
         semantic.grade_points(points, "Warm the anchors up.", reference, fix=not explain)  # a warm server
         items += [(q, points, reference, need, not explain, a) for a in cq.answers]
+    enc = semantic.encoder()
+    warm = dict(enc._cache) if enc is not None else {}  # the anchors' embeddings: what a warm server has
     for q, points, reference, need, fix, answer in items:
         passed[("keyword", q.kind, answer.label)].append(_keyword_score(points, answer.text) >= need)
-        start, start_cpu = time.perf_counter(), time.process_time()
-        score = _semantic_score(points, answer.text, reference, fix)
-        times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
+        best = best_cpu = float("inf")
+        for _ in range(repeat):
+            if enc is not None:
+                enc._cache.clear()
+                enc._cache.update(warm)
+            start, start_cpu = time.perf_counter(), time.process_time()
+            score = _semantic_score(points, answer.text, reference, fix)
+            best = min(best, time.perf_counter() - start)
+            best_cpu = min(best_cpu, time.process_time() - start_cpu)
+        times.append(best)
+        cpu.append(best_cpu)
         passed[("semantic", q.kind, answer.label)].append(score >= need)
     return {"passed": passed, "times": times, "cpu": cpu, "answers": len(items)}
 
@@ -89,8 +102,11 @@ def _metrics(passed: dict[tuple[str, str, str], list[bool]], grader: str, kind: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=["heldout", "tune", "all"], default="heldout")
+    parser.add_argument("--repeat", type=int, default=1, help="grade each answer N times, time the fastest")
     args = parser.parse_args(argv)
-    result = run(args.split)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    result = run(args.split, args.repeat)
     passed = result["passed"]
     print(f"{result['answers']} labelled answers ({args.split}); good should pass, salad and wrong should fail")
     header = f"{'kind':14s} {'grader':9s} {'precision':>9s} {'recall':>7s} {'accuracy':>8s}  " + "  ".join(
@@ -106,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("times", "cpu"):
         values = sorted(result[name])
         print(
-            f"semantic grader, warm, per answer, {'wall-clock' if name == 'times' else 'CPU time (all threads)'}: "
+            f"semantic grader, warm, per answer{f' (fastest of {args.repeat})' if args.repeat > 1 else ''}, "
+            f"{'wall-clock' if name == 'times' else 'CPU time (all threads)'}: "
             f"median {1000 * statistics.median(values):.0f} ms, 90th percentile "
             f"{1000 * values[int(0.9 * (len(values) - 1))]:.0f} ms, max {1000 * values[-1]:.0f} ms"
         )

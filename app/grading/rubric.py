@@ -3,7 +3,8 @@
 A rubric point lists accepted phrasings. A phrasing is one or more terms joined by ` + `; each term
 is a run of words that must appear together, in order, and all terms must appear in one sentence.
 A word ending in `*` matches any word starting with it (`clip*`: clip, clips, clipped, clipping).
-Words are compared in lower case with punctuation removed, and a plural `s` is forgiven. This is
+Words are compared in lower case with punctuation removed (Greek letters and ² spelled out: σ is
+sigma, RL² is rl2), and a plural `s` is forgiven. This is
 deliberately simple and explainable: the page shows which points were hit, which were missed, and
 the learner can self-grade against the same rubric when the matcher is too strict.
 """
@@ -21,13 +22,32 @@ _WORD = re.compile(r"[a-z0-9_]+(?:[.'][a-z0-9_]+)*\*?|[<>=!]=|[-+*/<>=^]")
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n|\n\s*[-*]\s")  # sentences, paragraphs, list items
 
 
+# Symbols the word pattern would drop, spelled out: an accept phrasing "rl²" must not match every "RL".
+_SPELLED = str.maketrans(
+    {
+        "π": "pi",
+        "θ": "theta",
+        "ε": "epsilon",
+        "σ": "sigma",
+        "β": "beta",
+        "γ": "gamma",
+        "λ": "lambda",
+        "α": "alpha",
+        "δ": "delta",
+        "²": "2",
+        "³": "3",
+        "−": "-",
+    }
+)
+
+
 def words(text: str) -> list[str]:
     return list(_words(text))
 
 
 @functools.lru_cache(maxsize=65_536)  # the same phrasings and sentences are split again for every point
 def _words(text: str) -> tuple[str, ...]:
-    text = text.casefold().replace("π", "pi").replace("θ", "theta").replace("ε", "epsilon")
+    text = text.casefold().translate(_SPELLED)  # "rl²" is "rl2", not "rl"; "-log σ" keeps its sigma
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # far-sighted = far sighted
     text = re.sub(r"(?<=[a-z_)])\.(?=[a-z_])", " ", text)  # torch.exp = torch exp; 0.99 stays a number
     return tuple(_WORD.findall(text))

@@ -9,8 +9,9 @@ A point is **hit** by one sentence (or clause) of the answer that
    the point itself, its `accept` phrasings in use (the model answer's clauses that contain them),
    with a bonus when the clause also contains one of the accept phrasings;
 3. agrees with that anchor: a negation the anchor lacks ("does not keep the return finite"), a swapped
-   antonym ("near 0 ... far-sighted" against "near 0 ... myopic") or a different number turns a close
-   match into a **contradiction**, and so does a clause closest to one of the point's `contradicts:`
+   antonym ("near 0 ... far-sighted" against "near 0 ... myopic"), a different number or a claim that
+   two things are the same ("multi-task RL and meta-RL are the same thing") turns a close match into a
+   **contradiction**, and so does a clause closest to one of the point's `contradicts:`
    statements. A contradicted point earns nothing and the page quotes the learner's sentence.
 
 Embeddings alone do not separate answers from salads (both sit at cosine 0.4 to 0.7 from the point,
@@ -79,6 +80,14 @@ _ANTONYM_RES = [
     (re.compile(r"\b(?:" + a + r")", re.IGNORECASE), re.compile(r"\b(?:" + b + r")", re.IGNORECASE))
     for a, b in _ANTONYMS
 ]
+# A claim that two things are one ("multi-task RL and meta-RL are the same thing", "X is identical to
+# Y"): against an anchor that says what one of them is, it denies the difference the point is about.
+_SAMENESS = re.compile(
+    r"\bthe same thing\b|\b(?:two|different) names for\b|\banother name for\b|\bno difference between\b"
+    r"|\b(?:is|are)\s+(?:just\s+|really\s+|simply\s+|basically\s+|exactly\s+|all\s+|both\s+)?"
+    r"(?:the same|identical|equivalent|interchangeable)(?=\s*(?:[.,;:!?)]|$)|\s+(?:as|to)\b)",
+    re.IGNORECASE,
+)
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 _CODE = re.compile(r"[A-Za-z_][\w.\[\]]*\s*(?<![=!<>])=(?!=)\s*\S|\w\(.*\)")
 _CLAUSE = re.compile(
@@ -232,6 +241,8 @@ def disagreement(text: str, anchor: str) -> str:
         return "negation"
     if _flips(text, anchor):
         return "opposite"
+    if _SAMENESS.search(text) and not _SAMENESS.search(anchor):
+        return "sameness"
     return ""
 
 

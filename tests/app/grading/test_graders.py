@@ -92,6 +92,12 @@ def test_predict_expressions_are_restricted() -> None:
         ("target network", "It uses target networks.", True),  # a plural is forgiven
         ("kl", "The KL penalty keeps it close.", True),
         ("kl", "A kludge.", False),  # whole words only
+        ("rl²", "Multi-task RL trains one agent.", False),  # a symbol is spelled out, not dropped
+        ("rl²", "RL² adapts in its hidden state.", True),
+        ("rl2", "RL² adapts in its hidden state.", True),
+        ("-log σ", "The loss is -log σ(r_w - r_l).", True),
+        ("-log σ", "Take -log of the probability.", False),
+        ("beta", "A larger β keeps it closer.", True),
     ],
 )
 def test_phrase_matching(phrase: str, text: str, hit: bool) -> None:

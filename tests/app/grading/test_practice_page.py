@@ -114,6 +114,27 @@ def test_an_explain_question_lists_hit_missed_and_contradicted_points() -> None:
     assert ":material/radio_button_unchecked:] Larger gamma makes learning harder" in shown
 
 
+def test_an_explain_grade_keeps_the_model_answer_and_a_self_grade_sets_the_review_card(data_dir: Path) -> None:
+    from app.learners.schedule import build_card
+
+    q = load_questions().get("discount-factor")
+    at = practice(q.id)
+    at.text_area[0].input("Gamma does not keep the return finite. A gamma near 0 makes the agent far-sighted.")
+    button(at, "Check").click().run()
+    assert "contradicted" in at.error[0].value
+    (model,) = [e for e in at.expander if e.label == "Model answer"]
+    assert q.model_answer.strip()[:40] in "\n".join(m.value for m in model.markdown)
+    # The learner disagrees with the grader and ticks every point: the self-grade is recorded and
+    # the review card follows it, not the machine's fail.
+    for box in at.checkbox[: len(q.rubric)]:
+        box.check()
+    button(at, "Record my self-grade").click().run()
+    rows = attempts(data_dir)
+    assert [(r["correct"], bool(r.get("self_graded"))) for r in rows] == [(False, False), (True, True)]
+    card = build_card(rows[0]["learner"], q.id, rows)
+    assert card is not None and card.last_correct and card.reps == 1
+
+
 def test_an_implement_question_runs_in_the_sandbox_and_shows_the_first_failure() -> None:
     at = practice("discounted-returns")
     assert at.text_area[0].value.startswith("import numpy as np")

@@ -31,6 +31,10 @@ def test_a_claim_is_a_statement_not_a_keyword_list(text: str, claim: bool) -> No
         ("A larger beta lets the model drift further", "with a beta that is too small the model drifts", "opposite"),
         ("a gamma near 1 makes it myopic", "With gamma near 0 the agent is myopic", "numbers"),
         ("The policy stays close to the reference.", "It keeps the policy close to the SFT model.", ""),
+        ("Multi-task RL and meta-RL are the same thing", "Meta-RL trains across a distribution of tasks", "sameness"),
+        ("The terminal state is the same as any other state.", "A terminal state has no next value", "sameness"),
+        ("Pretraining is not the same as being helpful.", "Pretraining teaches likely text", "negation"),
+        ("The planning updates are the same update on simulated data.", "Planning replays model transitions", ""),
     ],
 )
 def test_disagreement_rules(text: str, anchor: str, why: str) -> None:
@@ -75,6 +79,26 @@ def test_a_negated_answer_fails_and_its_sentence_is_quoted(questions: Questions)
     assert "contradicted" in grade.feedback
 
 
+def test_a_wrong_answer_that_calls_two_ideas_the_same_fails(questions: Questions) -> None:
+    # The calibration set's wrong answer for this question names every point's topic while denying it;
+    # it earned 4 of 5 points (3 needed) before sameness claims counted as contradictions.
+    q = questions.get("multitask-versus-meta-explain")
+    text = (
+        "Multi-task RL and meta-RL are the same thing: both train a separate network from scratch for each "
+        "task and never reuse anything between tasks. Transfer learning only means copying the reward "
+        "function from one task to another, and sharing layers between tasks never causes any conflict."
+    )
+    grade = graders.grade_explain(q, text)
+    assert not grade.correct, grade.details
+    contradicted = {c["point"]: c["sentence"] for c in grade.details["contradicted"]}
+    assert contradicted[q.rubric[0].point].startswith("Multi-task RL and meta-RL are the same thing")
+    assert contradicted[q.rubric[1].point].startswith("Multi-task RL and meta-RL are the same thing")
+    assert "never causes any conflict" in contradicted[q.rubric[4].point]
+    # The good answer to the same question still earns every point.
+    good = next(a.text for cq in calibration.load() if cq.question == q.id for a in cq.answers if a.label == "good")
+    assert graders.grade_explain(q, good).details["hit"] == [p.point for p in q.rubric]
+
+
 def test_a_contradicts_statement_catches_a_wrong_belief_without_negation() -> None:
     point = RubricPoint(
         point="The ratio is the exponential of the difference of log-probabilities",
@@ -116,11 +140,25 @@ def test_rubric_self_check_flags_a_rubric_that_a_salad_passes(questions: Questio
     assert problem[0] == ("model_answer",) and "points needed" in problem[1]
 
 
-def test_calibration_set_covers_every_explain_and_spot_the_bug_question(questions: Questions) -> None:
-    answered = {cq.question: cq for cq in calibration.load()}
+def test_no_rubric_in_the_banks_passes_a_salad_of_its_own_phrasings(questions: Questions) -> None:
+    # The other half of `make validate`'s self-check (model answers passing: test_graders.py).
     for q in questions.filter(kinds=["explain", "spot-the-bug"]):
+        fix = q.kind == "spot-the-bug"
+        points, reference = (q.fix, q.model_fix) if fix else (q.rubric, q.model_answer)
+        need = q.fix_pass_mark if fix else q.points_to_pass
+        salad = semantic.grade_points(points, rubric_check.accept_salad(points), reference, fix=fix)
+        assert salad.score < need, (q.id, salad.hit)
+
+
+def test_calibration_set_covers_every_explain_and_spot_the_bug_question(questions: Questions) -> None:
+    entries = calibration.load()
+    answered = {cq.question: cq for cq in entries}
+    assert len(answered) == len(entries), "a question has two calibration entries"
+    rubric_kinds = questions.filter(kinds=["explain", "spot-the-bug"])
+    for q in rubric_kinds:
         assert q.id in answered, q.id
         assert {"good", "partial", "salad", "wrong"} <= {a.label for a in answered[q.id].answers}, q.id
+    assert set(answered) == {q.id for q in rubric_kinds}, "calibration answers for no explain/spot-the-bug question"
     splits = [cq.split for cq in answered.values()]
     assert splits.count("heldout") >= len(splits) // 3
 
@@ -131,3 +169,11 @@ def test_held_out_targets_of_the_issue_are_met() -> None:
 
     m = _metrics(run("heldout")["passed"], "semantic", None)
     assert m["pass:good"] >= 0.9 and m["pass:salad"] <= 0.05 and m["pass:wrong"] <= 0.10, m
+
+
+def test_the_benchmark_refuses_a_repeat_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.explain_grading import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--repeat", "0"])
+    assert exc.value.code == 2 and "--repeat must be at least 1" in capsys.readouterr().err
