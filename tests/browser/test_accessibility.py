@@ -24,6 +24,7 @@ from app.grading.bank import load_questions
 from app.learners import db, drills, store
 from app.learners.store import LESSON_DONE
 from app.runs.backends import open_manager
+from app.runs.store import ACTIVE, FINISHED
 from tests.browser.axe import COLOUR_RULES, audit, axe_source, report
 from tests.browser.server import streamlit_server
 
@@ -138,7 +139,17 @@ def check_both_themes(page: Page, axe_js: str, where: str) -> None:
 
 
 def lesson_ids() -> list[str]:
-    return [lesson_id for lesson_id, entry in load_catalogue().lessons.items() if entry.ok]
+    """Every lesson in the catalogue (one that fails to load too: its page says why, and is audited)."""
+    return list(load_catalogue().lessons)
+
+
+def test_every_question_kind_is_opened() -> None:
+    """A kind added to the bank's schema must get an example here, or its page goes unchecked."""
+    from app.content.quiz_models import KINDS
+
+    assert set(KIND_EXAMPLES) == set(KINDS)
+    questions = load_questions()
+    assert {kind: questions.get(qid).kind for kind, qid in KIND_EXAMPLES.items()} == {k: k for k in KIND_EXAMPLES}
 
 
 PAGES = [
@@ -156,12 +167,75 @@ PAGES = [
 ]
 
 
+# Text alternatives that axe does not demand: each formula carries KaTeX's MathML (and its drawn twin is
+# hidden from screen readers, so it is not read twice); each chart is a figure named by a sentence.
+TEXT_ALTERNATIVES = """() => ({
+    formulas: document.querySelectorAll('.katex').length,
+    withoutMathml: [...document.querySelectorAll('.katex')]
+        .filter(k => !(k.querySelector('.katex-mathml math') || {}).textContent
+            || (k.querySelector('.katex-html') || {getAttribute: () => 'true'}).getAttribute('aria-hidden') !== 'true')
+        .map(k => k.textContent.slice(0, 60)),
+    charts: document.querySelectorAll('[data-testid=stPlotlyChart]').length,
+    unnamedCharts: [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
+        .filter(c => c.getAttribute('role') !== 'figure' || (c.getAttribute('aria-label') || '').trim().length < 20)
+        .map(c => c.outerHTML.slice(0, 120)),
+})"""
+
+
+def check_text_alternatives(page: Page, where: str) -> None:
+    found = page.evaluate(TEXT_ALTERNATIVES)
+    assert not found["withoutMathml"], f"{where}: formulas without MathML: {found['withoutMathml']}"
+    assert not found["unnamedCharts"], f"{where}: charts without a description: {found['unnamedCharts']}"
+
+
 @pytest.mark.parametrize("path", [p for _, p in PAGES], ids=[name for name, _ in PAGES])
 def test_page_has_no_serious_violations(page: Page, a11y_url: str, axe_js: str, path: str) -> None:
     page.goto(a11y_url + path)
     settled(page)
     expect(page.get_by_text("Traceback")).to_have_count(0)
     check_both_themes(page, axe_js, path)
+    check_text_alternatives(page, path)
+
+
+def test_formulas_and_charts_have_text_alternatives(page: Page, a11y_url: str) -> None:
+    """The check the page test makes finds what it looks for: a lesson with formulas and a chart."""
+    page.goto(f"{a11y_url}/lesson?lesson=returns-and-discounting")
+    settled(page)
+    found = page.evaluate(TEXT_ALTERNATIVES)
+    assert found["formulas"] > 10 and found["charts"] >= 1, found
+    check_text_alternatives(page, "/lesson?lesson=returns-and-discounting")
+    name = page.locator("[data-testid=stPlotlyChart]").first.get_attribute("aria-label")
+    assert name.startswith("Bar chart: ") and name.endswith("The numbers are in the table below the chart."), name
+    expect(page.get_by_text(re.compile(r"^The numbers behind ")).first).to_be_visible()
+
+
+def test_animations_stop_for_readers_who_ask_for_reduced_motion(browser, a11y_url: str) -> None:
+    """style.py's CSS reaches the page and its media query holds: under `prefers-reduced-motion: reduce`
+    transitions and animations take no time and an episode's still frame shows instead of the GIF."""
+    probe = """() => {
+        const box = document.createElement('div');
+        box.innerHTML = '<div id="rld-t" style="transition: opacity 2s; animation: none 3s"></div>'
+            + '<div class="st-key-rld-moving-probe">moving</div><div class="st-key-rld-still-probe">still</div>';
+        document.querySelector('[data-testid=stMain]').appendChild(box);
+        const t = getComputedStyle(document.getElementById('rld-t'));
+        const shown = sel => getComputedStyle(document.querySelector(sel)).display !== 'none';
+        const seconds = text => parseFloat(text) * (text.endsWith('ms') ? 0.001 : 1);
+        return {transition: seconds(t.transitionDuration), animation: seconds(t.animationDuration),
+                moving: shown('.st-key-rld-moving-probe'), still: shown('.st-key-rld-still-probe')};
+    }"""
+    seen = {}
+    for motion in ("no-preference", "reduce"):
+        context = browser.new_context(viewport={"width": 1280, "height": 1000}, reduced_motion=motion)
+        page = context.new_page()
+        page.goto(a11y_url)
+        settled(page)
+        page.wait_for_selector("#rldojo-a11y-css", state="attached")
+        seen[motion] = page.evaluate(probe)
+        context.close()
+    assert seen["no-preference"] == {"transition": 2, "animation": 3, "moving": True, "still": False}, seen
+    reduced = seen["reduce"]
+    assert reduced["transition"] < 0.001 and reduced["animation"] < 0.001, seen
+    assert (reduced["moving"], reduced["still"]) == (False, True), seen
 
 
 def test_drill_tabs_have_no_serious_violations(page: Page, a11y_url: str, axe_js: str) -> None:
@@ -181,6 +255,9 @@ def test_feedback_after_an_answer_has_no_serious_violations(page: Page, a11y_url
     page.get_by_text(question.distractors[0], exact=True).click()
     page.get_by_role("button", name="Check", exact=True).click()
     expect(page.get_by_text("Not this one.", exact=True)).to_be_visible()
+    # Not colour alone: the words, and an icon beside them.
+    alert = page.get_by_test_id("stAlertContainer").filter(has_text="Not this one.")
+    expect(alert.get_by_test_id("stAlertDynamicIcon")).to_have_text("cancel")
     check_both_themes(page, axe_js, "/practice, a wrong answer")
 
 
@@ -197,6 +274,37 @@ def test_a_live_run_has_no_serious_violations(page: Page, a11y_url: str, a11y_da
     page.goto(f"{a11y_url}/runs?run={run_id}")
     expect(page.get_by_text(re.compile("^stopped$"))).to_be_visible(timeout=30_000)
     check_both_themes(page, axe_js, f"/runs?run={run_id} (stopped)")
+
+
+def test_the_runs_list_and_a_seed_group_have_no_serious_violations(
+    page: Page, a11y_url: str, a11y_data: Path, axe_js: str
+) -> None:
+    """The Runs list with rows and a seed group's link (the page test above sees it empty), and a
+    finished seed group's page (/runs?group=ID: its counts, IQM and curves)."""
+    manager = open_manager(a11y_data, capacity=1)
+    group, run_ids = manager.start_seeds("tabular", {"episodes": 100}, 2)
+    deadline = time.monotonic() + 300
+    while any(manager.get(r).status in ACTIVE for r in run_ids):  # capacity 1: one seed after the other
+        assert time.monotonic() < deadline, [(r, manager.get(r).status) for r in run_ids]
+        manager.schedule()
+        time.sleep(1)
+    for r in run_ids:
+        assert manager.get(r).status == FINISHED, manager.log_tail(r)
+
+    page.goto(f"{a11y_url}/runs")
+    settled(page)
+    # The list shows this session's runs until "All runs" is switched on.
+    page.get_by_test_id("stCheckbox").filter(has_text="All runs").click()
+    expect(page.get_by_role("link", name=re.compile(r"Seed group: tabular, 2 seeds"))).to_be_visible(timeout=60_000)
+    settled(page)
+    check_both_themes(page, axe_js, "/runs, all runs")
+
+    page.goto(f"{a11y_url}/runs?group={group}")
+    expect(page.get_by_text("2 finished", exact=True)).to_be_visible(timeout=90_000)
+    expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_attached(timeout=60_000)
+    settled(page)
+    check_both_themes(page, axe_js, f"/runs?group={group}")
+    check_text_alternatives(page, f"/runs?group={group}")
 
 
 # ---------------------------------------------------------------------------------------------
