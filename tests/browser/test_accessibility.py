@@ -112,6 +112,30 @@ def test_axe_is_skipped_only_where_npm_is_absent(tmp_path: Path, monkeypatch: py
         axe.axe_source()
 
 
+def test_the_audit_finds_a_violation_and_excludes_only_the_listed_node(
+    page: Page, a11y_url: str, axe_js: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check can fail: two low-contrast paragraphs put into Home are found, in the dark theme
+    too, and an exception names exactly one node (the other is still reported)."""
+    from tests.browser import axe
+
+    page.goto(a11y_url)
+    settled(page)
+    page.evaluate(
+        """() => { for (const id of ['rld-grey-1', 'rld-grey-2']) {
+            const p = document.createElement('p');
+            p.id = id; p.textContent = 'Faint text'; p.style.color = '#bbbbbb'; p.style.background = '#ffffff';
+            document.querySelector('[data-testid=stMain]').prepend(p); } }"""
+    )
+    found = [v for v in audit(page, axe_js) if v.rule == "color-contrast"]
+    assert found and {"#rld-grey-1", "#rld-grey-2"} <= set(found[0].targets), found
+    with pytest.raises(AssertionError, match="rld-grey-1"):
+        check_both_themes(page, axe_js, "/ with faint text")
+    monkeypatch.setattr(axe, "STREAMLIT_EXCEPTIONS", {"color-contrast": ["#rld-grey-1"]})
+    left = [t for v in axe.audit(page, axe_js, rules=COLOUR_RULES) for t in v.targets]
+    assert "#rld-grey-2" in left and "#rld-grey-1" not in left, left
+
+
 def settled(page: Page) -> None:
     """Wait until the script has run to the end and its charts are drawn."""
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning] h1", timeout=90_000)
@@ -259,6 +283,27 @@ def test_feedback_after_an_answer_has_no_serious_violations(page: Page, a11y_url
     alert = page.get_by_test_id("stAlertContainer").filter(has_text="Not this one.")
     expect(alert.get_by_test_id("stAlertDynamicIcon")).to_have_text("cancel")
     check_both_themes(page, axe_js, "/practice, a wrong answer")
+
+
+def test_a_coding_answer_graded_has_no_serious_violations(page: Page, a11y_url: str, axe_js: str) -> None:
+    """What an implement question shows once the sandbox has graded it: the starter (a failure, with
+    its first failing case or error), then the reference (a pass, with the reference code panel)."""
+    from app.grading.solutions import reference_solution
+
+    question = load_questions().get(KIND_EXAMPLES["implement"])
+    page.goto(f"{a11y_url}/practice?q={question.id}")
+    settled(page)
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_test_id("stAlertContentError").first).to_be_visible(timeout=90_000)
+    settled(page)
+    check_both_themes(page, axe_js, f"/practice?q={question.id}, the starter run")
+
+    box = page.get_by_label(re.compile("^Your code"))
+    box.fill(reference_solution(question))
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_text(re.compile(r"^All \d+ cases pass\."))).to_be_visible(timeout=90_000)
+    settled(page)
+    check_both_themes(page, axe_js, f"/practice?q={question.id}, a passing run")
 
 
 def test_a_live_run_has_no_serious_violations(page: Page, a11y_url: str, a11y_data: Path, axe_js: str) -> None:
@@ -429,7 +474,7 @@ def keyboard_drill(a11y_url: str, a11y_data: Path) -> str:
 
 
 def test_keyboard_only_from_home_to_a_finished_drill(
-    browser, a11y_url: str, keyboard_drill: str, tmp_path: Path
+    browser, a11y_url: str, keyboard_drill: str, axe_js: str, tmp_path: Path
 ) -> None:
     """No mouse: open a lesson from Home, move through its sections, scroll a code panel and a wide
     formula, answer a choice and a coding question, start and stop a live run, finish a retrieval drill.
@@ -521,6 +566,9 @@ def test_keyboard_only_from_home_to_a_finished_drill(
             expect(next_button).to_have_count(0)
         expect(page.get_by_text("Drill done: 2 questions", exact=False)).to_be_visible()
         assert keys.stops > 30
+        # The drill's report, which no page test reaches, at this phone width.
+        settled(page)
+        check_both_themes(page, axe_js, "a finished retrieval drill's report (390 px wide)")
     finally:
         page.screenshot(path=str(tmp_path / "keyboard-end.png"), full_page=True)
         (tmp_path / "keyboard-end.txt").write_text(page.inner_text("[data-testid=stMain]"))
