@@ -146,16 +146,35 @@ def settled(page: Page) -> None:
     page.wait_for_timeout(300)  # one more frame for late layout (tabs, fonts)
 
 
+# The app's background, and that of each open expander's header (Streamlit repaints those a moment
+# later), is dark in the dark theme and light in the light one; see-through ones are skipped.
+THEME_APPLIED = """dark => {
+    const sum = el => { const c = getComputedStyle(el).backgroundColor.match(/[0-9.]+/g).map(Number);
+        return c.length > 3 && c[3] < 1 ? null : c[0] + c[1] + c[2]; };
+    const app = document.querySelector('[data-testid=stApp]');
+    const shown = [app, ...document.querySelectorAll('details[open] > summary')];
+    return shown.map(sum).filter(v => v !== null).every(v => (v < 200) === dark);
+}"""
+
+
+def open_expanders(page: Page) -> int:
+    """Open every expander of the page: axe skips what is hidden, and behind them are charts' tables,
+    hints, model answers, whole functions and demo settings."""
+    count = page.evaluate(
+        """() => { const closed = [...document.querySelectorAll('[data-testid=stMain] details:not([open]) > summary')];
+            closed.forEach(s => s.click()); return closed.length; }"""
+    )
+    page.wait_for_function("() => !document.querySelector('[data-testid=stMain] details:not([open])')")
+    settled(page)
+    return count
+
+
 def check_both_themes(page: Page, axe_js: str, where: str) -> None:
     """Every WCAG A/AA rule in the light theme, then the colour rules again in the dark one."""
     failures = []
     for theme in THEMES:
         page.emulate_media(color_scheme=theme)
-        page.wait_for_function(
-            "dark => { const bg = getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor;"
-            " const [r, g, b] = bg.match(/\\d+/g).map(Number); return (r + g + b < 200) === dark; }",
-            arg=theme == "dark",
-        )
+        page.wait_for_function(THEME_APPLIED, arg=theme == "dark")
         found = audit(page, axe_js, rules=None if theme == THEMES[0] else COLOUR_RULES)
         if found:
             failures.append(report(f"{where} ({theme})", found))
@@ -217,6 +236,7 @@ def test_page_has_no_serious_violations(page: Page, a11y_url: str, axe_js: str, 
     page.goto(a11y_url + path)
     settled(page)
     expect(page.get_by_text("Traceback")).to_have_count(0)
+    open_expanders(page)
     check_both_themes(page, axe_js, path)
     check_text_alternatives(page, path)
 
@@ -600,6 +620,40 @@ def test_code_panels_are_dark_in_the_dark_theme(browser, a11y_url: str, tmp_path
         else:
             assert background < 80, f"the dark theme's code panel is not dark: median grey {background}"
         assert abs(background - text) > 120, f"{scheme}: text {text} on background {background}"
+
+
+LINE_NUMBER_CONTRAST = """() => {
+    const rgb = text => {  // rgb(0-255 ...), or color(srgb 0-1 ...) from color-mix
+        const v = text.match(/[0-9.]+/g).map(Number);
+        return text.startsWith('color(') ? [...v.slice(0, 3).map(x => x * 255), ...v.slice(3)] : v;
+    };
+    const lum = ([r, g, b]) => [r, g, b].map(v => v / 255)
+        .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+        .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const number = document.querySelector('[data-testid=stCode] .linenumber');
+    let back = number;
+    while (back && rgb(getComputedStyle(back).backgroundColor)[3] === 0) back = back.parentElement;
+    const bg = rgb(getComputedStyle(back).backgroundColor);
+    const [r, g, bl, alpha = 1] = rgb(getComputedStyle(number).color);  // Streamlit's grey is the text at 40%
+    const fg = [r, g, bl].map((v, i) => alpha * v + (1 - alpha) * bg[i]);
+    const [a, b] = [lum(fg), lum(bg)];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_code_line_numbers_keep_contrast_in_both_themes(browser, a11y_url: str) -> None:
+    """st.code(line_numbers=True) (a spot-the-bug snippet, the code a learner ran): Streamlit's grey
+    numbers had 2.6:1 in the light theme and 3.4:1 in the dark one; style.py gives them 4.5:1."""
+    for scheme in THEMES:
+        context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(f"{a11y_url}/practice?q={KIND_EXAMPLES['spot-the-bug']}")
+        settled(page)
+        page.wait_for_selector("#rldojo-a11y-css", state="attached")
+        page.wait_for_selector("[data-testid=stCode] .linenumber")  # the highlighter arrives late
+        ratio = page.evaluate(LINE_NUMBER_CONTRAST)
+        context.close()
+        assert ratio >= 4.5, f"{scheme}: line numbers at {ratio:.2f}:1"
 
 
 def test_the_gridworld_sweeps_are_stepped_from_the_keyboard(page: Page, a11y_url: str) -> None:
