@@ -244,6 +244,7 @@ def test_page_has_no_serious_violations(page: Page, a11y_url: str, axe_js: str, 
 def test_formulas_and_charts_have_text_alternatives(page: Page, a11y_url: str) -> None:
     """The check the page test makes finds what it looks for: a lesson with formulas and a chart."""
     page.goto(f"{a11y_url}/lesson?lesson=returns-and-discounting")
+    expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_attached(timeout=60_000)  # drawn late
     settled(page)
     found = page.evaluate(TEXT_ALTERNATIVES)
     assert found["formulas"] > 10 and found["charts"] >= 1, found
