@@ -59,6 +59,8 @@ CSS = """
 [data-testid="stCode"] .token.operator, [data-testid="stCode"] .token.punctuation {
   color: color-mix(in srgb, #6b7280 30%, currentColor) !important;
 }
+/* st.code(line_numbers=True): Streamlit's grey numbers have 2.6:1 (light) and 3.4:1 (dark). */
+[data-testid="stCode"] .linenumber { color: color-mix(in srgb, #6b7280 45%, currentColor) !important; }
 /* Captions are the text colour at 60%; inline code and links inside them would otherwise fade their
    own colour below 4.5:1. Links keep their underline, so they still stand out. */
 [data-testid="stCaptionContainer"] code, [data-testid="stCaptionContainer"] a { color: inherit !important; }
@@ -146,6 +148,11 @@ SCRIPT = """
   new MutationObserver(soon).observe(document.head, {childList: true});  // a theme's new styles
   matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => setTimeout(soon, 100));
   window.addEventListener('resize', soon);
+  // A formula or code block can become wider than its column with no change to the page's elements:
+  // KaTeX's fonts arrive late, or the column narrows (a scroll bar appears). Look again then too.
+  if (document.fonts) document.fonts.addEventListener('loadingdone', soon);
+  const main = document.querySelector('[data-testid="stMain"]') || document.body;
+  if (window.ResizeObserver) new ResizeObserver(soon).observe(main);
   document.addEventListener('scroll', (event) => {
     const el = event.target;
     if (el instanceof Element && el.matches(scrollers)) shade(el);

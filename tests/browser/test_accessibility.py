@@ -24,6 +24,7 @@ from app.grading.bank import load_questions
 from app.learners import db, drills, store
 from app.learners.store import LESSON_DONE
 from app.runs.backends import open_manager
+from app.runs.store import ACTIVE, FINISHED
 from tests.browser.axe import COLOUR_RULES, audit, axe_source, report
 from tests.browser.server import streamlit_server
 
@@ -111,6 +112,30 @@ def test_axe_is_skipped_only_where_npm_is_absent(tmp_path: Path, monkeypatch: py
         axe.axe_source()
 
 
+def test_the_audit_finds_a_violation_and_excludes_only_the_listed_node(
+    page: Page, a11y_url: str, axe_js: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check can fail: two low-contrast paragraphs put into Home are found, in the dark theme
+    too, and an exception names exactly one node (the other is still reported)."""
+    from tests.browser import axe
+
+    page.goto(a11y_url)
+    settled(page)
+    page.evaluate(
+        """() => { for (const id of ['rld-grey-1', 'rld-grey-2']) {
+            const p = document.createElement('p');
+            p.id = id; p.textContent = 'Faint text'; p.style.color = '#bbbbbb'; p.style.background = '#ffffff';
+            document.querySelector('[data-testid=stMain]').prepend(p); } }"""
+    )
+    found = [v for v in audit(page, axe_js) if v.rule == "color-contrast"]
+    assert found and {"#rld-grey-1", "#rld-grey-2"} <= set(found[0].targets), found
+    with pytest.raises(AssertionError, match="rld-grey-1"):
+        check_both_themes(page, axe_js, "/ with faint text")
+    monkeypatch.setattr(axe, "STREAMLIT_EXCEPTIONS", {"color-contrast": ["#rld-grey-1"]})
+    left = [t for v in axe.audit(page, axe_js, rules=COLOUR_RULES) for t in v.targets]
+    assert "#rld-grey-2" in left and "#rld-grey-1" not in left, left
+
+
 def settled(page: Page) -> None:
     """Wait until the script has run to the end and its charts are drawn."""
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning] h1", timeout=90_000)
@@ -121,16 +146,35 @@ def settled(page: Page) -> None:
     page.wait_for_timeout(300)  # one more frame for late layout (tabs, fonts)
 
 
+# The app's background, and that of each open expander's header (Streamlit repaints those a moment
+# later), is dark in the dark theme and light in the light one; see-through ones are skipped.
+THEME_APPLIED = """dark => {
+    const sum = el => { const c = getComputedStyle(el).backgroundColor.match(/[0-9.]+/g).map(Number);
+        return c.length > 3 && c[3] < 1 ? null : c[0] + c[1] + c[2]; };
+    const app = document.querySelector('[data-testid=stApp]');
+    const shown = [app, ...document.querySelectorAll('details[open] > summary')];
+    return shown.map(sum).filter(v => v !== null).every(v => (v < 200) === dark);
+}"""
+
+
+def open_expanders(page: Page) -> int:
+    """Open every expander of the page: axe skips what is hidden, and behind them are charts' tables,
+    hints, model answers, whole functions and demo settings."""
+    count = page.evaluate(
+        """() => { const closed = [...document.querySelectorAll('[data-testid=stMain] details:not([open]) > summary')];
+            closed.forEach(s => s.click()); return closed.length; }"""
+    )
+    page.wait_for_function("() => !document.querySelector('[data-testid=stMain] details:not([open])')")
+    settled(page)
+    return count
+
+
 def check_both_themes(page: Page, axe_js: str, where: str) -> None:
     """Every WCAG A/AA rule in the light theme, then the colour rules again in the dark one."""
     failures = []
     for theme in THEMES:
         page.emulate_media(color_scheme=theme)
-        page.wait_for_function(
-            "dark => { const bg = getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor;"
-            " const [r, g, b] = bg.match(/\\d+/g).map(Number); return (r + g + b < 200) === dark; }",
-            arg=theme == "dark",
-        )
+        page.wait_for_function(THEME_APPLIED, arg=theme == "dark")
         found = audit(page, axe_js, rules=None if theme == THEMES[0] else COLOUR_RULES)
         if found:
             failures.append(report(f"{where} ({theme})", found))
@@ -138,7 +182,17 @@ def check_both_themes(page: Page, axe_js: str, where: str) -> None:
 
 
 def lesson_ids() -> list[str]:
-    return [lesson_id for lesson_id, entry in load_catalogue().lessons.items() if entry.ok]
+    """Every lesson in the catalogue (one that fails to load too: its page says why, and is audited)."""
+    return list(load_catalogue().lessons)
+
+
+def test_every_question_kind_is_opened() -> None:
+    """A kind added to the bank's schema must get an example here, or its page goes unchecked."""
+    from app.content.quiz_models import KINDS
+
+    assert set(KIND_EXAMPLES) == set(KINDS)
+    questions = load_questions()
+    assert {kind: questions.get(qid).kind for kind, qid in KIND_EXAMPLES.items()} == {k: k for k in KIND_EXAMPLES}
 
 
 PAGES = [
@@ -156,12 +210,77 @@ PAGES = [
 ]
 
 
+# Text alternatives that axe does not demand: each formula carries KaTeX's MathML (and its drawn twin is
+# hidden from screen readers, so it is not read twice); each chart is a figure named by a sentence.
+TEXT_ALTERNATIVES = """() => ({
+    formulas: document.querySelectorAll('.katex').length,
+    withoutMathml: [...document.querySelectorAll('.katex')]
+        .filter(k => !(k.querySelector('.katex-mathml math') || {}).textContent
+            || (k.querySelector('.katex-html') || {getAttribute: () => 'true'}).getAttribute('aria-hidden') !== 'true')
+        .map(k => k.textContent.slice(0, 60)),
+    charts: document.querySelectorAll('[data-testid=stPlotlyChart]').length,
+    unnamedCharts: [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
+        .filter(c => c.getAttribute('role') !== 'figure' || (c.getAttribute('aria-label') || '').trim().length < 20)
+        .map(c => c.outerHTML.slice(0, 120)),
+})"""
+
+
+def check_text_alternatives(page: Page, where: str) -> None:
+    found = page.evaluate(TEXT_ALTERNATIVES)
+    assert not found["withoutMathml"], f"{where}: formulas without MathML: {found['withoutMathml']}"
+    assert not found["unnamedCharts"], f"{where}: charts without a description: {found['unnamedCharts']}"
+
+
 @pytest.mark.parametrize("path", [p for _, p in PAGES], ids=[name for name, _ in PAGES])
 def test_page_has_no_serious_violations(page: Page, a11y_url: str, axe_js: str, path: str) -> None:
     page.goto(a11y_url + path)
     settled(page)
     expect(page.get_by_text("Traceback")).to_have_count(0)
+    open_expanders(page)
     check_both_themes(page, axe_js, path)
+    check_text_alternatives(page, path)
+
+
+def test_formulas_and_charts_have_text_alternatives(page: Page, a11y_url: str) -> None:
+    """The check the page test makes finds what it looks for: a lesson with formulas and a chart."""
+    page.goto(f"{a11y_url}/lesson?lesson=returns-and-discounting")
+    expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_attached(timeout=60_000)  # drawn late
+    settled(page)
+    found = page.evaluate(TEXT_ALTERNATIVES)
+    assert found["formulas"] > 10 and found["charts"] >= 1, found
+    check_text_alternatives(page, "/lesson?lesson=returns-and-discounting")
+    name = page.locator("[data-testid=stPlotlyChart]").first.get_attribute("aria-label")
+    assert name.startswith("Bar chart: ") and name.endswith("The numbers are in the table below the chart."), name
+    expect(page.get_by_text(re.compile(r"^The numbers behind ")).first).to_be_visible()
+
+
+def test_animations_stop_for_readers_who_ask_for_reduced_motion(browser, a11y_url: str) -> None:
+    """style.py's CSS reaches the page and its media query holds: under `prefers-reduced-motion: reduce`
+    transitions and animations take no time and an episode's still frame shows instead of the GIF."""
+    probe = """() => {
+        const box = document.createElement('div');
+        box.innerHTML = '<div id="rld-t" style="transition: opacity 2s; animation: none 3s"></div>'
+            + '<div class="st-key-rld-moving-probe">moving</div><div class="st-key-rld-still-probe">still</div>';
+        document.querySelector('[data-testid=stMain]').appendChild(box);
+        const t = getComputedStyle(document.getElementById('rld-t'));
+        const shown = sel => getComputedStyle(document.querySelector(sel)).display !== 'none';
+        const seconds = text => parseFloat(text) * (text.endsWith('ms') ? 0.001 : 1);
+        return {transition: seconds(t.transitionDuration), animation: seconds(t.animationDuration),
+                moving: shown('.st-key-rld-moving-probe'), still: shown('.st-key-rld-still-probe')};
+    }"""
+    seen = {}
+    for motion in ("no-preference", "reduce"):
+        context = browser.new_context(viewport={"width": 1280, "height": 1000}, reduced_motion=motion)
+        page = context.new_page()
+        page.goto(a11y_url)
+        settled(page)
+        page.wait_for_selector("#rldojo-a11y-css", state="attached")
+        seen[motion] = page.evaluate(probe)
+        context.close()
+    assert seen["no-preference"] == {"transition": 2, "animation": 3, "moving": True, "still": False}, seen
+    reduced = seen["reduce"]
+    assert reduced["transition"] < 0.001 and reduced["animation"] < 0.001, seen
+    assert (reduced["moving"], reduced["still"]) == (False, True), seen
 
 
 def test_drill_tabs_have_no_serious_violations(page: Page, a11y_url: str, axe_js: str) -> None:
@@ -181,7 +300,31 @@ def test_feedback_after_an_answer_has_no_serious_violations(page: Page, a11y_url
     page.get_by_text(question.distractors[0], exact=True).click()
     page.get_by_role("button", name="Check", exact=True).click()
     expect(page.get_by_text("Not this one.", exact=True)).to_be_visible()
+    # Not colour alone: the words, and an icon beside them.
+    alert = page.get_by_test_id("stAlertContainer").filter(has_text="Not this one.")
+    expect(alert.get_by_test_id("stAlertDynamicIcon")).to_have_text("cancel")
     check_both_themes(page, axe_js, "/practice, a wrong answer")
+
+
+def test_a_coding_answer_graded_has_no_serious_violations(page: Page, a11y_url: str, axe_js: str) -> None:
+    """What an implement question shows once the sandbox has graded it: the starter (a failure, with
+    its first failing case or error), then the reference (a pass, with the reference code panel)."""
+    from app.grading.solutions import reference_solution
+
+    question = load_questions().get(KIND_EXAMPLES["implement"])
+    page.goto(f"{a11y_url}/practice?q={question.id}")
+    settled(page)
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_test_id("stAlertContentError").first).to_be_visible(timeout=90_000)
+    settled(page)
+    check_both_themes(page, axe_js, f"/practice?q={question.id}, the starter run")
+
+    box = page.get_by_label(re.compile("^Your code"))
+    box.fill(reference_solution(question))
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_text(re.compile(r"^All \d+ cases pass\."))).to_be_visible(timeout=90_000)
+    settled(page)
+    check_both_themes(page, axe_js, f"/practice?q={question.id}, a passing run")
 
 
 def test_a_live_run_has_no_serious_violations(page: Page, a11y_url: str, a11y_data: Path, axe_js: str) -> None:
@@ -197,6 +340,37 @@ def test_a_live_run_has_no_serious_violations(page: Page, a11y_url: str, a11y_da
     page.goto(f"{a11y_url}/runs?run={run_id}")
     expect(page.get_by_text(re.compile("^stopped$"))).to_be_visible(timeout=30_000)
     check_both_themes(page, axe_js, f"/runs?run={run_id} (stopped)")
+
+
+def test_the_runs_list_and_a_seed_group_have_no_serious_violations(
+    page: Page, a11y_url: str, a11y_data: Path, axe_js: str
+) -> None:
+    """The Runs list with rows and a seed group's link (the page test above sees it empty), and a
+    finished seed group's page (/runs?group=ID: its counts, IQM and curves)."""
+    manager = open_manager(a11y_data, capacity=1)
+    group, run_ids = manager.start_seeds("tabular", {"episodes": 100}, 2)
+    deadline = time.monotonic() + 300
+    while any(manager.get(r).status in ACTIVE for r in run_ids):  # capacity 1: one seed after the other
+        assert time.monotonic() < deadline, [(r, manager.get(r).status) for r in run_ids]
+        manager.schedule()
+        time.sleep(1)
+    for r in run_ids:
+        assert manager.get(r).status == FINISHED, manager.log_tail(r)
+
+    page.goto(f"{a11y_url}/runs")
+    settled(page)
+    # The list shows this session's runs until "All runs" is switched on.
+    page.get_by_test_id("stCheckbox").filter(has_text="All runs").click()
+    expect(page.get_by_role("link", name=re.compile(r"Seed group: tabular, 2 seeds"))).to_be_visible(timeout=60_000)
+    settled(page)
+    check_both_themes(page, axe_js, "/runs, all runs")
+
+    page.goto(f"{a11y_url}/runs?group={group}")
+    expect(page.get_by_text("2 finished", exact=True)).to_be_visible(timeout=90_000)
+    expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_attached(timeout=60_000)
+    settled(page)
+    check_both_themes(page, axe_js, f"/runs?group={group}")
+    check_text_alternatives(page, f"/runs?group={group}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,7 +495,7 @@ def keyboard_drill(a11y_url: str, a11y_data: Path) -> str:
 
 
 def test_keyboard_only_from_home_to_a_finished_drill(
-    browser, a11y_url: str, keyboard_drill: str, tmp_path: Path
+    browser, a11y_url: str, keyboard_drill: str, axe_js: str, tmp_path: Path
 ) -> None:
     """No mouse: open a lesson from Home, move through its sections, scroll a code panel and a wide
     formula, answer a choice and a coding question, start and stop a live run, finish a retrieval drill.
@@ -413,6 +587,9 @@ def test_keyboard_only_from_home_to_a_finished_drill(
             expect(next_button).to_have_count(0)
         expect(page.get_by_text("Drill done: 2 questions", exact=False)).to_be_visible()
         assert keys.stops > 30
+        # The drill's report, which no page test reaches, at this phone width.
+        settled(page)
+        check_both_themes(page, axe_js, "a finished retrieval drill's report (390 px wide)")
     finally:
         page.screenshot(path=str(tmp_path / "keyboard-end.png"), full_page=True)
         (tmp_path / "keyboard-end.txt").write_text(page.inner_text("[data-testid=stMain]"))
@@ -444,6 +621,40 @@ def test_code_panels_are_dark_in_the_dark_theme(browser, a11y_url: str, tmp_path
         else:
             assert background < 80, f"the dark theme's code panel is not dark: median grey {background}"
         assert abs(background - text) > 120, f"{scheme}: text {text} on background {background}"
+
+
+LINE_NUMBER_CONTRAST = """() => {
+    const rgb = text => {  // rgb(0-255 ...), or color(srgb 0-1 ...) from color-mix
+        const v = text.match(/[0-9.]+/g).map(Number);
+        return text.startsWith('color(') ? [...v.slice(0, 3).map(x => x * 255), ...v.slice(3)] : v;
+    };
+    const lum = ([r, g, b]) => [r, g, b].map(v => v / 255)
+        .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+        .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const number = document.querySelector('[data-testid=stCode] .linenumber');
+    let back = number;
+    while (back && rgb(getComputedStyle(back).backgroundColor)[3] === 0) back = back.parentElement;
+    const bg = rgb(getComputedStyle(back).backgroundColor);
+    const [r, g, bl, alpha = 1] = rgb(getComputedStyle(number).color);  // Streamlit's grey is the text at 40%
+    const fg = [r, g, bl].map((v, i) => alpha * v + (1 - alpha) * bg[i]);
+    const [a, b] = [lum(fg), lum(bg)];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_code_line_numbers_keep_contrast_in_both_themes(browser, a11y_url: str) -> None:
+    """st.code(line_numbers=True) (a spot-the-bug snippet, the code a learner ran): Streamlit's grey
+    numbers had 2.6:1 in the light theme and 3.4:1 in the dark one; style.py gives them 4.5:1."""
+    for scheme in THEMES:
+        context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(f"{a11y_url}/practice?q={KIND_EXAMPLES['spot-the-bug']}")
+        settled(page)
+        page.wait_for_selector("#rldojo-a11y-css", state="attached")
+        page.wait_for_selector("[data-testid=stCode] .linenumber")  # the highlighter arrives late
+        ratio = page.evaluate(LINE_NUMBER_CONTRAST)
+        context.close()
+        assert ratio >= 4.5, f"{scheme}: line numbers at {ratio:.2f}:1"
 
 
 def test_the_gridworld_sweeps_are_stepped_from_the_keyboard(page: Page, a11y_url: str) -> None:
