@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.content.quiz_models import RubricPoint
@@ -53,29 +52,51 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(text))
 
 
-def _word_matches(pattern: str, word: str) -> bool:
+def _word_pattern(pattern: str) -> str:
+    """A regex for the words `pattern` matches: `clip*` any word starting with clip; a word of 4+ letters
+    also its plural (`s`, `es`) and, when it ends in `s`, its singular."""
     if pattern.endswith("*"):
-        return word.startswith(pattern[:-1])
-    if pattern == word:
-        return True
-    return len(pattern) > 3 and (word == pattern + "s" or pattern == word + "s" or word == pattern + "es")
+        return re.escape(pattern[:-1]) + r"[^ ]*"
+    if len(pattern) <= 3:
+        return re.escape(pattern)
+    forms = [re.escape(pattern) + "(?:e?s)?"]
+    if pattern.endswith("s"):
+        forms.append(re.escape(pattern[:-1]))
+    return "(?:" + "|".join(forms) + ")"
 
 
-def _term_in(term: Sequence[str], sentence: Sequence[str]) -> bool:
-    n = len(term)
-    return any(
-        all(_word_matches(t, w) for t, w in zip(term, sentence[i : i + n], strict=True))
-        for i in range(len(sentence) - n + 1)
-    )
+@functools.lru_cache(maxsize=16_384)
+def _term_regex(term: str) -> re.Pattern[str] | None:
+    """A term (a run of words that must appear together, in order) as a regex over space-joined words."""
+    found = _words(term)
+    if not found:
+        return None
+    return re.compile(r"(?:^| )" + " ".join(map(_word_pattern, found)) + r"(?= |$)")
+
+
+@functools.lru_cache(maxsize=16_384)
+def _phrase_terms(phrase: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(t for t in map(_term_regex, phrase.split(" + ")) if t is not None)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _sentences(text: str) -> tuple[str, ...]:
+    """The text's sentences, and the whole text, each as its words joined by single spaces."""
+    parts = [" ".join(_words(s)) for s in _SENTENCE.split(text)]
+    return tuple(p for p in parts if p)
 
 
 def phrase_matches(phrase: str, text: str) -> bool:
-    terms = [_words(term) for term in phrase.split(" + ")]
-    terms = [t for t in terms if t]
+    """Whether every term of `phrase` appears in one sentence of `text` (in the whole text, for a
+    phrase of one term). Compiled once per term: graders call this for every clause and phrasing."""
+    terms = _phrase_terms(phrase)
     if not terms:
         return False
-    sentences = [_words(s) for s in _SENTENCE.split(text)] + [_words(text)] * (len(terms) == 1)
-    return any(all(_term_in(term, sentence) for term in terms) for sentence in sentences if sentence)
+    sentences = _sentences(text)
+    if len(terms) == 1:
+        whole = " ".join(_words(text))
+        sentences = (*sentences, whole) if whole else sentences
+    return any(all(term.search(sentence) for term in terms) for sentence in sentences)
 
 
 @dataclass(frozen=True)

@@ -134,3 +134,57 @@ def test_spot_the_bug_needs_the_exact_line_and_the_fix(questions: Questions) -> 
 def test_rubric_points_are_plain_models() -> None:
     point = RubricPoint(point="A point", accept=["word"])
     assert rubric.match([point], "A word.").hit == ["A point"]
+
+
+def _oracle_matches(phrase: str, text: str) -> bool:
+    """The matching rules of app/grading/rubric.py's docstring, word by word (the original code, kept
+    as the oracle for the compiled version)."""
+
+    def word_ok(pattern: str, word: str) -> bool:
+        if pattern.endswith("*"):
+            return word.startswith(pattern[:-1])
+        if pattern == word:
+            return True
+        return len(pattern) > 3 and (word == pattern + "s" or pattern == word + "s" or word == pattern + "es")
+
+    def term_in(term: tuple[str, ...], sentence: tuple[str, ...]) -> bool:
+        n = len(term)
+        return any(
+            all(word_ok(t, w) for t, w in zip(term, sentence[i : i + n], strict=True))
+            for i in range(len(sentence) - n + 1)
+        )
+
+    terms = [t for t in (rubric._words(term) for term in phrase.split(" + ")) if t]
+    if not terms:
+        return False
+    sentences = [rubric._words(s) for s in rubric._SENTENCE.split(text)] + [rubric._words(text)] * (len(terms) == 1)
+    return any(all(term_in(term, s) for term in terms) for s in sentences if s)
+
+
+def test_phrase_matching_agrees_with_the_word_by_word_rules(questions: Questions) -> None:
+    import random
+
+    phrases = sorted(
+        {
+            p
+            for q in questions.by_id.values()
+            for pt in (getattr(q, "rubric", None) or getattr(q, "fix", None) or [])
+            for p in pt.accept
+        }
+    )
+    texts = [
+        t
+        for q in questions.by_id.values()
+        for t in (getattr(q, "model_answer", None), getattr(q, "model_fix", None))
+        if t
+    ]
+    extra = ["Clips, clipping and clipped.", "The boxes; a box.", "x * y = z", "rewards-to-go: G_t", "Q-values (V's)"]
+    rng = random.Random(0)
+    texts = rng.sample(texts, 40) + extra
+    hits = 0
+    for phrase in phrases:
+        for text in texts:
+            expected = _oracle_matches(phrase, text)
+            assert rubric.phrase_matches(phrase, text) is expected, (phrase, text)
+            hits += expected
+    assert hits > 100  # the comparison saw many matches, not only misses
