@@ -20,14 +20,13 @@ from algorithms.losses import dpo_implicit_rewards, dpo_loss, kto_loss
 
 @torch.no_grad()
 def _reference_logprobs(reference, prompt, completion, mask, batch_size: int = 512):
-    return torch.cat(
-        [
-            sequence_logprobs(
-                reference, prompt[i : i + batch_size], completion[i : i + batch_size], mask[i : i + batch_size]
-            )
-            for i in range(0, prompt.shape[0], batch_size)
-        ]
-    )
+    """ln ref(y | x) of every row, (N,), in batches of rows of similar length: a batch is as wide as its
+    longest completion, so a random batch of 512 was mostly padding (a few rows run to the maximum)."""
+    order = torch.argsort(mask.sum(1), stable=True)
+    out = torch.empty(prompt.shape[0], device=prompt.device)
+    for index in order.split(batch_size):
+        out[index] = sequence_logprobs(reference, prompt[index], completion[index], mask[index])
+    return out
 
 
 def train_dpo(

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from algorithms.batching import least_padding_batches
 from algorithms.lm.reviews import EOS, WORDS
 
 PAD, BOS, UNK = "<pad>", "<bos>", "<unk>"
@@ -35,6 +36,10 @@ class ModelSize:
     n_embd: int
     n_head: int
     n_positions: int = 32
+    activation: str = "gelu_pytorch_tanh"
+    """GPT-2's tanh GELU as one fused torch kernel: the same function as GPT-2's own `gelu_new`
+    (to 1e-6), which transformers writes out as seven elementwise ops, each with its own pass over
+    memory forward and backward: 15% of the tiny chain's time (docs/benchmarks.md)."""
 
 
 def build_tokenizer(words: tuple[str, ...] = WORDS):
@@ -62,6 +67,7 @@ def build_model(tokenizer, size: ModelSize):
         n_embd=size.n_embd,
         n_layer=size.n_layer,
         n_head=size.n_head,
+        activation_function=size.activation,
         resid_pdrop=0.0,
         embd_pdrop=0.0,
         attn_pdrop=0.0,
@@ -169,12 +175,39 @@ def sample(model, prompt_ids: Tensor, max_new_tokens: int, eos_id: int, pad_id: 
     return completion.masked_fill(after_eos, pad_id), mask
 
 
+# On the CPU one pass of the tiny GPT-2, forward and backward, costs about as much as 120 tokens of
+# work (8 ms against 0.063 ms a token on the 2-core dev VM): the rows of a batch are split into passes
+# of similar length when that saves more padding than it costs (docs/benchmarks.md).
+PASS_COST_TOKENS = 120
+
+
 def token_logprobs(model, prompt_ids: Tensor, completion: Tensor, mask: Tensor, with_hidden: bool = False):
     """ln pi(y_t | x, y_<t) for every completion token, (B, T), zero on padding.
 
     With with_hidden=True also returns the last hidden states at the same positions, (B, T, H):
     the state each token was chosen in (PPO's value head reads them).
+
+    On the CPU a batch whose completions differ much in length is run as a few passes of rows of
+    similar length (a random batch of DPO pairs is as wide as its longest completion, more than
+    twice the average): the same numbers, with less padding to compute forward and backward.
     """
+    B, T = completion.shape
+    if completion.device.type != "cpu" or B < 2 or T == 0:
+        return _token_logprobs(model, prompt_ids, completion, mask, with_hidden)
+    positions = torch.arange(1, T + 1, device=mask.device)
+    ends = (mask.ne(0).long() * positions).amax(1).tolist()  # the last real token of each row
+    groups = least_padding_batches([e + prompt_ids.shape[1] for e in ends], PASS_COST_TOKENS)
+    if len(groups) == 1:
+        return _token_logprobs(model, prompt_ids, completion, mask, with_hidden)
+    index = [torch.tensor(g, device=completion.device) for g in groups]
+    parts = [_token_logprobs(model, prompt_ids[i], completion[i], mask[i], with_hidden) for i in index]
+    back = torch.argsort(torch.cat(index))  # row r of the batch is row back[r] of the passes, in order
+    if with_hidden:
+        return torch.cat([p[0] for p in parts])[back], torch.cat([p[1] for p in parts])[back]
+    return torch.cat(parts)[back]
+
+
+def _token_logprobs(model, prompt_ids: Tensor, completion: Tensor, mask: Tensor, with_hidden: bool = False):
     T = completion.shape[1]
     width = max(1, int(mask.sum(1).max()))  # columns of padding that every row shares cost nothing
     completion, mask = completion[:, :width], mask[:, :width]

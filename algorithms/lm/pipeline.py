@@ -102,7 +102,7 @@ PRESETS: dict[str, Preset] = {
         ppo=LMPPOSettings(iterations=3, batch_size=16, minibatch_size=8, epochs=2),
         n_eval=32,
     ),
-    # About 0.8 M parameters: the whole chain in about 4 minutes on an idle 2-core CPU (docs/benchmarks.md).
+    # About 0.8 M parameters: the whole chain in about 4 minutes (220 s) on an idle 2-core CPU (docs/benchmarks.md).
     # PPO: 40 iterations of 128 rollouts (the same 5,120 samples as 80 of 64, half the rollout loops and
     # optimiser steps, at twice the learning rate), beta adapted towards 3 nats so a seed whose reward
     # model is easier to fool does not run off (fixed beta: KL 8.3 on seed 1); the no-KL run needs only

@@ -15,9 +15,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from algorithms.batching import least_padding_batches
 from algorithms.contract import OnUpdate, ShouldStop, ignore_metrics, never_stop
 from algorithms.lm.loop import TrainSettings, train_loop
-from algorithms.lm.model import autocast
+from algorithms.lm.model import PASS_COST_TOKENS, autocast
 from algorithms.lm.preferences import Pairs
 from algorithms.losses import bradley_terry_loss
 
@@ -42,15 +43,28 @@ class Normaliser:
 
 
 def reward_scores(reward_model, prompt: Tensor, completion: Tensor, batch_size: int = 512) -> Tensor:
-    """r(x, y) for each row, (N,): the head's output at the last non-pad token of prompt + completion."""
-    out = []
+    """r(x, y) for each row, (N,): the head's output at the last non-pad token of prompt + completion.
+
+    Rows are scored in passes of similar length, each cut to its longest completion (on the CPU split
+    at the least cost, as `token_logprobs` does; on a GPU in batches of `batch_size`): random batches
+    would be mostly padding."""
     pad = reward_model.config.pad_token_id
-    for start in range(0, prompt.shape[0], batch_size):
-        chunk = completion[start : start + batch_size]
-        width = max(1, int((chunk != pad).sum(1).max()))  # drop the padding columns every row shares
-        ids = torch.cat([prompt[start : start + batch_size], chunk[:, :width]], dim=1)
+    T = completion.shape[1]
+    # Up to the last non-pad token, not the count of them: a sampled <pad> inside a completion is a
+    # token like any other, and cutting before the <eos> after it would change the score.
+    positions = torch.arange(1, T + 1, device=completion.device)
+    ends = (completion.ne(pad).long() * positions).amax(1) if T else positions.new_zeros(len(completion))
+    if completion.device.type == "cpu":
+        lengths = (ends + prompt.shape[1]).tolist()
+        groups = [torch.tensor(g) for g in least_padding_batches(lengths, PASS_COST_TOKENS, most=batch_size)]
+    else:
+        groups = list(torch.argsort(ends, stable=True).split(batch_size))
+    out = []
+    for rows in groups:
+        width = max(1, int(ends[rows].max())) if T else 0  # drop the padding columns every row shares
+        ids = torch.cat([prompt[rows], completion[rows][:, :width]], dim=1)
         out.append(reward_model(input_ids=ids).logits.squeeze(-1).float())
-    return torch.cat(out)
+    return torch.cat(out)[torch.argsort(torch.cat(groups))]
 
 
 def pair_accuracy(reward_model, pairs: Pairs) -> float:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from algorithms.batching import least_padding_batches
 from app.content.quiz_models import RubricPoint
 from app.grading import rubric
 
@@ -297,25 +298,11 @@ CALL_COST_TOKENS = 45
 
 
 def batches(lengths: list[int], call_cost: int = CALL_COST_TOKENS, most: int = 32) -> list[list[int]]:
-    """Indices of texts grouped into forward passes, cheapest first-to-last split of the texts sorted
-    by length: a pass costs `call_cost` plus its size times its longest text (padding included).
+    """Indices of texts grouped into forward passes (`algorithms.batching.least_padding_batches`).
 
     The longest answers (13 to 18 clauses from 5 to 80 tokens) took 190 to 260 ms in batches of 16
     sorted by length, most of it padding every clause to the longest one; split this way, 130 to 160."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    n = len(order)
-    best = [0.0] + [float("inf")] * n  # best[j]: cheapest cost of the first j texts in order
-    cut = [0] * (n + 1)
-    for j in range(1, n + 1):
-        for i in range(max(0, j - most), j):
-            cost = best[i] + call_cost + (j - i) * lengths[order[j - 1]]
-            if cost < best[j]:
-                best[j], cut[j] = cost, i
-    groups, j = [], n
-    while j > 0:
-        groups.append(order[cut[j] : j])
-        j = cut[j]
-    return groups[::-1]
+    return least_padding_batches(lengths, call_cost, most)
 
 
 _encoder_lock = threading.Lock()

@@ -95,6 +95,21 @@ def test_tokenizer_round_trip_is_word_level(tiny) -> None:
     assert decode(tokenizer, torch.tensor([ids])) == [text]
 
 
+def test_the_model_uses_one_fused_gelu_that_equals_gpt2s_own(tiny, tmp_path) -> None:
+    # GPT-2's gelu_new is seven elementwise ops in transformers: 15% of the tiny chain's time. The
+    # fused kernel computes the same function, and a saved model loads with it.
+    from transformers.activations import ACT2FN
+
+    model, tokenizer = tiny
+    assert model.config.activation_function == "gelu_pytorch_tanh"
+    x = torch.linspace(-6, 6, 10_001, dtype=torch.float64)
+    assert torch.allclose(ACT2FN["gelu_pytorch_tanh"](x), ACT2FN["gelu_new"](x), atol=1e-12)
+    x32 = x.float()
+    assert torch.allclose(ACT2FN["gelu_pytorch_tanh"](x32), ACT2FN["gelu_new"](x32), atol=1e-6)
+    loaded, _ = load_policy(save(model, tokenizer, tmp_path / "m"))
+    assert loaded.config.activation_function == "gelu_pytorch_tanh"
+
+
 def test_save_and_from_pretrained_give_the_same_model(tiny, tmp_path) -> None:
     model, tokenizer = tiny
     save(model, tokenizer, tmp_path / "m")
@@ -450,3 +465,62 @@ def test_ppo_update_uses_the_value_clip_and_gradient_norm_settings(tiny, monkeyp
     stats = _update(policy, head, torch.optim.Adam(params, lr=1e-3), params, batch, settings, "cpu")
     assert clips == [None, None] and norms == [0.3, 0.3]  # two minibatches, each with the settings
     assert math.isfinite(stats["losses/value"]) and stats["losses/value"] > 0
+
+
+def _varied_batch(tokenizer, n: int = 24, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    prompt = torch.full((n, 3), tokenizer.bos_token_id)
+    prompt[:, 1:] = torch.randint(3, len(tokenizer), (n, 2), generator=g)
+    completion = torch.randint(3, len(tokenizer), (n, 20), generator=g)
+    lengths = torch.cat([torch.full((n - 3,), 3), torch.tensor([20, 11, 15])])  # mostly short, a few long
+    mask = (torch.arange(20)[None] < lengths[:, None]).float()
+    return prompt, completion * mask.long() + tokenizer.pad_token_id * (1 - mask.long()), mask
+
+
+def test_token_logprobs_in_passes_of_similar_length_equal_one_pass(tiny) -> None:
+    # A batch of mostly short rows and a few long ones is split into passes; the log-probs, the hidden
+    # states and the gradients are those of one padded pass, and less padding is computed.
+    from algorithms.lm.model import _token_logprobs
+
+    model, tokenizer = tiny
+    prompt, completion, mask = _varied_batch(tokenizer)
+    widths: list[int] = []
+    hook = model.transformer.register_forward_hook(lambda _m, args, _o: widths.append(args[0].numel()))
+    try:
+        model.zero_grad()
+        logp, hidden = token_logprobs(model, prompt, completion, mask, with_hidden=True)
+        (logp.sum() + (hidden * mask[..., None]).sum()).backward()
+        split_grads = [p.grad.clone() for p in model.parameters()]
+        split_tokens, widths[:] = sum(widths), []
+        model.zero_grad()
+        one, one_hidden = _token_logprobs(model, prompt, completion, mask, with_hidden=True)
+        (one.sum() + (one_hidden * mask[..., None]).sum()).backward()
+        one_tokens = sum(widths)
+    finally:
+        hook.remove()
+    real = mask[..., None]  # past a row's end the hidden states are of padding: read nowhere
+    assert torch.allclose(logp, one, atol=1e-5) and torch.allclose(hidden * real, one_hidden * real, atol=1e-5)
+    assert all(torch.allclose(a, p.grad, atol=1e-4) for a, p in zip(split_grads, model.parameters(), strict=True))
+    assert split_tokens < 0.6 * one_tokens  # 24 x 23 tokens in one pass; about a third when split
+
+
+def test_reward_scores_read_past_a_sampled_pad_inside_a_completion(tiny, tmp_path) -> None:
+    # A sampled <pad> inside a completion is a token: the score is read at the <eos> after it, whatever
+    # the other rows of the batch are (the old cut counted non-pad tokens and dropped the <eos>).
+    from algorithms.lm.reward_model import reward_scores
+
+    model, tokenizer = tiny
+    reward_model = load_reward_model(save(model, tokenizer, tmp_path / "rm"))
+    prompt, completion, _ = _varied_batch(tokenizer)
+    pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
+    completion[0, :6] = torch.tensor([5, pad, 7, 8, 9, eos])
+    completion[0, 6:] = pad
+    with torch.no_grad():
+        direct = reward_model(input_ids=torch.cat([prompt[:1], completion[:1, :6]], dim=1)).logits.squeeze()
+        in_batch = reward_scores(reward_model, prompt, completion)
+        short_batch = reward_scores(reward_model, prompt[:1], completion[:1])
+        one_by_one = torch.stack(
+            [reward_scores(reward_model, prompt[i : i + 1], completion[i : i + 1])[0] for i in range(24)]
+        )
+    assert torch.allclose(in_batch[0], direct, atol=1e-5) and torch.allclose(short_batch[0], direct, atol=1e-5)
+    assert torch.allclose(in_batch, one_by_one, atol=1e-5)
