@@ -29,16 +29,24 @@ if group_id:
     st.stop()
 st.query_params.update({})  # sends the query string as it is now (other parameters, the learner's, stay)
 
-with st.expander("Start a new run", icon=":material/play_arrow:", expanded=False):
-    specs = registry()
-    choice = st.selectbox("Algorithm", list(specs), format_func=lambda name: specs[name].title, key="start-algorithm")
-    started = run_launcher(choice, key=f"start-{choice}", seeds=True)
-    if started and started.group:
-        st.query_params["group"] = started.group
-        st.rerun()
-    elif started:
-        st.query_params["run"] = started.run_id
-        st.rerun()
+# The form imports the chosen algorithm's module (torch for most): only when the expander is open,
+# so the list of runs does not wait for torch to load (on_change="rerun" tracks the open state).
+launcher = st.expander(
+    "Start a new run", icon=":material/play_arrow:", expanded=False, key="start-open", on_change="rerun"
+)
+if launcher.open:
+    with launcher:
+        specs = registry()
+        choice = st.selectbox(
+            "Algorithm", list(specs), format_func=lambda name: specs[name].title, key="start-algorithm"
+        )
+        started = run_launcher(choice, key=f"start-{choice}", seeds=True)
+        if started and started.group:
+            st.query_params["group"] = started.group
+            st.rerun()
+        elif started:
+            st.query_params["run"] = started.run_id
+            st.rerun()
 
 left, middle, right = st.columns([2, 2, 1])
 with left:

@@ -50,6 +50,20 @@ def test_a_practice_choice_question_imports_no_torch(tmp_path: Path) -> None:
     assert heavy_modules(body, tmp_path) == []
 
 
+def test_the_runs_page_lists_runs_without_torch_until_the_start_form_opens(tmp_path: Path) -> None:
+    # The start form imports the algorithm's module (PPO: torch, 2 s): drawn only once it is opened.
+    body = (
+        "at = AppTest.from_file('app/main.py', default_timeout=120)\n"
+        "at.switch_page('views/runs.py')\n"
+        "at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "assert [e.label for e in at.expander] == ['Start a new run'] and not at.selectbox\n"
+    )
+    assert heavy_modules(body, tmp_path) == []
+    opened = body + "at.session_state['start-open'] = True\nat.run()\nassert at.selectbox(key='start-algorithm')\n"
+    assert "torch" in heavy_modules(opened, tmp_path)  # the probe sees the form's imports
+
+
 def test_checks_that_need_torch_wait_for_validate_on_pages_only() -> None:
     from app.content import bank_checks
 

@@ -32,6 +32,12 @@ def runs_page(**params: str) -> AppTest:
     return at.run()
 
 
+def open_launcher(at: AppTest) -> AppTest:
+    """Open "Start a new run" (its form is drawn only while it is open, so torch loads only then)."""
+    at.session_state["start-open"] = True
+    return at.run()
+
+
 def finished_run(data_dir: Path) -> str:
     manager = open_manager(data_dir)
     run_id = manager.start("fake-count", {"steps": 30, "sleep": 0}, session="cli")
@@ -45,6 +51,8 @@ def finished_run(data_dir: Path) -> str:
 def test_start_form_is_built_from_the_config_dataclass(data_dir: Path) -> None:
     at = runs_page()
     assert not at.exception
+    assert not at.selectbox  # closed: no form yet
+    open_launcher(at)
     at.selectbox[0].set_value("fake-count").run()
     labels = {w.label for w in at.number_input} | {w.label for w in at.toggle} | {w.label for w in at.text_input}
     assert {"steps", "sleep", "fail at", "nan at", "ignore stop", "spawn child", "device"} <= labels

@@ -17,7 +17,7 @@ from app.runs.manager import RunManager
 from app.runs.store import DONE
 from app.widgets.runs import run_manager
 from app.widgets.seed_group import BOOTSTRAP_REPS
-from tests.app.test_runs_page import runs_page
+from tests.app.test_runs_page import open_launcher, runs_page
 
 
 @pytest.fixture
@@ -31,6 +31,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def start_form(at: AppTest, algorithm: str, **numbers: float) -> AppTest:
+    open_launcher(at)
     at.selectbox(key="start-algorithm").set_value(algorithm).run()
     for label, value in numbers.items():
         next(w for w in at.number_input if w.label == label.replace("_", " ")).set_value(value)
@@ -125,7 +126,7 @@ def test_refusals_of_the_manager(data_dir: Path) -> None:
 
 
 def test_an_algorithm_without_a_seed_offers_no_seeds_box(data_dir: Path) -> None:
-    at = runs_page()
+    at = open_launcher(runs_page())
     at.selectbox(key="start-algorithm").set_value("fake-count").run()
     assert not at.exception
     assert "seeds" not in {w.label for w in at.number_input}
