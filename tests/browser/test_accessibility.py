@@ -143,6 +143,8 @@ def settled(page: Page) -> None:
         "() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].every(c => c.querySelector('.main-svg'))",
         timeout=60_000,
     )
+    # and no element is stale (faded while a rerun redraws it: its colours are not the page's)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stElementContainer][data-stale=true]')")
     page.wait_for_timeout(300)  # one more frame for late layout (tabs, fonts)
 
 
@@ -165,6 +167,8 @@ def open_expanders(page: Page) -> int:
             closed.forEach(s => s.click()); return closed.length; }"""
     )
     page.wait_for_function("() => !document.querySelector('[data-testid=stMain] details:not([open])')")
+    if count:  # an expander that tracks its state (Runs' start form) reruns the script: let that begin
+        page.wait_for_timeout(300)
     settled(page)
     return count
 
