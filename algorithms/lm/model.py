@@ -193,21 +193,22 @@ def token_logprobs(model, prompt_ids: Tensor, completion: Tensor, mask: Tensor, 
     """
     B, T = completion.shape
     if completion.device.type != "cpu" or B < 2 or T == 0:
-        return _token_logprobs(model, prompt_ids, completion, mask, with_hidden)
+        return one_pass_logprobs(model, prompt_ids, completion, mask, with_hidden)
     positions = torch.arange(1, T + 1, device=mask.device)
     ends = (mask.ne(0).long() * positions).amax(1).tolist()  # the last real token of each row
     groups = least_padding_batches([e + prompt_ids.shape[1] for e in ends], PASS_COST_TOKENS)
     if len(groups) == 1:
-        return _token_logprobs(model, prompt_ids, completion, mask, with_hidden)
+        return one_pass_logprobs(model, prompt_ids, completion, mask, with_hidden)
     index = [torch.tensor(g, device=completion.device) for g in groups]
-    parts = [_token_logprobs(model, prompt_ids[i], completion[i], mask[i], with_hidden) for i in index]
+    parts = [one_pass_logprobs(model, prompt_ids[i], completion[i], mask[i], with_hidden) for i in index]
     back = torch.argsort(torch.cat(index))  # row r of the batch is row back[r] of the passes, in order
     if with_hidden:
         return torch.cat([p[0] for p in parts])[back], torch.cat([p[1] for p in parts])[back]
     return torch.cat(parts)[back]
 
 
-def _token_logprobs(model, prompt_ids: Tensor, completion: Tensor, mask: Tensor, with_hidden: bool = False):
+def one_pass_logprobs(model, prompt_ids: Tensor, completion: Tensor, mask: Tensor, with_hidden: bool = False):
+    """`token_logprobs` in one forward pass over the whole batch (the lessons show this one)."""
     T = completion.shape[1]
     width = max(1, int(mask.sum(1).max()))  # columns of padding that every row shares cost nothing
     completion, mask = completion[:, :width], mask[:, :width]

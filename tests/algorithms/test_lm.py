@@ -480,7 +480,7 @@ def _varied_batch(tokenizer, n: int = 24, seed: int = 0):
 def test_token_logprobs_in_passes_of_similar_length_equal_one_pass(tiny) -> None:
     # A batch of mostly short rows and a few long ones is split into passes; the log-probs, the hidden
     # states and the gradients are those of one padded pass, and less padding is computed.
-    from algorithms.lm.model import _token_logprobs
+    from algorithms.lm.model import one_pass_logprobs
 
     model, tokenizer = tiny
     prompt, completion, mask = _varied_batch(tokenizer)
@@ -493,7 +493,7 @@ def test_token_logprobs_in_passes_of_similar_length_equal_one_pass(tiny) -> None
         split_grads = [p.grad.clone() for p in model.parameters()]
         split_tokens, widths[:] = sum(widths), []
         model.zero_grad()
-        one, one_hidden = _token_logprobs(model, prompt, completion, mask, with_hidden=True)
+        one, one_hidden = one_pass_logprobs(model, prompt, completion, mask, with_hidden=True)
         (one.sum() + (one_hidden * mask[..., None]).sum()).backward()
         one_tokens = sum(widths)
     finally:

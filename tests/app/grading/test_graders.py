@@ -180,11 +180,11 @@ def test_phrase_matching_agrees_with_the_word_by_word_rules(questions: Questions
     ]
     extra = ["Clips, clipping and clipped.", "The boxes; a box.", "x * y = z", "rewards-to-go: G_t", "Q-values (V's)"]
     rng = random.Random(0)
-    texts = rng.sample(texts, 40) + extra
+    texts = rng.sample(texts, 12) + extra
     hits = 0
     for phrase in phrases:
         for text in texts:
             expected = _oracle_matches(phrase, text)
             assert rubric.phrase_matches(phrase, text) is expected, (phrase, text)
             hits += expected
-    assert hits > 100  # the comparison saw many matches, not only misses
+    assert hits > 30  # the comparison saw many matches, not only misses
