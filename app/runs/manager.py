@@ -22,7 +22,7 @@ from typing import Any
 
 from algorithms import load
 from app.runs.configs import ConfigError, build_config, config_to_dict
-from app.runs.status import MAX_SEEDS
+from app.runs.status import MAX_SEEDS, CapacityError
 from app.runs.store import (
     ACTIVE,
     DATABASE_URL_ENV,
@@ -39,10 +39,6 @@ from app.settings import ROOT
 CAPACITY_ENV = "RLDOJO_MAX_RUNS"
 STOP_GRACE_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 120.0
-
-
-class CapacityError(ValueError):
-    """RLDOJO_MAX_RUNS is not a whole number of runs."""
 
 
 def default_capacity() -> int:

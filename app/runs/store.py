@@ -65,6 +65,7 @@ from app.runs.status import (  # noqa: F401  (the states are also imported from 
     STARTING,
     STATUSES,
     STOPPED,
+    StoreUnavailable,
 )
 from app.settings import DATA_DIR_ENV, DATABASE_URL_ENV
 from app.settings import data_dir as default_data_dir
@@ -163,10 +164,6 @@ def _json_safe(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     return json.dumps(_json_safe(value), allow_nan=False, default=str)
-
-
-class StoreUnavailable(RuntimeError):
-    """The runs database cannot be used; the message says why and what to do, in one line."""
 
 
 def describe_problem(data_dir: Path, exc: BaseException) -> str:

@@ -16,7 +16,17 @@ import streamlit as st
 from algorithms import load
 from algorithms.contract import LATEST_FILE, config_fields
 from app.runs.configs import ConfigError, environment_problem, preset_values, run_presets
-from app.runs.status import ACTIVE, FAILED, FINISHED, MAX_SEEDS, QUEUED, RUNNING, STOPPED
+from app.runs.status import (
+    ACTIVE,
+    FAILED,
+    FINISHED,
+    MAX_SEEDS,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    CapacityError,
+    StoreUnavailable,
+)
 from app.widgets.charts import chart
 from app.widgets.style import motion_safe_image
 
@@ -53,14 +63,6 @@ def run_manager() -> RunManager:
     return open_manager()
 
 
-def _unavailable() -> tuple[type[Exception], ...]:
-    """Why runs cannot be used here: a read-only data folder or database, a bad RLDOJO_MAX_RUNS."""
-    from app.runs.manager import CapacityError
-    from app.runs.store import StoreUnavailable
-
-    return (StoreUnavailable, CapacityError)
-
-
 def session_id() -> str:
     """Who owns the runs started here: the learner, or this browser until a name is given (the
     same in every tab, after a reload and on another day; they move to the learner with the name)."""
@@ -76,7 +78,7 @@ def usable_run_manager() -> RunManager | None:
         manager = run_manager()
         manager.schedule()  # a probe that reads and writes, and picks up capacity freed while nobody looked
         return manager
-    except _unavailable() as exc:
+    except (StoreUnavailable, CapacityError) as exc:  # a read-only data folder or database, a bad RLDOJO_MAX_RUNS
         st.error(f"Runs are not available: {exc}", icon=":material/error:")
         return None
 
