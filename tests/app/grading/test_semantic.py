@@ -202,13 +202,21 @@ def test_the_longest_answer_is_not_padded_to_its_longest_clause(questions: Quest
 
 
 def test_batched_embeddings_equal_one_text_at_a_time() -> None:
+    # Short clauses and one long sentence: the encoder splits them into several passes, and each
+    # text's embedding comes back in its place.
     enc = semantic.encoder()
     texts = [
         "Clip the ratio.",
         "The KL penalty keeps the policy close to the reference model so it cannot drift into reward hacking.",
         "A discount near zero makes the agent myopic.",
-        "Advantages are normalised per batch, which keeps the step size similar across batches of rewards.",
+        "PPO clips the probability ratio between the new and the old policy to the interval from one minus "
+        "epsilon to one plus epsilon, so a single batch of advantages cannot push the policy far from the one "
+        "that collected the data, which keeps the surrogate objective a trustworthy estimate of improvement "
+        "and lets the same rollouts be reused for several epochs of minibatch updates without collapse.",
+        "Advantages are normalised per batch.",
     ]
+    lengths = [len(ids) for ids in enc._tokenizer(texts, truncation=True, max_length=128)["input_ids"]]
+    assert len(semantic.batches(lengths)) > 1
     enc._cache.clear()
     together = enc.encode(texts)
     enc._cache.clear()
