@@ -175,9 +175,10 @@ def sample(model, prompt_ids: Tensor, max_new_tokens: int, eos_id: int, pad_id: 
     return completion.masked_fill(after_eos, pad_id), mask
 
 
-# On the CPU one pass of the tiny GPT-2, forward and backward, costs about as much as 120 tokens of
-# work (8 ms against 0.063 ms a token on the 2-core dev VM): the rows of a batch are split into passes
-# of similar length when that saves more padding than it costs (docs/benchmarks.md).
+# On the CPU one pass of the tiny GPT-2 has a fixed cost: forward and backward, 4 tokens take 10 ms and
+# each further token 0.05 to 0.07 ms on the 2-core dev VM, so a pass costs as much as 120 to 200 tokens
+# (120 is used): the rows of a batch are split into passes of similar length when that saves more
+# padding than it costs (docs/benchmarks.md).
 PASS_COST_TOKENS = 120
 
 
