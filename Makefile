@@ -22,7 +22,7 @@ $(TEST_STAMP): requirements-test.txt $(STAMP)
 	@touch $@
 
 run: $(STAMP)
-	$(VENV)/bin/streamlit run app/main.py
+	$(PY) -m app.serve $(ARGS)
 
 ## Debian's chromium (for the real-browser tests) and bubblewrap (the sandbox), when missing and we may install.
 system-deps:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.fresh_process import printed
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
@@ -19,17 +21,7 @@ print("HEAVY:" + ",".join(heavy))
 
 
 def heavy_modules(body: str, tmp_path: Path) -> list[str]:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(body=body)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"RLDOJO_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-    )
-    line = next((x for x in result.stdout.splitlines() if x.startswith("HEAVY:")), None)
-    assert line is not None, result.stderr[-3000:]
-    return [m for m in line[len("HEAVY:") :].split(",") if m]
+    return [m for m in printed(PROBE.format(body=body), "HEAVY:", tmp_path).split(",") if m]
 
 
 def test_the_lesson_widgets_import_no_torch(tmp_path: Path) -> None:

@@ -28,7 +28,8 @@ def free_port() -> int:
 def streamlit_server(
     data_dir: Path, log: Path, *, app: str = "app/main.py", **env_overrides: str | None
 ) -> Iterator[str]:
-    """`streamlit run app/main.py` (or `app`) on a free loopback port over `data_dir`; yields its URL once healthy.
+    """`python -m app.serve` (or `streamlit run APP`) on a free loopback port over `data_dir`; yields its URL
+    once healthy.
 
     An override of None removes that variable from the server's environment."""
     port = free_port()
@@ -38,7 +39,9 @@ def streamlit_server(
             env.pop(name, None)
         else:
             env[name] = value
-    command = ["-m", "streamlit", "run", app, "--server.port", str(port)]
+    # The app starts as `make run` starts it (warmed, `app/serve.py`); any other script as streamlit runs it.
+    command = ["-m", "app.serve"] if app == "app/main.py" else ["-m", "streamlit", "run", app]
+    command += ["--server.port", str(port)]
     command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
     with log.open("w") as out:
         server = subprocess.Popen([sys.executable, *command], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -54,7 +57,7 @@ def streamlit_server(
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not start:\n{log.read_text()}")
-            time.sleep(0.3)
+            time.sleep(0.1)
         yield url
     finally:
         server.terminate()
