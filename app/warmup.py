@@ -14,9 +14,10 @@ done before `/_stcore/health` answers and a load balancer sends anyone in:
 - then `gc.freeze()`: Streamlit collects garbage after every script run, and the objects made so
   far live as long as the process.
 
-What stays lazy is what only some pages need and costs seconds or hundreds of MB: torch (a
-live run's preset check, torch-backed question references), transformers and the learner's
-sandbox. A lesson whose full check would import those is left to its own first visit.
+What stays lazy is what only some pages need and costs seconds or hundreds of MB: torch and
+gymnasium (a live run's preset check, torch-backed question references), transformers and the
+learner's sandbox. A lesson whose full check would import those (a live run, its algorithm's
+imports read from the source) is left to its own first visit.
 
 Nothing here may stop the server from starting: a broken content file is the page's to show
 (in place, with its file and line), so a failing step is logged and skipped.
@@ -35,8 +36,10 @@ from pathlib import Path
 
 VIEWS = Path(__file__).resolve().parent / "views"
 MAIN = Path(__file__).resolve().parent / "main.py"
-# Never imported by the warm-up: each costs seconds and hundreds of MB, and most pages never need it.
-HEAVY = ("torch", "transformers", "ray")
+# Never imported by the warm-up: each costs seconds (and torch hundreds of MB), and most pages never
+# need it. gymnasium too: with it loaded, the bank checks stop deferring torch-backed references
+# (`bank_checks._heavy_check_deferred`), and the next quiz block would import torch.
+HEAVY = ("torch", "gymnasium", "transformers", "ray")
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +62,25 @@ def page_imports(files: list[Path] | None = None) -> list[str]:
 
 def _needs_heavy(entry) -> bool:
     """True when the lesson's full check imports a HEAVY module: a live run's preset is checked
-    against its algorithm's config class (torch)."""
+    against its algorithm's config class, whose module imports torch or gymnasium (read from its
+    source, as the bank checks decide which reference calls to defer)."""
+    from algorithms import registry
+    from app.content.bank_checks import _imports_heavy
     from app.content.demos import DEMOS, LiveRunParams
     from app.content.models import DemoBlock
 
     lesson = entry.lesson
     if lesson is None:
         return False
+    algorithms = registry()
     for section in lesson.sections:
         for block in section.blocks:
             if isinstance(block, DemoBlock):
                 spec = DEMOS.get(block.demo)
-                if spec is not None and spec.params is LiveRunParams:
+                if spec is None or spec.params is not LiveRunParams:
+                    continue
+                algorithm = algorithms.get(str(block.params.get("algorithm")))
+                if algorithm is not None and _imports_heavy(algorithm.module):
                     return True
     return False
 

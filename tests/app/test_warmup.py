@@ -26,7 +26,7 @@ catalogue = loader.load_catalogue()
 print("STATE:" + json.dumps({
     "took": took,
     "missing": [m for m in warmup.page_imports() if m not in sys.modules],
-    "heavy": [m for m in ("torch", "transformers", "ray") if m in sys.modules],
+    "heavy": [m for m in warmup.HEAVY if m in sys.modules],
     "catalogue_cached": "catalogue-False" in loader._cache,
     "checked": sorted(catalogue._checked),
     "lessons": list(catalogue.lessons),
@@ -51,13 +51,17 @@ def test_every_module_a_page_imports_is_loaded(warmed: dict) -> None:
 
 
 def test_nothing_heavy_is_imported(warmed: dict) -> None:
-    # torch alone is 2 s and 300 MB; Home and Practice's choice questions never need it.
+    # torch alone is 2 s and 300 MB; Home and Practice's choice questions never need it. With
+    # gymnasium loaded the bank checks would stop deferring torch references, so it stays out too.
+    from app.content.bank_checks import HEAVY_MODULES
+
+    assert set(HEAVY_MODULES) <= set(warmup.HEAVY)
     assert warmed["heavy"] == []
 
 
-def test_lessons_are_fully_checked_except_those_whose_check_needs_torch(warmed: dict) -> None:
+def test_lessons_are_fully_checked_except_those_whose_check_imports_torch_or_gymnasium(warmed: dict) -> None:
     assert warmed["catalogue_cached"]
-    assert warmed["live_run_lessons"], "some lesson has a live run (its preset check imports torch)"
+    assert warmed["live_run_lessons"], "some lesson has a live run (its preset check imports torch or gymnasium)"
     expected = sorted(set(warmed["lessons"]) - set(warmed["live_run_lessons"]))
     assert warmed["checked"] == expected
 
