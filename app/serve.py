@@ -2,9 +2,9 @@
 
 The same as `streamlit run app/main.py [options]`, after `app.warmup.warm()` has done a cold
 page's one-off work (imports, the lesson catalogue and its checks) in this process: the server
-answers `/_stcore/health` about a second later, and the first learner's page renders as fast as
-the next one's. `RLDOJO_WARMUP=0` skips the warm-up (the server then answers sooner and the first
-page pays instead).
+answers `/_stcore/health` about 3 s later (3.2 to 4.0 s after the start against 0.8 s, on the
+2-core dev VM: docs/benchmarks.md), and the first learner's page renders as fast as the next one's.
+`RLDOJO_WARMUP=0` skips the warm-up (the server then answers sooner and the first page pays instead).
 """
 
 from __future__ import annotations

@@ -34,12 +34,14 @@ import sys
 import time
 from pathlib import Path
 
+from app.content.bank_checks import HEAVY_MODULES, imports_heavy
+
 VIEWS = Path(__file__).resolve().parent / "views"
 MAIN = Path(__file__).resolve().parent / "main.py"
 # Never imported by the warm-up: each costs seconds (and torch hundreds of MB), and most pages never
-# need it. gymnasium too: with it loaded, the bank checks stop deferring torch-backed references
-# (`bank_checks._heavy_check_deferred`), and the next quiz block would import torch.
-HEAVY = ("torch", "gymnasium", "transformers", "ray")
+# need it. The bank checks' heavy modules first: with one loaded they stop deferring torch-backed
+# references (`bank_checks._heavy_check_deferred`), and the next quiz block would import torch.
+HEAVY = (*HEAVY_MODULES, "transformers", "ray")
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,6 @@ def _needs_heavy(entry) -> bool:
     against its algorithm's config class, whose module imports torch or gymnasium (read from its
     source, as the bank checks decide which reference calls to defer)."""
     from algorithms import registry
-    from app.content.bank_checks import _imports_heavy
     from app.content.demos import DEMOS, LiveRunParams
     from app.content.models import DemoBlock
 
@@ -80,7 +81,7 @@ def _needs_heavy(entry) -> bool:
                 if spec is None or spec.params is not LiveRunParams:
                     continue
                 algorithm = algorithms.get(str(block.params.get("algorithm")))
-                if algorithm is not None and _imports_heavy(algorithm.module):
+                if algorithm is not None and imports_heavy(algorithm.module):
                     return True
     return False
 
@@ -136,7 +137,9 @@ def warm() -> dict[str, float]:
         fig.update_xaxes(title="x", range=[0, 1])
         fig.update_yaxes(title="y", rangemode="tozero")
         fig.frames = [go.Frame(data=[go.Scatter(x=[0], y=[0])], name="0")]
-        describe(fig), figure_table(fig), lift_title(fig)
+        describe(fig)
+        figure_table(fig)
+        lift_title(fig)
         plotly.io.to_json(fig, validate=False)
 
     step("imports", imports)
@@ -149,7 +152,8 @@ def warm() -> dict[str, float]:
     step("inspect", inspect.stack)
     # Streamlit runs a full garbage collection after every script run (`runner.postScriptGC`),
     # holding the GIL while the page's last messages wait to be sent. Everything made so far lives
-    # as long as the process: frozen, the collector no longer walks it (0.6 s per run to 0.05 s).
+    # as long as the process: frozen, the collector no longer walks it (0.64 s per run to about
+    # 0.1 s, py-spy on a lesson's first render).
     gc.collect()
     gc.freeze()
     return took

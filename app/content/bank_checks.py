@@ -139,7 +139,7 @@ def _needs_torch(source: Any) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def _imports_heavy(module: str) -> bool:
+def imports_heavy(module: str) -> bool:
     """Whether importing one of our modules loads torch or gymnasium, from its module-level imports
     (followed through our own modules; imports inside functions are lazy and do not count)."""
     base = ROOT / Path(*module.split("."))
@@ -159,7 +159,7 @@ def _imports_heavy(module: str) -> bool:
             return True
         if name.split(".")[0] in ("algorithms", "app") and name != module:
             target = ROOT / Path(*name.split("."))
-            if (target.with_suffix(".py").exists() or (target / "__init__.py").exists()) and _imports_heavy(name):
+            if (target.with_suffix(".py").exists() or (target / "__init__.py").exists()) and imports_heavy(name):
                 return True
     return False
 
@@ -170,7 +170,7 @@ def _heavy_check_deferred(call: str, needs_torch: bool = False) -> bool:
     process that has loaded them anyway. A choice question must not cost seconds of imports."""
     if CHECK_TORCH_DRILLS.get() or any(m in sys.modules for m in HEAVY_MODULES):
         return False
-    return needs_torch or _imports_heavy(call.partition(":")[0])
+    return needs_torch or imports_heavy(call.partition(":")[0])
 
 
 _code_checks: dict[tuple[str, tuple[tuple[str, int], ...]], list[tuple[Loc, str]]] = {}

@@ -59,8 +59,8 @@ def test_the_runs_page_lists_runs_without_torch_until_the_start_form_opens(tmp_p
 def test_checks_that_need_torch_wait_for_validate_on_pages_only() -> None:
     from app.content import bank_checks
 
-    assert bank_checks._imports_heavy("algorithms.losses")  # imports torch at module level
-    assert not bank_checks._imports_heavy("algorithms.returns")  # numpy only
+    assert bank_checks.imports_heavy("algorithms.losses")  # imports torch at module level
+    assert not bank_checks.imports_heavy("algorithms.returns")  # numpy only
     token = bank_checks.CHECK_TORCH_DRILLS.set(True)
     try:  # `python -m app.content validate` runs every reference, torch ones included
         assert not bank_checks._heavy_check_deferred("algorithms.losses:grpo_advantages", needs_torch=True)
