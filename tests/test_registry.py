@@ -63,6 +63,22 @@ def test_the_shared_settings_come_from_one_base_and_keep_their_place(name: str) 
     assert list(config_dict(config_class())) == names  # config.json in the same order
 
 
+def test_a_config_s_field_docs_are_read_from_its_source_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live run's form asks for the help texts on every rerun; finding a class's source parses its
+    whole module (0.4 s for PPO's classes on each rerun of the lesson before this was remembered)."""
+    from algorithms import contract
+
+    _, config_class, _ = load("ppo")
+    getattr(contract._own_field_docs, "cache_clear", lambda: None)()
+    read: list[type] = []
+    real = contract.inspect.getsource
+    monkeypatch.setattr(contract.inspect, "getsource", lambda obj: read.append(obj) or real(obj))
+    first = contract.field_docs(config_class)
+    assert set(read) == set(config_class.__mro__) - {object} and len(read) == len(set(read))
+    assert contract.field_docs(config_class) == first and first["total_timesteps"]
+    assert len(read) == len(config_class.__mro__) - 1, "the second form read the sources again"
+
+
 @pytest.mark.parametrize("name", ["rlhf", "grpo"])
 def test_the_lm_runs_share_one_base_too(name: str) -> None:
     """preset, seed, device, threads, cache_dir and output_dir are declared once (LMRunConfig), after each
