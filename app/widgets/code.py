@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 
 import streamlit as st
@@ -28,8 +29,12 @@ _PRE = (
 _NUM = "display:inline-block;width:3.2em;color:#5f6570;user-select:none;text-align:right;margin-right:1em"
 
 
+@functools.lru_cache(maxsize=1024)
 def snippet_html(snippet: CodeSnippet) -> str:
-    """One <pre> whose lines carry the file's real line numbers (gaps where markers were)."""
+    """One <pre> whose lines carry the file's real line numbers (gaps where markers were).
+
+    Remembered per snippet (the source's text and line numbers are part of it, so an edit is a new
+    one): pygments took 0.5 s of the PPO lesson's first render, and a lesson reruns on every click."""
     highlighted = highlight(snippet.text, _LEXER, _FORMATTER).rstrip("\n").split("\n")
     rows = [
         f'<span style="{_NUM}">{number}</span>{code}'
