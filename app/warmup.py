@@ -1,23 +1,30 @@
 """Warm a server process before it answers its first request.
 
 A Streamlit server runs no app code until a browser connects, so the first learner after a
-start paid for every import and every content file the page needed (about 0.7 to 0.9 s of a
-cold page's script on the 2-core development machine, against 0.1 to 0.3 s for the same page
-once warm). `python -m app.serve` (what `make run` starts) calls `warm()` first, so that work is
-done before `/_stcore/health` answers and a load balancer sends anyone in:
+start paid for every import and every content file the page needed: 0.7 to 0.9 s of a light
+lesson's script on the 2-core development machine, and 3 to 6 s for a lesson with a live run
+(PPO's first render took 7.4 s, 6.6x the minimal page: torch, its config's sources, pygments).
+`python -m app.serve` (what `make run` starts) calls `warm()` first, so that work is done before
+`/_stcore/health` answers and a load balancer sends anyone in:
 
+- torch and gymnasium (`bank_checks.HEAVY_MODULES`), first: a live run's form is built from its
+  algorithm's config class, whose module imports them, and with them loaded the bank checks run
+  the torch-backed references too, so every cache below is the one the pages will ask for;
 - the modules the pages import at their top (read from `app/views/*.py`, not listed by hand);
-- the lesson catalogue, each lesson's full checks (code references, diagrams), and every
-  question's checks against its reference code, all of which the content caches keep per process;
+- the lesson catalogue and every lesson's full checks (code references, diagrams, live-run
+  presets), and every question's checks against its reference code;
+- every lesson's code listings, highlighted, and each algorithm's config form (its help texts);
+- the learner's sandbox (`app/grading/sandbox.py`), a process of its own, started beside the rest;
 - Plotly's validators (one figure with every trace type the charts use) and `inspect`'s map of
   module files (Streamlit's first element of a process walks the stack with it);
 - then `gc.freeze()`: Streamlit collects garbage after every script run, and the objects made so
   far live as long as the process.
 
-What stays lazy is what only some pages need and costs seconds or hundreds of MB: torch and
-gymnasium (a live run's preset check, torch-backed question references), transformers and the
-learner's sandbox. A lesson whose full check would import those (a live run, its algorithm's
-imports read from the source) is left to its own first visit.
+This costs about 2 s more before the server answers, and about 200 MB (torch). `RLDOJO_WARMUP=light`
+leaves torch and gymnasium out (`warm(heavy=False)`): Home, Practice's choice questions and the
+lessons without a live run are as fast, and a lesson whose full check would import them (a live
+run, its algorithm's imports read from the source) pays on its own first visit. transformers and
+Ray are never imported here (`HEAVY`): only a language-model or Ray run needs them.
 
 Nothing here may stop the server from starting: a broken content file is the page's to show
 (in place, with its file and line), so a failing step is logged and skipped.
@@ -31,6 +38,7 @@ import importlib
 import inspect
 import logging
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,10 +46,15 @@ from app.content.bank_checks import HEAVY_MODULES, imports_heavy
 
 VIEWS = Path(__file__).resolve().parent / "views"
 MAIN = Path(__file__).resolve().parent / "main.py"
-# Never imported by the warm-up: each costs seconds (and torch hundreds of MB), and most pages never
-# need it. The bank checks' heavy modules first: with one loaded they stop deferring torch-backed
-# references (`bank_checks._heavy_check_deferred`), and the next quiz block would import torch.
-HEAVY = (*HEAVY_MODULES, "transformers", "ray")
+# Imported first by the full warm-up, never by the light one: with either loaded the bank checks stop
+# deferring torch-backed references (`bank_checks._heavy_check_deferred`), so they must be loaded
+# before the question checks whose results the pages reuse.
+WARM_HEAVY = HEAVY_MODULES
+# Never imported by the warm-up: only a language-model run (in its own process) or a Ray run needs them.
+NEVER = ("transformers", "ray")
+SANDBOX_WAIT_S = 30.0  # at most this long for the learner's sandbox before the server answers
+# What the light warm-up (`RLDOJO_WARMUP=light`) leaves out.
+HEAVY = (*WARM_HEAVY, *NEVER)
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +99,11 @@ def _needs_heavy(entry) -> bool:
     return False
 
 
-def warm() -> dict[str, float]:
-    """Do a cold page's one-off work now. Returns the seconds each step took."""
+def warm(heavy: bool = True) -> dict[str, float]:
+    """Do a cold page's one-off work now; `heavy=False` leaves torch and gymnasium out (module
+    docstring). Returns the seconds each step took."""
     took: dict[str, float] = {}
+    skip = NEVER if heavy else HEAVY
 
     def step(name: str, work) -> None:
         started = time.perf_counter()
@@ -98,9 +113,13 @@ def warm() -> dict[str, float]:
             log.warning("warm-up step %r failed; the page will redo it", name, exc_info=True)
         took[name] = time.perf_counter() - started
 
+    def heavy_modules() -> None:
+        for module in WARM_HEAVY:
+            importlib.import_module(module)
+
     def imports() -> None:
         for module in page_imports():
-            if module.split(".")[0] not in HEAVY:
+            if module.split(".")[0] not in skip:
                 importlib.import_module(module)
 
     def lessons() -> None:
@@ -108,7 +127,7 @@ def warm() -> dict[str, float]:
 
         catalogue = load_catalogue()
         for lesson_id, entry in catalogue.lessons.items():
-            if not _needs_heavy(entry):
+            if heavy or not _needs_heavy(entry):
                 catalogue.fully_checked(lesson_id)
 
     def questions() -> None:
@@ -116,7 +135,7 @@ def warm() -> dict[str, float]:
 
         # Each question's own checks against the reference code, as a quiz block runs them for the
         # questions it shows. Torch-backed references are checked where torch is already loaded
-        # (bank_checks.HEAVY_MODULES), so this imports numpy and our algorithms, never torch.
+        # (bank_checks.HEAVY_MODULES): in the light warm-up they are deferred, as on its pages.
         for question_id in load_questions(check_code=False).by_id:
             question(question_id)
 
@@ -142,14 +161,52 @@ def warm() -> dict[str, float]:
         lift_title(fig)
         plotly.io.to_json(fig, validate=False)
 
+    def code() -> None:
+        # A lesson's code listings are highlighted by pygments (0.5 s of PPO's first render), and a
+        # live run's form reads its config's help texts from the source (0.8 s): both are remembered
+        # per process (`code.snippet_html`, `contract._own_field_docs`), so do them now.
+        from algorithms import load, registry
+        from algorithms.contract import config_fields
+        from app.content.coderef import CodeRef, CodeRefError, resolve
+        from app.content.loader import load_catalogue
+        from app.content.models import CodeBlock
+        from app.widgets.code import snippet_html
+
+        for entry in load_catalogue().lessons.values():
+            for section in entry.lesson.sections if entry.lesson else []:
+                for block in section.blocks:
+                    if not isinstance(block, CodeBlock):
+                        continue
+                    try:
+                        snippet = resolve(block.code)
+                        snippet_html(snippet)
+                        if snippet.ref.region:
+                            snippet_html(resolve(CodeRef(snippet.ref.module, snippet.ref.qualname)))
+                    except CodeRefError:
+                        continue  # the lesson shows this problem in place
+        for name in registry() if heavy else ():
+            try:
+                config_fields(load(name)[1])
+            except Exception:  # a plugin's missing dependency: the run's page says so
+                log.warning("warm-up: algorithm %r's config could not be read", name, exc_info=True)
+
+    # The learner's sandbox: a separate process that imports what learners' code may use (1.3 s of
+    # CPU). Started from a page, it took that CPU from the browser drawing the page, on a 2-core
+    # machine. Started now, it loads beside the steps below.
+    sandbox = threading.Thread(target=_start_sandbox, daemon=True, name="sandbox-warm-up")
+    sandbox.start()
+    if heavy:
+        step("heavy", heavy_modules)
     step("imports", imports)
     step("lessons", lessons)
     step("questions", questions)
+    step("code", code)
     step("charts", charts)
     # Streamlit's first element of a process checks whether it runs in a REPL with
     # `inspect.stack()`, which maps every loaded module's file (`inspect.getmodule`): 0.15 s on the
     # first page with the app's modules loaded. That map is kept, so build it now.
     step("inspect", inspect.stack)
+    step("sandbox", lambda: sandbox.join(SANDBOX_WAIT_S))
     # Streamlit runs a full garbage collection after every script run (`runner.postScriptGC`),
     # holding the GIL while the page's last messages wait to be sent. Everything made so far lives
     # as long as the process: frozen, the collector no longer walks it (0.64 s per run to about
@@ -159,14 +216,23 @@ def warm() -> dict[str, float]:
     return took
 
 
-def main() -> None:
-    took = warm()
-    heavy = [name for name in HEAVY if name in sys.modules]
+def _start_sandbox() -> None:
+    from app.grading.sandbox import shared_sandbox
+
+    try:
+        shared_sandbox().start()
+    except RuntimeError:  # no sandbox here: the coding questions say so on their page
+        log.warning("warm-up: the learner's sandbox did not start; the first coding question will retry")
+
+
+def main(heavy: bool = True) -> None:
+    took = warm(heavy)
+    loaded = [name for name in HEAVY if name in sys.modules]
     print(
         "warm-up: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in took.items()),
-        f"(heavy modules imported: {', '.join(heavy) or 'none'})",
+        f"(heavy modules imported: {', '.join(loaded) or 'none'})",
     )
 
 
 if __name__ == "__main__":
-    main()
+    main(heavy="--light" not in sys.argv)

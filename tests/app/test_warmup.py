@@ -1,6 +1,7 @@
 """The server warms up before it answers (`app/warmup.py`, started by `python -m app.serve`):
-a cold page's one-off work is done, nothing heavy is imported, and a broken step never stops
-the server. Also the settings that made every new session's first page slow."""
+a cold page's one-off work is done (torch and gymnasium included, unless the light warm-up is
+asked for), transformers and Ray are never imported, and a broken step never stops the server.
+Also the settings that made every new session's first page slow."""
 
 from __future__ import annotations
 
@@ -19,14 +20,24 @@ PROBE = """
 import gc, json, sys
 from app import warmup
 from tests.fresh_process import printed
-took = warmup.warm()
+took = warmup.warm(heavy=WARM_HEAVY_FLAG)
+from algorithms import contract
 from app.content import bank_checks, loader
+from app.content.models import CodeBlock
+from app.grading import sandbox
 from app.grading.bank import load_questions
+from app.widgets import code
 catalogue = loader.load_catalogue()
 print("STATE:" + json.dumps({
     "took": took,
     "missing": [m for m in warmup.page_imports() if m not in sys.modules],
     "heavy": [m for m in warmup.HEAVY if m in sys.modules],
+    "code_blocks": sum(isinstance(b, CodeBlock) for e in catalogue.lessons.values() if e.lesson
+                       for s in e.lesson.sections for b in s.blocks),
+    "highlighted": code.snippet_html.cache_info().currsize,
+    "config_docs": contract._own_field_docs.cache_info().currsize,
+    "sandbox_running": sandbox._shared is not None and sandbox._shared._proc is not None
+                       and sandbox._shared._proc.poll() is None,
     "catalogue_cached": "catalogue-False" in loader._cache,
     "checked": sorted(catalogue._checked),
     "lessons": list(catalogue.lessons),
@@ -39,35 +50,70 @@ print("STATE:" + json.dumps({
 """
 
 
+STEPS = {"imports", "lessons", "questions", "code", "charts", "inspect", "sandbox"}
+
+
 @pytest.fixture(scope="module")
 def warmed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """warm() in a fresh interpreter, as the server runs it, and what it left behind."""
-    return json.loads(printed(PROBE, "STATE:", tmp_path_factory.mktemp("data")))
+    return json.loads(printed(PROBE.replace("WARM_HEAVY_FLAG", "True"), "STATE:", tmp_path_factory.mktemp("data")))
 
 
-def test_every_module_a_page_imports_is_loaded(warmed: dict) -> None:
-    assert warmed["missing"] == []
-    assert set(warmed["took"]) == {"imports", "lessons", "questions", "charts", "inspect"}
+@pytest.fixture(scope="module")
+def warmed_light(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """warm(heavy=False) (RLDOJO_WARMUP=light) in a fresh interpreter."""
+    return json.loads(printed(PROBE.replace("WARM_HEAVY_FLAG", "False"), "STATE:", tmp_path_factory.mktemp("data")))
 
 
-def test_nothing_heavy_is_imported(warmed: dict) -> None:
-    # torch alone is 2 s and 300 MB; Home and Practice's choice questions never need it. With
+def test_every_module_a_page_imports_is_loaded(warmed: dict, warmed_light: dict) -> None:
+    assert warmed["missing"] == [] and warmed_light["missing"] == []
+    assert set(warmed["took"]) == {"heavy", *STEPS}
+    assert set(warmed_light["took"]) == STEPS
+
+
+def test_torch_and_gymnasium_are_loaded_first_and_transformers_and_ray_never(warmed: dict) -> None:
+    # A live run's form is built from its config class, whose module imports torch: PPO's first
+    # render took 7.4 s (6.6x the minimal page) while the page imported it.
+    assert set(warmup.WARM_HEAVY) == {"torch", "gymnasium"}
+    assert sorted(warmed["heavy"]) == sorted(warmup.WARM_HEAVY)
+    assert not set(warmup.NEVER) & set(warmed["heavy"])
+
+
+def test_the_light_warm_up_imports_nothing_heavy(warmed_light: dict) -> None:
+    # torch alone is 2 s and 200 MB; Home and Practice's choice questions never need it. With
     # gymnasium loaded the bank checks would stop deferring torch references, so it stays out too.
-    assert {"torch", "gymnasium"} <= set(warmup.HEAVY)
-    assert warmed["heavy"] == []
+    assert {"torch", "gymnasium", "transformers", "ray"} <= set(warmup.HEAVY)
+    assert warmed_light["heavy"] == []
 
 
-def test_lessons_are_fully_checked_except_those_whose_check_imports_torch_or_gymnasium(warmed: dict) -> None:
+def test_every_lesson_is_fully_checked(warmed: dict) -> None:
     assert warmed["catalogue_cached"]
-    assert warmed["live_run_lessons"], "some lesson has a live run (its preset check imports torch or gymnasium)"
-    expected = sorted(set(warmed["lessons"]) - set(warmed["live_run_lessons"]))
-    assert warmed["checked"] == expected
+    assert warmed["checked"] == sorted(warmed["lessons"])
 
 
-def test_every_question_is_checked_against_its_reference(warmed: dict) -> None:
+def test_the_light_warm_up_leaves_the_lessons_whose_check_imports_torch_or_gymnasium(warmed_light: dict) -> None:
+    assert warmed_light["live_run_lessons"], "some lesson has a live run (its preset check imports torch)"
+    expected = sorted(set(warmed_light["lessons"]) - set(warmed_light["live_run_lessons"]))
+    assert warmed_light["checked"] == expected
+
+
+def test_code_listings_and_config_forms_are_ready(warmed: dict, warmed_light: dict) -> None:
+    # pygments took 0.5 s of PPO's first render; its config's help texts 0.8 s.
+    assert warmed["code_blocks"] > 20
+    assert warmed["highlighted"] >= warmed["code_blocks"] and warmed_light["highlighted"] >= warmed["code_blocks"]
+    assert warmed["config_docs"] >= 10  # each algorithm's config class and its bases
+
+
+def test_the_learner_s_sandbox_is_running_before_the_server_answers(warmed: dict) -> None:
+    # Started by the first page with a coding question, it took 1.3 s of CPU from the browser.
+    assert warmed["sandbox_running"]
+
+
+def test_every_question_is_checked_against_its_reference(warmed: dict, warmed_light: dict) -> None:
     assert warmed["questions"] > 100 and warmed["coded"] > 20
-    # One remembered result per predict and implement question (the checks that run the reference).
-    assert warmed["code_checks"] == warmed["coded"]
+    # One remembered result per predict and implement question (the checks that run the reference),
+    # made with torch loaded (the full warm-up) or not, as the pages will then ask for it.
+    assert warmed["code_checks"] == warmed["coded"] and warmed_light["code_checks"] == warmed["coded"]
 
 
 def test_what_lives_as_long_as_the_process_is_frozen_for_the_garbage_collector(warmed: dict) -> None:
@@ -102,9 +148,10 @@ def test_a_failing_step_is_logged_and_the_rest_still_run(
 
     monkeypatch.setattr(loader, "load_catalogue", broken)
     monkeypatch.setattr(warmup.gc, "freeze", lambda: None)  # keep this test process's collector as it is
+    monkeypatch.setattr(warmup, "_start_sandbox", lambda: None)  # this process's tests start their own
     with caplog.at_level("WARNING", logger="app.warmup"):
-        took = warmup.warm()
-    assert set(took) == {"imports", "lessons", "questions", "charts", "inspect"}
+        took = warmup.warm(heavy=False)
+    assert set(took) == STEPS
     assert "'lessons' failed" in caplog.text and "a lesson file broke the loader" in caplog.text
 
 
@@ -132,5 +179,29 @@ def test_the_launcher_warms_up_then_serves(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as response:
             assert response.read() == b"ok"
     text = log.read_text()
-    assert "warm-up: imports" in text and "heavy modules imported: none" in text, text[-2000:]
+    assert "warm-up: heavy" in text and "heavy modules imported: torch, gymnasium" in text, text[-2000:]
     assert text.index("warm-up:") < text.index("You can now view")
+
+
+@pytest.mark.parametrize("value", ["yes", "heavy", "2"])
+def test_an_unknown_warm_up_setting_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from app import serve
+
+    monkeypatch.setenv("RLDOJO_WARMUP", value)
+    with pytest.raises(SystemExit, match=f"RLDOJO_WARMUP must be one of 1, light, 0; it is '{value}'"):
+        serve.main([])
+
+
+def test_a_code_listing_is_highlighted_once_per_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pygments took 0.5 s of the PPO lesson's first render, and a lesson reruns on every click.
+    from app.content.coderef import resolve
+    from app.widgets import code
+
+    calls: list[str] = []
+    real = code.highlight
+    monkeypatch.setattr(code, "highlight", lambda text, *args: calls.append(text) or real(text, *args))
+    getattr(code.snippet_html, "cache_clear", lambda: None)()
+    snippet = resolve("algorithms.returns:discounted_returns")
+    first = code.snippet_html(snippet)
+    assert code.snippet_html(resolve("algorithms.returns:discounted_returns")) == first
+    assert len(calls) == 1 and "def discounted_returns" in calls[0]
