@@ -1,11 +1,12 @@
 """Start the app: `python -m app.serve [streamlit options]`, what `make run` runs.
 
 The same as `streamlit run app/main.py [options]`, after `app.warmup.warm()` has done a cold
-page's one-off work (torch, imports, the lesson catalogue and its checks, code listings) in this
-process: the server answers `/_stcore/health` about 5 s later than a bare one on the 2-core dev VM
-(docs/benchmarks.md), and the first learner's page renders as fast as the next one's.
-`RLDOJO_WARMUP=light` leaves torch and gymnasium out (about 2 s sooner and 200 MB less; a lesson with
-a live run then pays for them on its first visit); `RLDOJO_WARMUP=0` skips the warm-up.
+page's one-off work (torch, imports, the lesson catalogue and its checks, code listings, the demos'
+results) in this process: the server answers `/_stcore/health` about 12 s later than a bare one on
+the 2-core dev VM (docs/benchmarks.md), and the first learner's page renders as fast as the next
+one's. `RLDOJO_WARMUP=light` leaves torch, gymnasium and the demos out (about 4 s, and 215 MB less;
+a lesson with a live run or a computing demo then pays on its first visit); `RLDOJO_WARMUP=0` skips
+the warm-up.
 """
 
 from __future__ import annotations

@@ -14,16 +14,18 @@ lesson's script on the 2-core development machine, and 3 to 6 s for a lesson wit
 - the lesson catalogue and every lesson's full checks (code references, diagrams, live-run
   presets), and every question's checks against its reference code;
 - every lesson's code listings, highlighted, and each algorithm's config form (its help texts);
+- every lesson's demos at the lesson's settings, drawn outside a page so that st.cache_data holds
+  their results (the exploration chain alone took 2.4 s of its lesson's first render);
 - the learner's sandbox (`app/grading/sandbox.py`), a process of its own, started beside the rest;
 - Plotly's validators (one figure with every trace type the charts use) and `inspect`'s map of
   module files (Streamlit's first element of a process walks the stack with it);
 - then `gc.freeze()`: Streamlit collects garbage after every script run, and the objects made so
   far live as long as the process.
 
-This costs about 2 s more before the server answers, and about 200 MB (torch). `RLDOJO_WARMUP=light`
-leaves torch and gymnasium out (`warm(heavy=False)`): Home, Practice's choice questions and the
-lessons without a live run are as fast, and a lesson whose full check would import them (a live
-run, its algorithm's imports read from the source) pays on its own first visit. transformers and
+All of it takes about 12 s on the 2-core development machine (torch 1.6 s, the demos 7.6 s) and
+435 MB resident (220 MB light). `RLDOJO_WARMUP=light` (`warm(heavy=False)`) leaves out torch, gymnasium and
+the demos, in about 4 s: Home, Practice and the lessons without a live run or a computing demo are
+as fast, and the others pay on their own first visit. transformers and
 Ray are never imported here (`HEAVY`): only a language-model or Ray run needs them.
 
 Nothing here may stop the server from starting: a broken content file is the page's to show
@@ -195,6 +197,33 @@ def warm(heavy: bool = True) -> dict[str, float]:
     # machine. Started now, it loads beside the steps below.
     sandbox = threading.Thread(target=_start_sandbox, daemon=True, name="sandbox-warm-up")
     sandbox.start()
+
+    def demos() -> None:
+        # A lesson's demo computes its results at the lesson's own settings on the first visit (then
+        # st.cache_data keeps them for every session): 2.4 s for the exploration chain, 1.3 s for
+        # Dyna-Q, 1.0 s for the contextual bandits. Drawn here outside a page (Streamlit's "bare
+        # mode": widgets return their defaults, nothing is sent), the caches hold them before anyone
+        # comes. Not the live runs: their forms need no computing, and they read the run store.
+        from app.content.loader import load_catalogue
+        from app.content.models import DemoBlock
+        from app.widgets.demos import render_demo
+
+        logging.disable(logging.WARNING)  # bare mode warns once per Streamlit call
+        try:
+            for lesson_id, entry in load_catalogue().lessons.items():
+                for s, section in enumerate(entry.lesson.sections if entry.lesson else []):
+                    for b, block in enumerate(section.blocks):
+                        if isinstance(block, DemoBlock) and block.demo != "live-run":
+                            try:
+                                render_demo(block.demo, block.params, f"{lesson_id}-{s}-{b}")
+                            except Exception:  # the page shows this demo's problem in place
+                                failed.append(f"{lesson_id}: {block.demo}")
+        finally:
+            logging.disable(logging.NOTSET)
+        if failed:
+            log.warning("warm-up: these demos failed and will compute on their page: %s", ", ".join(failed))
+
+    failed: list[str] = []
     if heavy:
         step("heavy", heavy_modules)
     step("imports", imports)
@@ -202,6 +231,8 @@ def warm(heavy: bool = True) -> dict[str, float]:
     step("questions", questions)
     step("code", code)
     step("charts", charts)
+    if heavy:
+        step("demos", demos)
     # Streamlit's first element of a process checks whether it runs in a REPL with
     # `inspect.stack()`, which maps every loaded module's file (`inspect.getmodule`): 0.15 s on the
     # first page with the app's modules loaded. That map is kept, so build it now.
