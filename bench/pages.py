@@ -9,7 +9,9 @@ the median of `--runs` cold starts; the ratio is ours over the peer's. Our serve
 seconds from the server's start to its health answer are printed too, with the ratio of start to
 finished page, ours over the peer's.
 
-    python -m bench.pages [--runs 3] [--page lesson?lesson=td-learning] [--json]
+    python -m bench.pages [--runs 3] [--page lesson?lesson=td-learning] [--lessons] [--json]
+
+`--lessons` adds every lesson in the catalogue (about 15 minutes with `--runs 3` on the 2-core dev VM).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 if __package__ in (None, ""):  # run as a script: python bench/pages.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,6 +39,8 @@ PAGES = {
     "lesson?lesson=returns-and-discounting": "Returns and discounting",
     "lesson?lesson=td-learning": "TD learning: Q-learning versus Sarsa",
     "lesson?lesson=reward-design": "Reward design and reward hacking",
+    "lesson?lesson=deep-q-networks": "From Q-learning to DQN",
+    "lesson?lesson=ppo": "Proximal Policy Optimization",  # the longest lesson: about 290 messages
     "practice?q=markov-property": "Practice",
     "practice?q=discounted-returns": "Practice",
     "review": "Review",
@@ -82,11 +87,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="cold starts per page (the median is reported)")
     parser.add_argument("--page", action="append", help="only these pages (path?query), repeatable")
+    parser.add_argument("--lessons", action="store_true", help="also every lesson in the catalogue")
     parser.add_argument("--json", action="store_true", help="also print one JSON object")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    pages = {p: PAGES.get(p, "") for p in args.page} if args.page else PAGES
+    from app.content.loader import load_catalogue
+
+    catalogue = load_catalogue()
+
+    def shown_text(path: str) -> str:  # a lesson page shows its title
+        lesson_id = parse_qs(urlsplit(path).query).get("lesson", [""])[0]
+        return PAGES.get(path) or (catalogue.lessons[lesson_id].title if lesson_id in catalogue.lessons else "")
+
+    pages = {p: shown_text(p) for p in args.page} if args.page else dict(PAGES)
+    if args.lessons:
+        for lesson_id in catalogue.ordered_ids():
+            pages.setdefault(f"lesson?lesson={lesson_id}", catalogue.lessons[lesson_id].title)
     results: dict[str, float] = {}
     ready: dict[str, float] = {}
     runs_range = range(args.runs)
