@@ -42,7 +42,9 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from app.content.bank_checks import HEAVY_MODULES, imports_heavy
 
@@ -77,6 +79,14 @@ def page_imports(files: list[Path] | None = None) -> list[str]:
     return found
 
 
+def _blocks(entries) -> Iterator[tuple[str, Any]]:
+    """(the key the lesson page gives it, block) for every block of every readable lesson."""
+    for entry in entries:
+        for s, section in enumerate(entry.lesson.sections if entry.lesson else []):
+            for b, block in enumerate(section.blocks):
+                yield f"{entry.id}-{s}-{b}", block
+
+
 def _needs_heavy(entry) -> bool:
     """True when the lesson's full check imports a HEAVY module: a live run's preset is checked
     against its algorithm's config class, whose module imports torch or gymnasium (read from its
@@ -85,25 +95,19 @@ def _needs_heavy(entry) -> bool:
     from app.content.demos import DEMOS, LiveRunParams
     from app.content.models import DemoBlock
 
-    lesson = entry.lesson
-    if lesson is None:
-        return False
     algorithms = registry()
-    for section in lesson.sections:
-        for block in section.blocks:
-            if isinstance(block, DemoBlock):
-                spec = DEMOS.get(block.demo)
-                if spec is None or spec.params is not LiveRunParams:
-                    continue
-                algorithm = algorithms.get(str(block.params.get("algorithm")))
-                if algorithm is not None and imports_heavy(algorithm.module):
-                    return True
+    for _, block in _blocks([entry]):
+        spec = DEMOS.get(block.demo) if isinstance(block, DemoBlock) else None
+        if spec is not None and spec.params is LiveRunParams:
+            algorithm = algorithms.get(str(block.params.get("algorithm")))
+            if algorithm is not None and imports_heavy(algorithm.module):
+                return True
     return False
 
 
 def warm(heavy: bool = True) -> dict[str, float]:
-    """Do a cold page's one-off work now; `heavy=False` leaves torch and gymnasium out (module
-    docstring). Returns the seconds each step took."""
+    """Do a cold page's one-off work now; `heavy=False` leaves torch, gymnasium and the demos out
+    (module docstring). Returns the seconds each step took."""
     took: dict[str, float] = {}
     skip = NEVER if heavy else HEAVY
 
@@ -174,29 +178,21 @@ def warm(heavy: bool = True) -> dict[str, float]:
         from app.content.models import CodeBlock
         from app.widgets.code import snippet_html
 
-        for entry in load_catalogue().lessons.values():
-            for section in entry.lesson.sections if entry.lesson else []:
-                for block in section.blocks:
-                    if not isinstance(block, CodeBlock):
-                        continue
-                    try:
-                        snippet = resolve(block.code)
-                        snippet_html(snippet)
-                        if snippet.ref.region:
-                            snippet_html(resolve(CodeRef(snippet.ref.module, snippet.ref.qualname)))
-                    except CodeRefError:
-                        continue  # the lesson shows this problem in place
+        for _, block in _blocks(load_catalogue().lessons.values()):
+            if not isinstance(block, CodeBlock):
+                continue
+            try:
+                snippet = resolve(block.code)
+                snippet_html(snippet)
+                if snippet.ref.region:
+                    snippet_html(resolve(CodeRef(snippet.ref.module, snippet.ref.qualname)))
+            except CodeRefError:
+                continue  # the lesson shows this problem in place
         for name in registry() if heavy else ():
             try:
                 config_fields(load(name)[1])
             except Exception:  # a plugin's missing dependency: the run's page says so
                 log.warning("warm-up: algorithm %r's config could not be read", name, exc_info=True)
-
-    # The learner's sandbox: a separate process that imports what learners' code may use (1.3 s of
-    # CPU). Started from a page, it took that CPU from the browser drawing the page, on a 2-core
-    # machine. Started now, it loads beside the steps below.
-    sandbox = threading.Thread(target=_start_sandbox, daemon=True, name="sandbox-warm-up")
-    sandbox.start()
 
     def demos() -> None:
         # A lesson's demo computes its results at the lesson's own settings on the first visit (then
@@ -208,22 +204,25 @@ def warm(heavy: bool = True) -> dict[str, float]:
         from app.content.models import DemoBlock
         from app.widgets.demos import render_demo
 
+        failed: list[str] = []
         logging.disable(logging.WARNING)  # bare mode warns once per Streamlit call
         try:
-            for lesson_id, entry in load_catalogue().lessons.items():
-                for s, section in enumerate(entry.lesson.sections if entry.lesson else []):
-                    for b, block in enumerate(section.blocks):
-                        if isinstance(block, DemoBlock) and block.demo != "live-run":
-                            try:
-                                render_demo(block.demo, block.params, f"{lesson_id}-{s}-{b}")
-                            except Exception:  # the page shows this demo's problem in place
-                                failed.append(f"{lesson_id}: {block.demo}")
+            for key, block in _blocks(load_catalogue().lessons.values()):
+                if isinstance(block, DemoBlock) and block.demo != "live-run":
+                    try:
+                        render_demo(block.demo, block.params, key)
+                    except Exception:  # the page shows this demo's problem in place
+                        failed.append(f"{key}: {block.demo}")
         finally:
             logging.disable(logging.NOTSET)
         if failed:
             log.warning("warm-up: these demos failed and will compute on their page: %s", ", ".join(failed))
 
-    failed: list[str] = []
+    # The learner's sandbox: a separate process that imports what learners' code may use (1.3 s of
+    # CPU). Started from a page, it took that CPU from the browser drawing the page, on a 2-core
+    # machine. Started now, it loads beside the steps below.
+    sandbox = threading.Thread(target=_start_sandbox, daemon=True, name="sandbox-warm-up")
+    sandbox.start()
     if heavy:
         step("heavy", heavy_modules)
     step("imports", imports)
