@@ -317,6 +317,16 @@ class RunStore:
         with self.connect(immediate=True) as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(**_encode(values)))
 
+    def mark_running(self, run_id: str, **values: Any) -> bool:
+        """Queued or starting -> running, unless the run was ended meanwhile (a learner's Stop
+        between its claim and its process starting): an ended run is never brought back."""
+        encoded = _encode(values) | {"status": RUNNING}
+        with self.connect(immediate=True) as conn:
+            result = conn.execute(
+                update(runs).where(runs.c.id == run_id, runs.c.status.in_((QUEUED, STARTING))).values(**encoded)
+            )
+            return result.rowcount == 1
+
     def finish_if_active(self, run_id: str, status: str, **values: Any) -> bool:
         """Set a final status unless the run already has one (two parties may race to end it)."""
         encoded = _encode(values) | {"status": status, "finished_at": time.time()}

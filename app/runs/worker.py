@@ -25,7 +25,7 @@ from algorithms import load
 from algorithms.contract import NonFiniteLossError, TrainResult
 from app.runs.configs import build_config
 from app.runs.manager import RunManager
-from app.runs.store import ACTIVE, FAILED, FINISHED, RUNNING, STOPPED, RunStore, StoreUnavailable
+from app.runs.store import ACTIVE, FAILED, FINISHED, STOPPED, RunStore, StoreUnavailable
 from app.settings import ROOT
 
 FLUSH_SECONDS = 0.5
@@ -122,7 +122,10 @@ def run(run_id: str, store: RunStore) -> int:
         if "cache_dir" in names and not values.get("cache_dir"):
             values["cache_dir"] = str(store.data_dir / "cache" / record.algorithm)  # shared by this data dir's runs
         config = build_config(config_class, values)
-        store.update(run_id, status=RUNNING, pid=os.getpid(), device=describe_device(config), heartbeat=time.time())
+        if not store.mark_running(run_id, pid=os.getpid(), device=describe_device(config), heartbeat=time.time()):
+            ended = store.get(run_id)
+            print(f"run {run_id}: ended ({ended.status if ended else 'deleted'}) before it started", flush=True)
+            return 0
         train = getattr(module, spec.train)
         result = train(config, sink, StopFlag(store, run_id))
         sink.flush()

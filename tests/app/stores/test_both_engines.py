@@ -100,6 +100,25 @@ def test_runs_store_round_trip(database) -> None:
     assert runs.get("r2").stop_requested is True
 
 
+def test_a_run_stopped_between_its_claim_and_its_start_stays_stopped(database) -> None:
+    """The worker set `running` unconditionally: a Stop landing after the claim (the run `starting`)
+    and before the training process began brought the run back as running, one over capacity
+    (seen as a peak of 4 with capacity 3 in the eight-process test below)."""
+    from app.runs import worker
+
+    runs = RunStore(database.data_dir, url=database.url)
+    runs.create("late-stop", "fake-count", {"steps": 3, "sleep": 0}, "ada", None)
+    assert runs.claim_next(1).id == "late-stop"
+    assert runs.finish_if_active("late-stop", "stopped")
+    assert worker.run("late-stop", runs) == 0
+    record = runs.get("late-stop")
+    assert record.status == "stopped" and not runs.metrics("late-stop")  # not resurrected, never trained
+    assert not runs.mark_running("late-stop")
+    runs.create("on-time", "fake-count", {"steps": 3, "sleep": 0}, "ada", None)
+    assert runs.mark_running("on-time", pid=123)  # a queued run (Ray starts these) may start
+    assert runs.get("on-time").status == "running" and runs.get("on-time").pid == 123
+
+
 def test_a_run_trains_to_the_end_through_the_manager(database) -> None:
     manager = open_manager(database.data_dir, capacity=1, url=database.url)
     run_id = manager.start("fake-count", {"steps": 8, "sleep": 0}, session="ada")
@@ -209,8 +228,8 @@ for i in range(12):
     record = runs.claim_next(capacity)
     if record is not None:
         claimed.append(record.id)
-        runs.update(record.id, status=RUNNING)
-        peak = max(peak, len(runs.list(statuses=[STARTING, RUNNING])))
+        if runs.mark_running(record.id):  # not if its owner stopped it after the claim
+            peak = max(peak, len(runs.list(statuses=[STARTING, RUNNING])))
         runs.finish_if_active(record.id, "finished")
 while (record := runs.claim_next(capacity)) is not None:  # drain what is left
     claimed.append(record.id)
