@@ -40,7 +40,7 @@ def _math(block: MathBlock, key: str) -> None:
 
 
 def _code(block: CodeBlock, key: str) -> None:
-    render_code(block.code, block.caption)
+    render_code(block.code, block.caption, key=key)
 
 
 def _callout(block: CalloutBlock, key: str) -> None:

@@ -51,7 +51,10 @@ def snippet_html(snippet: CodeSnippet) -> str:
     )
 
 
-def render_code(reference: str, caption: str | None = None) -> None:
+def render_code(reference: str, caption: str | None = None, *, key: str) -> None:
+    """The listing of `reference`; for a region, the whole function under it, drawn when opened.
+
+    `key` names the listing on its page (its "whole function" panel keeps its open state under it)."""
     try:
         snippet = resolve(reference)
     except CodeRefError as exc:
@@ -62,5 +65,10 @@ def render_code(reference: str, caption: str | None = None) -> None:
         st.caption(caption)
     if snippet.ref.region:
         whole = CodeRef(snippet.ref.module, snippet.ref.qualname)
-        with st.expander(f"The whole of `{whole.qualname}`"):
-            st.html(snippet_html(resolve(whole)))
+        # Drawn only once the learner opens it (the expander reruns the page then): hidden, the whole
+        # functions under PPO's ten listings were 240 KB of highlighted HTML that every first visit
+        # parsed, and about 1.8 s of its 5 s first render (docs/benchmarks.md, session 8).
+        panel = st.expander(f"The whole of `{whole.qualname}`", key=f"{key}-whole", on_change="rerun")
+        if panel.open:
+            with panel:
+                st.html(snippet_html(resolve(whole)))

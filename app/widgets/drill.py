@@ -58,7 +58,7 @@ def clock(drill: Drill, now: Callable[[], float] = time.time) -> None:
     _tick()
 
 
-def answer_key(q: AnyQuestion, seed: int) -> None:
+def answer_key(q: AnyQuestion, seed: int, *, key: str) -> None:
     """What a good answer has: for the interviewer's eyes only."""
     if isinstance(q, ChoiceQuestion):
         st.markdown("**Answer:** " + "; ".join(q.answers))
@@ -83,7 +83,7 @@ def answer_key(q: AnyQuestion, seed: int) -> None:
         st.markdown(q.model_fix)
     elif isinstance(q, ImplementQuestion):
         st.markdown(f"**Reference:** `{q.reference}` (graded on seeded random cases in the sandbox)")
-        render_code(q.reference)
+        render_code(q.reference, key=f"{key}-reference")
     st.markdown(f"**Why.** {q.explanation}")
 
 
@@ -151,7 +151,7 @@ def render_report(
             if r.missed_points:
                 st.markdown("**Rubric points missed:**\n" + "\n".join(f"- {p}" for p in r.missed_points))
             if reveal:
-                answer_key(q, r.seed)
+                answer_key(q, r.seed, key=f"report-{i}")
     if ending:
         st.caption(ending)
 

@@ -165,10 +165,10 @@ def interviewer_view(drill_id: str, questions: Questions, info: Mapping[str, Que
     if isinstance(q, SpotTheBugQuestion):
         st.code(q.snippet.rstrip("\n"), language="python", line_numbers=True)
     elif q.code:
-        render_code(q.code)
+        render_code(q.code, key=f"interviewer-{drill_id}-{drill.position}-code")
     with st.container(border=True):
         st.markdown("**:material/key: Answer key**")
-        answer_key(q, item.seed)
+        answer_key(q, item.seed, key=f"interviewer-{drill_id}-{drill.position}")
     with st.container(border=True):
         st.markdown("**:material/person: The candidate's answer**")
         if drill.pending is None:

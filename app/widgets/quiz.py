@@ -139,7 +139,7 @@ def render_question(
         else:
             st.markdown(q.prompt)
             if q.code:
-                render_code(q.code)
+                render_code(q.code, key=f"{key}-code")
             {
                 ChoiceQuestion: _choice,
                 OrderQuestion: _order,
@@ -285,7 +285,7 @@ def _predict(q: PredictQuestion, key: str, attempt: int, opts: _Options) -> None
         return
     st.markdown(inst.prompt)
     if q.code:
-        render_code(q.code)
+        render_code(q.code, key=f"{key}-code")
     hint = "numbers separated by commas" if inst.answer_kind == "array" else "a number"
     with st.form(f"{key}-form"):
         answer = st.text_input(f"Your answer ({hint})", key=f"{key}-answer-{attempt}")
@@ -472,8 +472,8 @@ def _implement(q: ImplementQuestion, key: str, attempt: int, opts: _Options) -> 
     if grade.correct:
         _explanation(q)
         st.markdown("**The reference** (the code the lessons show):")
-        render_code(q.reference)
+        render_code(q.reference, key=f"{key}-reference")
     else:
         with st.expander("Give up and see the reference"):
             _explanation(q)
-            render_code(q.reference)
+            render_code(q.reference, key=f"{key}-reference")

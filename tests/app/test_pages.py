@@ -99,3 +99,22 @@ def test_the_reward_model_step_caption_says_what_its_code_does() -> None:
     region = source.split("# lesson:start reward-model-step")[1].split("# lesson:end reward-model-step")[0]
     assert region.count("reward_scores(") == 1  # chosen and rejected go through the model together
     assert block.caption.startswith("One forward pass")
+
+
+def test_a_listing_s_whole_function_is_drawn_only_once_opened() -> None:
+    """Hidden, PPO's whole functions were 240 KB of HTML that every first visit parsed (1.8 s of its
+    first render): each is sent when the learner opens its panel, and is then shown."""
+    from app.content.coderef import resolve
+    from app.widgets.code import snippet_html
+
+    whole = snippet_html(resolve("algorithms.ppo:train"))
+    at = open_lesson("ppo")
+    panels = [e for e in at.expander if e.label == "The whole of `train`"]
+    assert panels, "the PPO lesson shows a region of train with its whole-function panel"
+    assert whole not in [h.proto.body for h in at.get("html")], "sent although its panel is closed"
+    keys = sorted(k for k in at.session_state._state.filtered_state if str(k).endswith("-whole"))
+    assert "ppo-4-5-whole" in keys, keys  # the minibatch update's listing (section 4, block 5)
+    at.session_state["ppo-4-5-whole"] = True
+    at.run()
+    assert not at.exception, at.exception
+    assert [h.proto.body for h in at.get("html")].count(whole) == 1, "opened, its panel shows the function"

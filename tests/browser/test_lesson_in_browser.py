@@ -60,3 +60,21 @@ def test_home_to_lesson_with_math_code_and_demo(page, app_url: str, tmp_path: Pa
     shot = tmp_path / "lesson.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_a_whole_function_panel_draws_its_code_when_opened(page, app_url: str) -> None:
+    """The whole function under a listing is sent only when its panel opens (app/widgets/code.py):
+    opening it must show the function, and closing and opening it again too."""
+    page.goto(f"{app_url}/lesson?lesson=ppo")
+    expect(page.get_by_role("heading", name="Proximal Policy Optimization", exact=True)).to_be_visible()
+    label = re.compile(r"The whole of\s*ppo_clip_loss")  # the backticks are drawn as code
+    panel = page.get_by_test_id("stExpander").filter(has_text=label).first
+    panel.scroll_into_view_if_needed()
+    expect(panel.locator(".rld-code")).to_have_count(0)
+    panel.locator("summary").click()
+    code = panel.locator(".rld-code")
+    expect(code).to_contain_text("def ppo_clip_loss", timeout=30_000)
+    expect(code).to_contain_text("algorithms/losses.py")
+    panel.locator("summary").click()
+    panel.locator("summary").click()
+    expect(code).to_contain_text("def ppo_clip_loss", timeout=30_000)
