@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 
 from algorithms.losses import ppo_clip_objective
 from app.content.demos import PpoClipParams
-from app.widgets.charts import chart
+from app.widgets.charts import chart, table_markdown
 
 
 def ppo_clip_explorer(params: PpoClipParams, key: str) -> None:
@@ -95,7 +95,9 @@ def ppo_clip_explorer(params: PpoClipParams, key: str) -> None:
                 "pushes?": "no: clipped" if float(r.grad[0]) == 0 else "yes",
             }
         )
-    st.dataframe(rows, hide_index=True)
+    # Two rows: a Markdown table, not st.dataframe, whose grid and Arrow chunks (1.2 MB of JavaScript)
+    # the PPO lesson's first visit loaded for them alone.
+    st.markdown(table_markdown(list(rows[0]), rows))
     st.caption(
         "Shaded: ratios where this sample's gradient is zero. Computed by algorithms.losses.ppo_clip_objective "
         "and autograd."

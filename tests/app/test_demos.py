@@ -141,3 +141,17 @@ def test_the_gridworld_sweeps_can_be_stepped_with_a_streamlit_slider(tmp_path, m
     assert first_active == 0
     assert all(v == 0 for v in first_z), "before the first sweep every value is 0"
     assert first_z != last_z
+
+
+def test_the_ppo_clip_explorer_tabulates_its_sample_without_a_data_grid(tmp_path, monkeypatch) -> None:
+    """Its two rows were an st.dataframe: the grid's and Arrow's chunks (1.2 MB of JavaScript) loaded
+    on the PPO lesson's first visit for them alone. A Markdown table says the same: with r = 1.3 and
+    eps = 0.2, A = +2 is clipped (1.2 x 2 = 2.4, no gradient); A = -2 is not (1.3 x -2 = -2.6, slope -2)."""
+    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path))
+    params = {"clip_eps": 0.2, "ratio": 1.3, "advantage": 2.0}
+    at = AppTest.from_function(_render, args=("ppo-clip-explorer", params), default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert not at.dataframe
+    table = next(m.value for m in at.markdown if m.value.startswith("| advantage"))
+    # table_markdown escapes Markdown's special signs, "-" among them: "\-2" is drawn as "-2".
+    assert table.splitlines()[2:] == ["| 2 | 2.4 | 0 | no: clipped |", r"| \-2 | \-2.6 | \-2 | yes |"], table
