@@ -9,9 +9,13 @@ the median of `--runs` cold starts; the ratio is ours over the peer's. Our serve
 seconds from the server's start to its health answer are printed too, with the ratio of start to
 finished page, ours over the peer's.
 
-    python -m bench.pages [--runs 3] [--page lesson?lesson=td-learning] [--lessons] [--json]
+    python -m bench.pages [--runs 3] [--page lesson?lesson=td-learning] [--lessons] [--sections] [--json]
 
-`--lessons` adds every lesson in the catalogue (about 15 minutes with `--runs 3` on the 2-core dev VM).
+`--lessons` adds every lesson in the catalogue (about 15 minutes with `--runs 3` on the 2-core dev VM);
+a lesson opens on its first section. `--sections` then times every section of every lesson
+(`&section=N`, about 190) on one warmed server of ours and one of the peer's, a fresh tab each,
+the peer's page and ours in turn (so a slow spell of the VM slows both): the median of `--runs` per
+section, and the ratio to the peer's median measured in the same rounds.
 """
 
 from __future__ import annotations
@@ -83,11 +87,36 @@ def cold(browser, app: str, path: str, text: str, data: Path) -> tuple[float, fl
         return ready, first_render_s(browser, f"{url}/{path}", text)
 
 
+def every_section(browser, catalogue, tmp: Path, minimal: str, runs: int) -> dict[str, tuple[float, float]]:
+    """path -> (median seconds, ratio to the peer's median in the same rounds), every section."""
+    out: dict[str, tuple[float, float]] = {}
+    with (
+        streamlit_server(Path(tempfile.mkdtemp(dir=tmp)), tmp / "peer.log", app=minimal) as peer_url,
+        streamlit_server(Path(tempfile.mkdtemp(dir=tmp)), tmp / "app.log") as url,
+    ):
+        first_render_s(browser, f"{url}/", "RL Dojo")  # the server's one-off first page
+        for lesson_id in catalogue.ordered_ids():
+            lesson = catalogue.lessons[lesson_id].lesson
+            if lesson is None:
+                continue
+            for number in range(1, len(lesson.sections) + 1):
+                path = f"lesson?lesson={lesson_id}&section={number}"
+                ours, peers = [], []
+                for _ in range(runs):
+                    peers.append(first_render_s(browser, f"{peer_url}/", "Minimal"))
+                    ours.append(first_render_s(browser, f"{url}/{path}", lesson.title))
+                median, peer = statistics.median(ours), statistics.median(peers)
+                out[path] = (median, median / peer)
+                print(f"/{path:60s} {median:.2f} s  ratio {median / peer:.2f}  (peer {peer:.2f} s)", flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="cold starts per page (the median is reported)")
     parser.add_argument("--page", action="append", help="only these pages (path?query), repeatable")
     parser.add_argument("--lessons", action="store_true", help="also every lesson in the catalogue")
+    parser.add_argument("--sections", action="store_true", help="every section of every lesson, warm servers")
     parser.add_argument("--json", action="store_true", help="also print one JSON object")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -128,6 +157,10 @@ def main() -> None:
                 f"/{path:40s} {results[key]:.2f} s  ratio {results[key] / peer:.2f}   "
                 f"(ready after {ready[key]:.2f} s; start to page {whole:.2f}x)"
             )
+        if args.sections:
+            sections = every_section(browser, catalogue, Path(tmp), str(minimal), args.runs)
+            worst_section = max(sections, key=lambda k: sections[k][1])
+            print(f"worst section: /{worst_section} at {sections[worst_section][1]:.2f}x the minimal page")
         browser.close()
     worst = max(results, key=results.get)
     print(f"worst: /{worst.lstrip('/')} at {results[worst] / peer:.2f}x the minimal page; target 1.5x")

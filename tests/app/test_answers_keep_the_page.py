@@ -30,9 +30,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def lesson(lesson_id: str) -> AppTest:
+    """The whole lesson on one page (`section=all`): the blocks after a failing one, to its end."""
     at = AppTest.from_file(MAIN, default_timeout=120)
     at.switch_page("views/lesson.py")
     at.query_params["lesson"] = lesson_id
+    at.query_params["section"] = "all"
     return at.run()
 
 

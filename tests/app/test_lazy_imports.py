@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.fresh_process import printed
+from tests.lesson_sections import section_with
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,6 +131,7 @@ def test_a_lesson_on_a_new_server_imports_no_database_until_marked_done(tmp_path
         "at = AppTest.from_file('app/main.py', default_timeout=120)\n"
         "at.switch_page('views/lesson.py')\n"
         "at.query_params['lesson'] = 'returns-and-discounting'\n"
+        "at.query_params['section'] = 'all'\n"
         "at.run()\n"
         "assert not at.exception, at.exception\n"
         "assert at.get('plotly_chart'), 'the lesson draws its returns chart'\n"
@@ -152,6 +154,7 @@ def test_a_lesson_draws_its_run_form_without_the_run_store(tmp_path: Path) -> No
         "at = AppTest.from_file('app/main.py', default_timeout=120)\n"
         "at.switch_page('views/lesson.py')\n"
         "at.query_params['lesson'] = 'td-learning'\n"
+        f"at.query_params['section'] = '{section_with('td-learning', demo='live-run')}'\n"
         "at.run()\n"
         "assert not at.exception, at.exception\n"
         "start = [b for b in at.button if b.label == 'Start run']\n"

@@ -15,12 +15,23 @@ MAIN = str(ROOT / "app" / "main.py")
 LESSON_IDS = list(load_catalogue().lessons)
 
 
-def open_lesson(lesson_id: str | None) -> AppTest:
+def open_lesson(lesson_id: str | None, section: str | None = "all") -> AppTest:
+    """The lesson page at /lesson?lesson=ID&section=SECTION (all sections unless told; None: no section)."""
     at = AppTest.from_file(MAIN, default_timeout=60)
     at.switch_page("views/lesson.py")
     if lesson_id is not None:
         at.query_params["lesson"] = lesson_id
+    if section is not None:
+        at.query_params["section"] = section
     return at.run()
+
+
+def page_links(at: AppTest) -> dict[str, dict[str, str]]:
+    """Every page link's label -> the query it opens."""
+    return {
+        link.proto.label: dict(p.split("=", 1) for p in link.proto.query_string.split("&") if p)
+        for link in at.get("page_link")
+    }
 
 
 def all_text(at: AppTest) -> str:
@@ -57,9 +68,71 @@ def test_returns_demo_reacts_to_gamma() -> None:
 
 
 def test_no_lesson_parameter_opens_the_first_lesson() -> None:
-    at = open_lesson(None)
+    at = open_lesson(None, section=None)
     assert not at.exception
     assert at.query_params["lesson"] == LESSON_IDS[0]
+
+
+def test_a_lesson_opens_on_its_first_section_alone_with_a_link_to_the_next() -> None:
+    """A whole lesson drew 100-220 elements on its first visit (up to 3.3x a bare page's render,
+    docs/benchmarks.md); a lesson opens on its first section, and the next is one link away."""
+    lesson = load_catalogue().lessons["ppo"].lesson
+    at = open_lesson("ppo", section=None)
+    assert not at.exception, at.exception
+    assert [s.value for s in at.subheader] == [lesson.sections[0].title]
+    assert "section" not in at.query_params  # the first section's address is the lesson's own
+    assert "Section 1 of 9" in all_text(at)
+    links = page_links(at)
+    assert links[f"Next section: {lesson.sections[1].title}"] == {"lesson": "ppo", "section": "2"}
+    assert not any(label.startswith("Previous section") for label in links)
+    assert not [b for b in at.button if b.label == "Mark lesson done"]  # that is at the lesson's end
+
+
+@pytest.mark.parametrize("lesson_id", LESSON_IDS)
+def test_every_section_of_every_lesson_renders_alone_with_its_neighbours_linked(lesson_id: str) -> None:
+    lesson = load_catalogue().lessons[lesson_id].lesson
+    count = len(lesson.sections)
+    for number in range(1, count + 1):
+        at = open_lesson(lesson_id, section=str(number))
+        assert not at.exception, (number, at.exception)
+        assert not at.error, (number, [e.value for e in at.error])
+        assert at.query_params.get("section", "1") == str(number)
+        title = lesson.sections[number - 1].title
+        if title:
+            assert [s.value for s in at.subheader] == [title]
+        links = page_links(at)
+        previous = [q for label, q in links.items() if label.startswith("Previous section:")]
+        following = [q for label, q in links.items() if label.startswith("Next section:")]
+        assert previous == ([address(lesson_id, number - 1)] if number > 1 else []), number
+        assert following == ([address(lesson_id, number + 1)] if number < count else []), number
+        lesson_end = [b for b in at.button if b.label == "Mark lesson done"]
+        assert bool(lesson_end) == (number == count), number
+
+
+def address(lesson_id: str, number: int) -> dict[str, str]:
+    """The query of section `number` (1-based): the first section's is the lesson's own."""
+    return {"lesson": lesson_id} if number == 1 else {"lesson": lesson_id, "section": str(number)}
+
+
+@pytest.mark.parametrize(("asked", "note"), [("12", "no section `12`"), ("0", "no section `0`"), ("two", "`two`")])
+def test_a_section_that_does_not_exist_says_so_and_shows_the_first(asked: str, note: str) -> None:
+    at = open_lesson("ppo", section=asked)
+    assert not at.exception, at.exception
+    assert any(note in i.value and "This lesson has 9 sections" in i.value for i in at.info), [i.value for i in at.info]
+    assert [s.value for s in at.subheader] == [load_catalogue().lessons["ppo"].lesson.sections[0].title]
+    assert "section" not in at.query_params  # the address now says what is on screen
+
+
+def test_the_contents_menu_lists_every_section_once_opened() -> None:
+    lesson = load_catalogue().lessons["ppo"].lesson
+    at = open_lesson("ppo", section="3")
+    assert not any(label.startswith("1. ") for label in page_links(at))  # closed: not drawn
+    at.session_state["contents-ppo-3"] = True
+    at.run()
+    links = page_links(at)
+    for i, section in enumerate(lesson.sections):
+        assert links[f"{i + 1}. {section.title}"] == address("ppo", i + 1)
+    assert links["All sections on one page"] == {"lesson": "ppo", "section": "all"}
 
 
 def test_unknown_lesson_id_says_so() -> None:

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.runs.backends import open_manager
 from app.widgets.runs import run_manager
+from tests.lesson_sections import section_with
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = str(ROOT / "app" / "main.py")
@@ -98,13 +99,14 @@ def test_a_lesson_starts_a_live_run_and_keeps_it_in_the_url(data_dir: Path) -> N
     at = AppTest.from_file(MAIN, default_timeout=60)
     at.switch_page("views/lesson.py")
     at.query_params["lesson"] = "td-learning"
+    at.query_params["section"] = section = section_with("td-learning", demo="live-run")
     at.run()
     assert not at.exception
     start = next(b for b in at.button if b.label == "Start run")
     start.click().run()
     assert not at.exception
     run_id = at.query_params["run"]
-    assert at.query_params["lesson"] == "td-learning"
+    assert at.query_params["lesson"] == "td-learning" and at.query_params["section"] == section
     manager = open_manager(data_dir)
     deadline = time.monotonic() + 60
     while manager.get(run_id).status != "finished":
@@ -117,6 +119,7 @@ def test_a_lesson_starts_a_live_run_and_keeps_it_in_the_url(data_dir: Path) -> N
     again = AppTest.from_file(MAIN, default_timeout=60)  # a reload: the URL brings the run back
     again.switch_page("views/lesson.py")
     again.query_params["lesson"] = "td-learning"
+    again.query_params["section"] = section
     again.query_params["run"] = run_id
     again.run()
     assert not again.exception

@@ -8,7 +8,6 @@ sets [theme.light] and [theme.dark]), and Playwright switches the emulated schem
 
 from __future__ import annotations
 
-import bisect
 import os
 import re
 import time
@@ -27,6 +26,7 @@ from app.runs.backends import open_manager
 from app.runs.store import ACTIVE, FINISHED
 from tests.browser.axe import COLOUR_RULES, audit, axe_source, report
 from tests.browser.server import streamlit_server
+from tests.lesson_sections import section_with
 
 pytestmark = pytest.mark.browser
 
@@ -210,7 +210,9 @@ PAGES = [
     ("progress", f"/progress?learner={LEARNER}"),
     ("class", f"/class?learner={LEARNER}"),
     ("runs", "/runs"),
-    *[(f"lesson-{lesson_id}", f"/lesson?lesson={lesson_id}") for lesson_id in lesson_ids()],
+    # each lesson whole (all its sections on one page), and one section alone with its contents menu
+    *[(f"lesson-{lesson_id}", f"/lesson?lesson={lesson_id}&section=all") for lesson_id in lesson_ids()],
+    ("lesson-one-section", "/lesson?lesson=ppo&section=3"),
 ]
 
 
@@ -247,7 +249,7 @@ def test_page_has_no_serious_violations(page: Page, a11y_url: str, axe_js: str, 
 
 def test_formulas_and_charts_have_text_alternatives(page: Page, a11y_url: str) -> None:
     """The check the page test makes finds what it looks for: a lesson with formulas and a chart."""
-    page.goto(f"{a11y_url}/lesson?lesson=returns-and-discounting")
+    page.goto(f"{a11y_url}/lesson?lesson=returns-and-discounting&section=all")
     expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_attached(timeout=60_000)  # drawn late
     settled(page)
     found = page.evaluate(TEXT_ALTERNATIVES)
@@ -407,11 +409,6 @@ FOCUS = """() => {
 }"""
 
 
-HEADING_TOPS = """() => [...document.querySelectorAll('[data-testid=stMain] h3')]
-    .map(h => h.getBoundingClientRect().top
-        - document.querySelector('[data-testid=stMainBlockContainer]').getBoundingClientRect().top)"""
-
-
 class Keyboard:
     """Tab, Shift+Tab and keys only; every focus stop is checked for a visible focus indicator."""
 
@@ -471,6 +468,9 @@ def radio_labels(page: Page, text: str) -> list[str]:
     return [s.strip() for s in group.locator("label").all_inner_texts()]
 
 
+WIDER_THAN_ITS_BOX = "sel => [...document.querySelectorAll(sel)].some(el => el.scrollWidth > el.clientWidth + 1)"
+
+
 def scrolls_sideways(page: Page, keys: Keyboard, selector: str, what: str) -> None:
     """Tab to the first element matching `selector` that is wider than its box, and scroll it with the arrows."""
     keys.tab_to(f"el => el.matches({selector!r}) && el.scrollWidth > el.clientWidth + 1")
@@ -521,38 +521,45 @@ def test_keyboard_only_from_home_to_a_finished_drill(
         expect(page.get_by_role("heading", name=lesson.title, exact=True)).to_be_visible()
         settled(page)
 
-        # Through the sections: from the top, Tab stops fall in section after section down to the link
-        # to the next lesson, the page scrolling along; then a wide formula and a code panel (wider than
-        # this window) scroll sideways with the arrow keys.
-        headings = page.evaluate(HEADING_TOPS)
-        keys.tops.clear()
+        # Through the sections, one at a time: Tab reaches each section's "Next section" link and Enter
+        # opens that section, down to the last one and its link to the next lesson. On the way, a wide
+        # formula and a code panel (wider than this window) scroll sideways with the arrow keys, a live
+        # run is started and stopped in its section, and a choice question answered in the quiz's.
+        live = int(section_with(KEYBOARD_LESSON, demo="live-run"))
+        quiz = int(section_with(KEYBOARD_LESSON, question=KEYBOARD_CHOICE))
+        scrolled: set[str] = set()
+        for number, section in enumerate(lesson.sections, start=1):
+            expect(page.get_by_role("heading", name=section.title, exact=True)).to_be_visible()
+            settled(page)
+            for selector, what in ((".katex-display", "formula"), (".rld-code pre", "code panel")):
+                if what not in scrolled and page.evaluate(WIDER_THAN_ITS_BOX, selector):
+                    scrolls_sideways(page, keys, selector, what)
+                    scrolled.add(what)
+            if number == live:
+                keys.tab_to("el => el.getAttribute('aria-label') === 'episodes'")
+                keys.press("Control+A")
+                page.keyboard.type("20000")
+                keys.tab_to(named("Start run"))
+                keys.press("Enter")
+                expect(page.get_by_text("running", exact=True)).to_be_visible(timeout=90_000)
+                keys.tab_to(named("Stop"))
+                keys.press("Enter")
+                expect(page.get_by_text("stopped", exact=True)).to_be_visible(timeout=30_000)
+            if number == quiz:  # a single-answer choice question: arrows pick, Enter on Check submits
+                choice = questions.get(KEYBOARD_CHOICE)
+                answer = choice.answers[0]
+                options = radio_labels(page, answer)
+                keys.tab_to(radio_option(answer))
+                pick_radio(keys, options, answer)
+                keys.tab_to(named("Check"))
+                keys.press("Enter")
+                expect(page.get_by_text("Correct.", exact=True).first).to_be_visible()
+            if number < len(lesson.sections):
+                keys.tab_to(named(f"Next section: {lesson.sections[number].title}"))
+                keys.press("Enter")
+                expect(page).to_have_url(re.compile(rf"lesson={KEYBOARD_LESSON}&section={number + 1}$"))
+        assert scrolled == {"formula", "code panel"}, f"nothing wider than the window to scroll: {scrolled}"
         keys.tab_to(named("Next: "))
-        visited = {bisect.bisect(headings, top) for top in keys.tops}
-        assert len(visited) >= 4, f"Tab stops fell in only {len(visited)} of {len(headings)} sections"
-        assert max(visited) == len(headings), "Tab never reached the last section"
-        scrolls_sideways(page, keys, ".katex-display", "formula")
-        scrolls_sideways(page, keys, ".rld-code pre", "code panel")
-
-        # A live run: start it from the lesson's form, then stop it, from the keyboard.
-        keys.tab_to("el => el.getAttribute('aria-label') === 'episodes'")
-        keys.press("Control+A")
-        page.keyboard.type("20000")
-        keys.tab_to(named("Start run"))
-        keys.press("Enter")
-        expect(page.get_by_text("running", exact=True)).to_be_visible(timeout=90_000)
-        keys.tab_to(named("Stop"))
-        keys.press("Enter")
-        expect(page.get_by_text("stopped", exact=True)).to_be_visible(timeout=30_000)
-
-        # A single-answer choice question: arrows pick, Enter on Check submits.
-        choice = questions.get(KEYBOARD_CHOICE)
-        answer = choice.answers[0]
-        options = radio_labels(page, answer)
-        keys.tab_to(radio_option(answer))
-        pick_radio(keys, options, answer)
-        keys.tab_to(named("Check"))
-        keys.press("Enter")
-        expect(page.get_by_text("Correct.", exact=True).first).to_be_visible()
 
         page.screenshot(path=str(tmp_path / "keyboard-lesson.png"))
 
@@ -608,7 +615,7 @@ def test_code_panels_are_dark_in_the_dark_theme(browser, a11y_url: str, tmp_path
     for scheme in ("light", "dark"):
         context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme=scheme)
         page = context.new_page()
-        page.goto(f"{a11y_url}/lesson?lesson=returns-and-discounting")
+        page.goto(f"{a11y_url}/lesson?lesson=returns-and-discounting&section=all")
         settled(page)
         panel = page.locator(".rld-code pre").first
         panel.scroll_into_view_if_needed()
@@ -664,7 +671,7 @@ def test_code_line_numbers_keep_contrast_in_both_themes(browser, a11y_url: str) 
 def test_the_gridworld_sweeps_are_stepped_from_the_keyboard(page: Page, a11y_url: str) -> None:
     """Plotly's Play button and slider are SVG that Tab never reaches: the Streamlit sweep slider above
     the chart is reached with Tab, and the arrow keys change the sweep the chart draws."""
-    page.goto(f"{a11y_url}/lesson?lesson=bellman-and-dynamic-programming")
+    page.goto(f"{a11y_url}/lesson?lesson=bellman-and-dynamic-programming&section=all")
     settled(page)
     keys = Keyboard(page)
     keys.tab_to(

@@ -24,18 +24,38 @@ def title(lesson_id: str) -> str:
 FIRST_RENDER_MS = 90_000
 
 
-def shows_lesson(page: Page, lesson_id: str) -> None:
-    expect(page).to_have_url(re.compile(rf"/lesson\?lesson={lesson_id}$"))
+def section_title(lesson_id: str, number: int) -> str:
+    return CATALOGUE.lessons[lesson_id].lesson.sections[number - 1].title
+
+
+def last_section(lesson_id: str) -> int:
+    return len(CATALOGUE.lessons[lesson_id].lesson.sections)
+
+
+def shows_lesson(page: Page, lesson_id: str, section: int = 1) -> None:
+    """The lesson's section `section` is on screen and the address says so (the first: no `section`)."""
+    query = rf"lesson={lesson_id}" + ("" if section == 1 else rf"&section={section}")
+    expect(page).to_have_url(re.compile(rf"/lesson\?{query}$"))
     expect(page.get_by_role("heading", name=title(lesson_id), exact=True)).to_be_visible(timeout=FIRST_RENDER_MS)
+    heading = page.get_by_role("heading", name=section_title(lesson_id, section), exact=True)
+    expect(heading).to_be_visible(timeout=FIRST_RENDER_MS)
 
 
-def reload_shows_lesson(page: Page, lesson_id: str) -> None:
+def reload_shows_lesson(page: Page, lesson_id: str, section: int = 1) -> None:
     page.reload()
-    shows_lesson(page, lesson_id)
+    shows_lesson(page, lesson_id, section)
     fresh = page.context.new_page()  # the same address in a new tab
     fresh.goto(page.url)
     expect(fresh.get_by_role("heading", name=title(lesson_id), exact=True)).to_be_visible(timeout=FIRST_RENDER_MS)
+    heading = fresh.get_by_role("heading", name=section_title(lesson_id, section), exact=True)
+    expect(heading).to_be_visible(timeout=FIRST_RENDER_MS)
     fresh.close()
+
+
+def open_section_from_contents(page: Page, lesson_id: str, number: int) -> None:
+    page.get_by_role("button", name=re.compile("Contents")).click()
+    page.get_by_role("link", name=f"{number}. {section_title(lesson_id, number)}", exact=True).click()
+    shows_lesson(page, lesson_id, number)
 
 
 def test_next_and_the_sidebar_leave_an_address_that_reloads_the_same_lesson(page: Page, app_url: str) -> None:
@@ -43,6 +63,15 @@ def test_next_and_the_sidebar_leave_an_address_that_reloads_the_same_lesson(page
     _, second = CATALOGUE.neighbours(start)
     page.goto(f"{app_url}/lesson?lesson={start}")
     shows_lesson(page, start)
+
+    # a lesson is read one section at a time; the address names the section on screen
+    page.get_by_role("link", name=f"Next section: {section_title(start, 2)}").click()
+    shows_lesson(page, start, 2)
+    reload_shows_lesson(page, start, 2)
+    open_section_from_contents(page, start, last_section(start))
+    reload_shows_lesson(page, start, last_section(start))
+    expect(page.get_by_role("button", name=re.compile("Contents"))).to_be_visible()
+    expect(page.get_by_role("link", name=f"1. {section_title(start, 1)}")).to_have_count(0)  # the menu closed
 
     page.get_by_role("link", name=f"Next: {title(second)}").click()
     shows_lesson(page, second)
@@ -57,6 +86,7 @@ def test_next_and_the_sidebar_leave_an_address_that_reloads_the_same_lesson(page
     sidebar.get_by_role("link", name=title("td-learning"), exact=True).click()
     shows_lesson(page, "td-learning")
     reload_shows_lesson(page, "td-learning")
+    open_section_from_contents(page, "td-learning", last_section("td-learning"))
 
     _, fourth = CATALOGUE.neighbours("td-learning")
     page.get_by_role("link", name=f"Next: {title(fourth)}").click()
@@ -64,7 +94,7 @@ def test_next_and_the_sidebar_leave_an_address_that_reloads_the_same_lesson(page
     reload_shows_lesson(page, fourth)
 
     page.go_back()
-    shows_lesson(page, "td-learning")
+    shows_lesson(page, "td-learning", last_section("td-learning"))
 
 
 def test_a_run_and_the_run_list_keep_their_address(page: Page, app_url: str, tmp_path: Path) -> None:

@@ -27,8 +27,13 @@ def test_home_to_lesson_with_math_code_and_demo(page, app_url: str, tmp_path: Pa
     expect(page.get_by_role("heading", name="RL Dojo")).to_be_visible()
     page.get_by_role("link", name=re.compile("Returns and discounting")).first.click()
 
-    expect(page).to_have_url(re.compile(r"/lesson\?lesson=returns-and-discounting"))
+    expect(page).to_have_url(re.compile(r"/lesson\?lesson=returns-and-discounting$"))
     expect(page.get_by_role("heading", name="Returns and discounting", exact=True)).to_be_visible()
+    expect(page.get_by_text("Section 1 of ")).to_be_visible()  # a lesson opens on its first section
+    page.get_by_role("button", name=re.compile("Contents")).click()
+    page.get_by_role("link", name="All sections on one page").click()
+    expect(page).to_have_url(re.compile(r"/lesson\?lesson=returns-and-discounting&section=all$"))
+    expect(page.get_by_text(re.compile(r"^All \d+ sections on one page$"))).to_be_visible()
     # LaTeX is rendered by KaTeX, not left as dollar signs.
     expect(page.locator(".katex").first).to_be_visible()
     assert page.locator(".katex").count() > 10
@@ -65,7 +70,7 @@ def test_home_to_lesson_with_math_code_and_demo(page, app_url: str, tmp_path: Pa
 def test_a_whole_function_panel_draws_its_code_when_opened(page, app_url: str) -> None:
     """The whole function under a listing is sent only when its panel opens (app/widgets/code.py):
     opening it must show the function, and closing and opening it again too."""
-    page.goto(f"{app_url}/lesson?lesson=ppo")
+    page.goto(f"{app_url}/lesson?lesson=ppo&section=3")  # the clipped surrogate
     expect(page.get_by_role("heading", name="Proximal Policy Optimization", exact=True)).to_be_visible()
     label = re.compile(r"The whole of\s*ppo_clip_loss")  # the backticks are drawn as code
     panel = page.get_by_test_id("stExpander").filter(has_text=label).first
@@ -78,3 +83,18 @@ def test_a_whole_function_panel_draws_its_code_when_opened(page, app_url: str) -
     panel.locator("summary").click()
     panel.locator("summary").click()
     expect(code).to_contain_text("def ppo_clip_loss", timeout=30_000)
+
+
+def test_links_to_the_next_section_and_lesson_show_their_whole_title_at_phone_width(page, app_url: str) -> None:
+    """Page links are one line with an ellipsis by default: "Next section: GAE, an average of all
+    the n-step estin" and "Next: Meta-RL, multi-task RL, and RL among the oth" were cut at 1280 px."""
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 844})
+        for section in ("2", "5"):  # a long next-section title; the lesson's end with a long next lesson
+            page.goto(f"{app_url}/lesson?lesson=actor-critic-and-gae&section={section}")
+            links = page.get_by_test_id("stMain").get_by_test_id("stPageLink-NavLink")
+            expect(links.filter(has_text=re.compile(r"(Next section|Next): ")).first).to_be_visible()
+            cut = links.locator("p").evaluate_all(
+                "ps => ps.filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent)"
+            )
+            assert not cut, f"{width} px, section {section}: link titles cut off: {cut}"

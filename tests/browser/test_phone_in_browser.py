@@ -56,13 +56,16 @@ def phone(browser):
 @pytest.mark.parametrize(
     "path,heading",
     [
-        ("lesson?lesson=bellman-and-dynamic-programming", "Bellman equations and dynamic programming"),
-        ("lesson?lesson=returns-and-discounting", "Returns and discounting"),
+        ("lesson?lesson=bellman-and-dynamic-programming&section=all", "Bellman equations and dynamic programming"),
+        ("lesson?lesson=returns-and-discounting&section=all", "Returns and discounting"),
         ("practice?q=discounted-return-g0", "Practice"),
         # long chart titles ("Steps per episode, mean of 10 runs (episode 1 omitted, as in Figure 8.2)")
-        ("lesson?lesson=model-based-rl-and-planning", "Model-based RL and planning: Dyna-Q, MCTS and AlphaZero"),
         (
-            "lesson?lesson=exploration-sparse-rewards",
+            "lesson?lesson=model-based-rl-and-planning&section=all",
+            "Model-based RL and planning: Dyna-Q, MCTS and AlphaZero",
+        ),
+        (
+            "lesson?lesson=exploration-sparse-rewards&section=all",
             "Exploration under sparse rewards: count bonuses and hindsight replay",
         ),
     ],
@@ -154,9 +157,9 @@ def settle_marks(page: Page) -> None:
 @pytest.mark.parametrize(
     "path,heading",
     [
-        ("lesson?lesson=dpo-and-kto", "DPO and KTO"),
-        ("lesson?lesson=ppo", "Proximal Policy Optimization"),
-        ("lesson?lesson=grpo-ppo-without-a-critic", "GRPO: PPO without a critic"),
+        ("lesson?lesson=dpo-and-kto&section=all", "DPO and KTO"),
+        ("lesson?lesson=ppo&section=all", "Proximal Policy Optimization"),
+        ("lesson?lesson=grpo-ppo-without-a-critic&section=all", "GRPO: PPO without a critic"),
     ],
 )
 def test_wide_math_and_code_scroll_with_a_cue_at_phone_width(

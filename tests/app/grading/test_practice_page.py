@@ -156,6 +156,7 @@ def test_a_lesson_shows_its_quiz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     at = AppTest.from_file(MAIN, default_timeout=60)
     at.switch_page("views/lesson.py")
     at.query_params["lesson"] = "returns-and-discounting"
+    at.query_params["section"] = "all"
     at.run()
     assert not at.exception and not at.error
     assert "**:material/quiz: Check yourself**" in texts(at)

@@ -21,6 +21,7 @@ from app.runs import __main__ as cli_main
 from app.runs.store import RunStore
 from app.settings import ROOT
 from app.widgets.runs import run_manager
+from tests.lesson_sections import section_with
 
 PLUGIN = "tests.app.runs.fake_algorithms"
 MAIN = str(ROOT / "app" / "main.py")
@@ -178,6 +179,7 @@ def test_a_lessons_live_run_says_why_runs_are_unavailable(page_data: Path, monke
     at = AppTest.from_file(MAIN, default_timeout=90)
     at.switch_page("views/lesson.py")
     at.query_params["lesson"] = "policy-gradients"  # has a live-run block
+    at.query_params["section"] = section_with("policy-gradients", demo="live-run")
     at.run()
     assert not at.exception, at.exception
     assert not at.error  # the start form is drawn without the run store: nothing to say yet
