@@ -49,7 +49,7 @@ def section_to_show(raw: str | None, count: int) -> Shown:
     value = raw.strip().lower()
     if value == ALL_SECTIONS:
         return Shown(None)
-    if value.isdigit() and 1 <= int(value) <= count:
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= count:  # "²".isdigit(), but int("²") fails
         return Shown(int(value) - 1)
     return Shown(0, f"This lesson has {count} sections; there is no section `{raw.strip()}`. Here is the first.")
 
@@ -71,6 +71,8 @@ def section_link(lesson: Lesson, index: int | None, label: str, icon: str | None
 def contents(lesson: Lesson, shown: Shown) -> None:
     """Where the learner is, and a menu of every section (one click to any of them)."""
     count = len(lesson.sections)
+    if count == 1:  # nothing to choose from
+        return
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         if shown.index is None:
             st.caption(f"All {count} sections on one page")

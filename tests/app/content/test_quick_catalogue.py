@@ -152,3 +152,20 @@ def test_the_lesson_page_shows_what_the_quick_checks_left_out(tmp_path: Path, mo
     at.query_params["lesson"] = "other"  # the other lesson is drawn as usual
     at.run()
     assert not at.exception and not at.error and at.title[0].value == "Another lesson"
+
+
+def test_a_lesson_of_one_section_is_shown_whole_without_a_contents_menu(tmp_path: Path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    lessons, quizzes = folders(tmp_path)
+    monkeypatch.setenv("RLDOJO_LESSONS_DIR", str(lessons))
+    monkeypatch.setenv("RLDOJO_QUIZZES_DIR", str(quizzes))
+    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path / "data"))
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
+    at.switch_page("views/lesson.py")
+    at.query_params["lesson"] = "other"
+    at.run()
+    assert not at.exception and not at.error and at.title[0].value == "Another lesson"
+    assert not any(c.value.startswith("Section ") for c in at.caption)  # no "Section 1 of 1"
+    assert not at.get("popover")
+    assert "Mark lesson done" in [b.label for b in at.button]  # its one section is its end
