@@ -134,18 +134,23 @@ def test_the_page_catalogue_imports_no_heavy_module() -> None:
     assert result.stdout.strip().splitlines()[-1] == "HEAVY:"
 
 
-def test_the_lesson_page_shows_what_the_quick_checks_left_out(tmp_path: Path, monkeypatch) -> None:
+def lesson_page(tmp_path: Path, monkeypatch, lesson_id: str):
+    """The lesson page of `lesson_id`, over the lessons and banks under `tmp_path` (see `folders`)."""
     from streamlit.testing.v1 import AppTest
 
-    lessons, quizzes = folders(tmp_path)
-    (lessons / "good.yaml").write_text(with_block("- demo: live-run\n  params: {algorithm: ppo, preset: {lr: fast}}\n"))
-    monkeypatch.setenv("RLDOJO_LESSONS_DIR", str(lessons))
-    monkeypatch.setenv("RLDOJO_QUIZZES_DIR", str(quizzes))
+    monkeypatch.setenv("RLDOJO_LESSONS_DIR", str(tmp_path / "lessons"))
+    monkeypatch.setenv("RLDOJO_QUIZZES_DIR", str(tmp_path / "quizzes"))
     monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path / "data"))
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
     at.switch_page("views/lesson.py")
-    at.query_params["lesson"] = "good"
-    at.run()
+    at.query_params["lesson"] = lesson_id
+    return at.run()
+
+
+def test_the_lesson_page_shows_what_the_quick_checks_left_out(tmp_path: Path, monkeypatch) -> None:
+    lessons, _ = folders(tmp_path)
+    (lessons / "good.yaml").write_text(with_block("- demo: live-run\n  params: {algorithm: ppo, preset: {lr: fast}}\n"))
+    at = lesson_page(tmp_path, monkeypatch, "good")
     assert not at.exception
     assert at.error and "This lesson cannot be shown" in at.error[0].value
     assert any("preset lr: 'fast' is not a float" in m.value for m in at.markdown)
@@ -155,16 +160,8 @@ def test_the_lesson_page_shows_what_the_quick_checks_left_out(tmp_path: Path, mo
 
 
 def test_a_lesson_of_one_section_is_shown_whole_without_a_contents_menu(tmp_path: Path, monkeypatch) -> None:
-    from streamlit.testing.v1 import AppTest
-
-    lessons, quizzes = folders(tmp_path)
-    monkeypatch.setenv("RLDOJO_LESSONS_DIR", str(lessons))
-    monkeypatch.setenv("RLDOJO_QUIZZES_DIR", str(quizzes))
-    monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path / "data"))
-    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
-    at.switch_page("views/lesson.py")
-    at.query_params["lesson"] = "other"
-    at.run()
+    folders(tmp_path)
+    at = lesson_page(tmp_path, monkeypatch, "other")
     assert not at.exception and not at.error and at.title[0].value == "Another lesson"
     assert not any(c.value.startswith("Section ") for c in at.caption)  # no "Section 1 of 1"
     assert not at.get("popover")
