@@ -11,11 +11,12 @@ finished page, ours over the peer's.
 
     python -m bench.pages [--runs 3] [--page lesson?lesson=td-learning] [--lessons] [--sections] [--json]
 
-`--lessons` adds every lesson in the catalogue (about 15 minutes with `--runs 3` on the 2-core dev VM);
+`--lessons` adds every lesson in the catalogue (about 12 minutes with `--runs 1` on the 2-core dev VM);
 a lesson opens on its first section. `--sections` then times every section of every lesson
 (`&section=N`, about 190) on one warmed server of ours and one of the peer's, a fresh tab each,
 the peer's page and ours in turn (so a slow spell of the VM slows both): the median of `--runs` per
-section, and the ratio to the peer's median measured in the same rounds.
+section, and the ratio to the peer's median measured in the same rounds (about 15 minutes with
+`--runs 1`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ PAGES = {
     "lesson?lesson=td-learning": "TD learning: Q-learning versus Sarsa",
     "lesson?lesson=reward-design": "Reward design and reward hacking",
     "lesson?lesson=deep-q-networks": "From Q-learning to DQN",
-    "lesson?lesson=ppo": "Proximal Policy Optimization",  # the longest lesson: about 290 messages
+    "lesson?lesson=ppo": "Proximal Policy Optimization",  # its first section
+    "lesson?lesson=ppo&section=all": "Proximal Policy Optimization",  # the longest lesson whole
     "practice?q=markov-property": "Practice",
     "practice?q=discounted-returns": "Practice",
     "review": "Review",
@@ -100,7 +102,8 @@ def every_section(browser, catalogue, tmp: Path, minimal: str, runs: int) -> dic
             if lesson is None:
                 continue
             for number in range(1, len(lesson.sections) + 1):
-                path = f"lesson?lesson={lesson_id}&section={number}"
+                # the first section's address is the lesson's own
+                path = f"lesson?lesson={lesson_id}" + ("" if number == 1 else f"&section={number}")
                 ours, peers = [], []
                 for _ in range(runs):
                     peers.append(first_render_s(browser, f"{peer_url}/", "Minimal"))
@@ -134,6 +137,7 @@ def main() -> None:
         for lesson_id in catalogue.ordered_ids():
             pages.setdefault(f"lesson?lesson={lesson_id}", catalogue.lessons[lesson_id].title)
     results: dict[str, float] = {}
+    sections: dict[str, tuple[float, float]] = {}
     ready: dict[str, float] = {}
     runs_range = range(args.runs)
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
@@ -175,6 +179,7 @@ def main() -> None:
                     "pages_s": results,
                     "ready_s": ready,
                     "ratio": {k: v / peer for k, v in results.items()},
+                    "sections": {k: {"s": s, "ratio": r} for k, (s, r) in sections.items()},
                 }
             )
         )

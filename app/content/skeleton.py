@@ -82,7 +82,7 @@ minutes: 20                    # to read it and try its demos, 1 to 240
 order: {order}                      # place in the track after prerequisites (the next free one)
 prerequisites: []              # lesson ids read first, e.g. [returns-and-discounting]
 tags: []
-sections:
+sections:                      # shown one at a time (&section=N, from 1); the title names it in Contents
   - title: The idea
     blocks:
       - markdown: |

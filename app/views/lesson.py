@@ -46,7 +46,8 @@ entry: LessonEntry | None = catalogue.fully_checked(requested) if requested else
 if entry is None:
     st.title("Lesson not found")
     if requested:
-        st.warning(f"There is no lesson with id `{requested}`.", icon=":material/search_off:")
+        shown_id = requested.replace("`", "")[:80]  # quoted as code: no backtick may close it early
+        st.warning(f"There is no lesson with id `{shown_id}`.", icon=":material/search_off:")
     else:
         st.info("There are no lessons yet.")
     st.page_link("views/home.py", label="Back to all lessons", icon=":material/home:")

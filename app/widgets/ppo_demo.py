@@ -96,7 +96,7 @@ def ppo_clip_explorer(params: PpoClipParams, key: str) -> None:
             }
         )
     # Two rows: a Markdown table, not st.dataframe, whose grid and Arrow chunks (1.2 MB of JavaScript)
-    # the PPO lesson's first visit loaded for them alone.
+    # the clip explorer's section loaded for them alone.
     st.markdown(table_markdown(list(rows[0]), rows))
     st.caption(
         "Shaded: ratios where this sample's gradient is zero. Computed by algorithms.losses.ppo_clip_objective "

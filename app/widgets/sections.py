@@ -17,6 +17,9 @@ from app.widgets.catalogue import LESSON_PAGE
 
 SECTION_PARAM = "section"
 ALL_SECTIONS = "all"
+# What the page keeps in its address from one section to the next: a live run started from a block
+# (app/widgets/runs.py) stays on screen when the learner comes back to its section.
+CARRIED_PARAMS = ("run", "run_block")
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ def section_to_show(raw: str | None, count: int) -> Shown:
         return Shown(None)
     if value.isascii() and value.isdigit() and 1 <= int(value) <= count:  # "²".isdigit(), but int("²") fails
         return Shown(int(value) - 1)
-    return Shown(0, f"This lesson has {count} sections; there is no section `{raw.strip()}`. Here is the first.")
+    asked = raw.strip().replace("`", "")[:24]  # shown as code: no backtick may close it early
+    sections = "one section" if count == 1 else f"{count} sections"
+    return Shown(0, f"This lesson has {sections}; there is no section `{asked}`. Here is the first.")
 
 
 def section_label(lesson: Lesson, index: int) -> str:
@@ -62,6 +67,7 @@ def section_label(lesson: Lesson, index: int) -> str:
 def section_link(lesson: Lesson, index: int | None, label: str, icon: str | None = None) -> None:
     """A link to one section of `lesson` (None: the whole lesson on one page)."""
     params = {"lesson": lesson.id}
+    params.update({name: st.query_params[name] for name in CARRIED_PARAMS if name in st.query_params})
     address = Shown(index).address
     if address is not None:
         params[SECTION_PARAM] = address
@@ -90,9 +96,11 @@ def contents(lesson: Lesson, shown: Shown) -> None:
             return
         with menu:
             for i in range(count):
-                here = shown.index == i
-                icon = ":material/chevron_right:" if here else ":material/article:"
-                section_link(lesson, i, f"{i + 1}. {section_label(lesson, i)}", icon=icon)
+                label = f"{i + 1}. {section_label(lesson, i)}"
+                if shown.index == i:  # where the learner is: text, not a link to the same view
+                    st.markdown(f":material/chevron_right: **{label}** (this section)")
+                else:
+                    section_link(lesson, i, label, icon=":material/article:")
             if shown.index is not None:
                 section_link(lesson, None, "All sections on one page", icon=":material/unfold_more:")
             else:
@@ -101,9 +109,9 @@ def contents(lesson: Lesson, shown: Shown) -> None:
 
 def section_footer(lesson: Lesson, shown: Shown) -> None:
     """Previous and next section, under a section shown alone."""
-    if shown.index is None:
-        return
     count = len(lesson.sections)
+    if shown.index is None or count == 1:
+        return
     left, right = st.columns(2)
     if shown.index > 0:
         with left:

@@ -81,7 +81,7 @@ def test_a_lesson_opens_on_its_first_section_alone_with_a_link_to_the_next() -> 
     assert not at.exception, at.exception
     assert [s.value for s in at.subheader] == [lesson.sections[0].title]
     assert "section" not in at.query_params  # the first section's address is the lesson's own
-    assert "Section 1 of 9" in all_text(at)
+    assert f"Section 1 of {len(lesson.sections)}" in all_text(at)
     links = page_links(at)
     assert links[f"Next section: {lesson.sections[1].title}"] == {"lesson": "ppo", "section": "2"}
     assert not any(label.startswith("Previous section") for label in links)
@@ -118,7 +118,8 @@ def address(lesson_id: str, number: int) -> dict[str, str]:
 def test_a_section_that_does_not_exist_says_so_and_shows_the_first(asked: str, note: str) -> None:
     at = open_lesson("ppo", section=asked)
     assert not at.exception, at.exception
-    assert any(note in i.value and "This lesson has 9 sections" in i.value for i in at.info), [i.value for i in at.info]
+    count = len(load_catalogue().lessons["ppo"].lesson.sections)
+    assert any(note in i.value and f"This lesson has {count} sections" in i.value for i in at.info), at.info
     assert [s.value for s in at.subheader] == [load_catalogue().lessons["ppo"].lesson.sections[0].title]
     assert "section" not in at.query_params  # the address now says what is on screen
 
@@ -131,14 +132,36 @@ def test_the_contents_menu_lists_every_section_once_opened() -> None:
     at.run()
     links = page_links(at)
     for i, section in enumerate(lesson.sections):
-        assert links[f"{i + 1}. {section.title}"] == address("ppo", i + 1)
+        if i == 2:  # the section on screen is named, not linked
+            assert f"{i + 1}. {section.title}" not in links
+            assert f"**{i + 1}. {section.title}** (this section)" in all_text(at)
+        else:
+            assert links[f"{i + 1}. {section.title}"] == address("ppo", i + 1)
     assert links["All sections on one page"] == {"lesson": "ppo", "section": "all"}
+
+
+def test_a_live_run_stays_in_the_address_from_section_to_section() -> None:
+    """A run started in a lesson's block is kept in the address (run, run_block): reading on and
+    coming back to its section shows the run again, not a fresh start form."""
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.switch_page("views/lesson.py")
+    at.query_params.update({"lesson": "td-learning", "section": "5", "run": "r1", "run_block": "td-learning-4-1"})
+    at.run()
+    assert not at.exception, at.exception
+    links = page_links(at)
+    carried = {"run": "r1", "run_block": "td-learning-4-1"}
+    for label, query in links.items():
+        if label.startswith(("Previous section:", "Next section:")):
+            assert {k: query.get(k) for k in carried} == carried, (label, query)
+    assert any(label.startswith("Next section:") for label in links)
 
 
 def test_unknown_lesson_id_says_so() -> None:
     at = open_lesson("no-such-lesson")
     assert not at.exception
     assert "There is no lesson with id `no-such-lesson`" in all_text(at)
+    at = open_lesson("x`[click](https://example.com)`")  # quoted as code, never a link
+    assert "There is no lesson with id `x[click](https://example.com)`." in all_text(at)
 
 
 def test_broken_lesson_shows_its_error_in_place_and_others_still_work(tmp_path: Path, monkeypatch) -> None:

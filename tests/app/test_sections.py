@@ -16,7 +16,7 @@ def test_a_section_named_by_the_address_is_shown(raw: str | None, index: int | N
     assert shown.index == index and shown.note is None
 
 
-@pytest.mark.parametrize("raw", ["0", "10", "-1", "two", "1.5", "²"])
+@pytest.mark.parametrize("raw", ["0", "10", "-1", "two", "1.5", "²", "01x"])
 def test_a_section_that_does_not_exist_shows_the_first_and_says_so(raw: str) -> None:
     shown = section_to_show(raw, 9)
     assert shown.index == 0
@@ -35,3 +35,10 @@ def test_only_the_last_section_or_the_whole_lesson_is_the_lesson_s_end() -> None
     assert [Shown(i).is_last(3) for i in range(3)] == [False, False, True]
     assert Shown(None).is_last(3)
     assert list(Shown(1).sections(3)) == [1] and list(Shown(None).sections(3)) == [0, 1, 2]
+
+
+def test_the_note_quotes_the_address_as_code_it_cannot_break_out_of() -> None:
+    note = section_to_show("a`[x](https://e.com)`" + "y" * 40, 9).note
+    assert note.count("`") == 2, note  # only the code span's own: no link can be written into the page
+    assert note == "This lesson has 9 sections; there is no section `a[x](https://e.com)yyyyy`. Here is the first."
+    assert section_to_show("2", 1).note == "This lesson has one section; there is no section `2`. Here is the first."

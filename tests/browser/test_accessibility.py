@@ -247,6 +247,27 @@ def test_page_has_no_serious_violations(page: Page, a11y_url: str, axe_js: str, 
     check_text_alternatives(page, path)
 
 
+def test_the_contents_menu_opens_and_jumps_from_the_keyboard_and_passes_axe_open(
+    page: Page, a11y_url: str, axe_js: str
+) -> None:
+    """A lesson's Contents menu is drawn when it opens (a rerun): Tab reaches it, Enter opens it, Tab
+    reaches a section's link in it and Enter opens that section. Open, it passes the same audit."""
+    lesson = load_catalogue().lessons["ppo"].lesson
+    page.goto(f"{a11y_url}/lesson?lesson=ppo&section=2")  # text and code: the audit is of the menu
+    settled(page)
+    keys = Keyboard(page)
+    keys.tab_to("el => el.dataset.testid === 'stPopoverButton' && el.innerText.includes('Contents')")
+    keys.press("Enter")
+    target = f"4. {lesson.sections[3].title}"
+    expect(page.get_by_role("link", name=target)).to_be_visible()
+    settled(page)
+    check_both_themes(page, axe_js, "/lesson?lesson=ppo&section=2 with its Contents menu open")
+    keys.tab_to(f"el => el.tagName === 'A' && el.innerText.trim().endsWith({target!r})")
+    keys.press("Enter")
+    expect(page).to_have_url(re.compile(r"lesson=ppo&section=4$"))
+    expect(page.get_by_role("heading", name=lesson.sections[3].title, exact=True)).to_be_visible()
+
+
 def test_formulas_and_charts_have_text_alternatives(page: Page, a11y_url: str) -> None:
     """The check the page test makes finds what it looks for: a lesson with formulas and a chart."""
     page.goto(f"{a11y_url}/lesson?lesson=returns-and-discounting&section=all")

@@ -287,6 +287,7 @@ def test_home_a_lesson_and_practice_render_beside_broken_files(tmp_path: Path, m
     lesson = AppTest.from_file(main, default_timeout=90)
     lesson.switch_page("views/lesson.py")
     lesson.query_params["lesson"] = "returns-and-discounting"
+    lesson.query_params["section"] = "all"  # the whole lesson, its quiz against the hostile banks included
     lesson.run()
     assert not lesson.exception, lesson.exception
     assert lesson.title[0].value == "What an agent actually maximises" or lesson.title
