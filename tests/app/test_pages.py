@@ -74,7 +74,7 @@ def test_no_lesson_parameter_opens_the_first_lesson() -> None:
 
 
 def test_a_lesson_opens_on_its_first_section_alone_with_a_link_to_the_next() -> None:
-    """A whole lesson drew 100-220 elements on its first visit (up to 3.3x a bare page's render,
+    """A whole lesson drew 50-220 elements on its first visit (up to 3.3x a bare page's render,
     docs/benchmarks.md); a lesson opens on its first section, and the next is one link away."""
     lesson = load_catalogue().lessons["ppo"].lesson
     at = open_lesson("ppo", section=None)
