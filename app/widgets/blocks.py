@@ -53,7 +53,12 @@ def _demo(block: DemoBlock, key: str) -> None:
 
 
 def _quiz(block: QuizBlock, key: str) -> None:
-    st.markdown("**:material/quiz: Check yourself**")
+    # The section is titled (usually "Check yourself"): a second heading would repeat it; say what to expect.
+    count = len(block.quiz)
+    st.caption(
+        f":material/quiz: {count} question{'s' if count != 1 else ''}. Each answer is graded at once "
+        "and comes back in Review when it is due."
+    )
     for qid in block.quiz:
         question = served_question(qid)  # checks this question only, not every bank
         if question is None:

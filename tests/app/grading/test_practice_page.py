@@ -50,11 +50,11 @@ def test_practice_lists_every_question_and_filters_by_kind() -> None:
     assert not at.exception
     assert at.title[0].value == "Practice"
     total = len(load_questions().by_id)
-    assert f"{total} question(s) match." in texts(at)
+    assert f"{total} questions match." in texts(at)
     kinds = next(p for p in at.get("button_group") if p.label == "Kinds")
     kinds.set_value(["spot-the-bug"]).run()
     spot = len(load_questions().filter(kinds=["spot-the-bug"]))
-    assert f"{spot} question(s) match." in texts(at)
+    assert f"{spot} questions match." in texts(at)
     assert at.code, "a spot-the-bug question shows its snippet"
 
 
@@ -159,7 +159,8 @@ def test_a_lesson_shows_its_quiz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     at.query_params["section"] = "all"
     at.run()
     assert not at.exception and not at.error
-    assert "**:material/quiz: Check yourself**" in texts(at)
+    assert ":material/quiz: 2 questions. Each answer is graded at once" in " ".join(c.value for c in at.caption)
+    assert "**:material/quiz: Check yourself**" not in texts(at)  # the section's title says it once
     assert len(at.radio) == 1 and len(at.text_input) >= 1
 
 
