@@ -33,6 +33,7 @@ from app.content.models import Track
 from app.content.quiz_models import Topic
 from app.content.skeleton import bank_skeleton, code_regions, lesson_skeleton, next_order
 from app.content.yaml_source import YamlSyntaxError, load_file
+from app.words import counted
 
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -117,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     for line in lines:
         print(line)
     if lines:
-        print(f"{len(lines)} problem(s) in {count} file(s)", file=sys.stderr)
+        print(f"{counted(len(lines), 'problem')} in {counted(count, 'file')}", file=sys.stderr)
         return 1
-    print(f"{count} file(s) valid", file=sys.stderr)
+    print(f"{counted(count, 'file')} valid", file=sys.stderr)
     return 0
 
 
@@ -165,7 +166,10 @@ def _new(what: str, name: str, track_name: str, file_name: str | None = None) ->
     lines, _ = validate([path])
     for line in lines:
         print(line)
-    print(f"wrote {path}" + (" (it validates)" if not lines else f" with {len(lines)} problem(s)"), file=sys.stderr)
+    print(
+        f"wrote {path}" + (" (it validates)" if not lines else f" with {counted(len(lines), 'problem')}"),
+        file=sys.stderr,
+    )
     return 1 if lines else 0
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, model_validator
 
 from app.content.types import is_quick
+from app.words import noun
 
 
 class DemoParams(BaseModel):
@@ -191,7 +192,8 @@ class LiveRunParams(DemoParams):
         unknown = [name for name in [*self.preset, *self.fields] if name not in types]
         if unknown:
             raise ValueError(
-                f"{config_class.__name__} has no field(s) {', '.join(unknown)}; it has: {', '.join(types)}"
+                f"{config_class.__name__} has no {noun(len(unknown), 'field')} {', '.join(unknown)}; "
+                f"it has: {', '.join(types)}"
             )
         bad = [_preset_problem(name, types[name], value, defaults[name]) for name, value in self.preset.items()]
         if any(bad):

@@ -29,6 +29,7 @@ from app.grading import cases as case_lib
 from app.grading import judge, predict, semantic
 from app.grading.sandbox import Sandbox, SandboxResult, shared_sandbox
 from app.grading.sandbox_runner import OutputError, encode_output
+from app.words import counted
 
 
 @dataclass
@@ -73,7 +74,7 @@ def grade_choice(q: ChoiceQuestion, response: str | list[str] | None) -> Grade:
     elif not picked:
         feedback = "No answer picked."
     elif q.multiple:
-        feedback = f"Not quite: {right} of {len(want)} right answers picked, {wrong} wrong one(s)."
+        feedback = f"Not quite: {right} of {len(want)} right answers picked, {counted(wrong, 'wrong one')}."
     else:
         feedback = "Not this one."
     return Grade(q.id, q.kind, correct, score, feedback, {"answers": q.answers, "picked": picked})

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, is_dataclass
 from typing import Any
 
 from algorithms.contract import config_dict, config_fields
+from app.words import noun
 
 
 class ConfigError(ValueError):
@@ -62,7 +63,10 @@ def build_config(config_class: type, values: dict[str, Any]) -> Any:
     known = {f["name"]: f for f in config_fields(config_class)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; {config_class.__name__} has: {', '.join(known)}")
+        raise ConfigError(
+            f"unknown {noun(len(unknown), 'setting')} {', '.join(unknown)}; "
+            f"{config_class.__name__} has: {', '.join(known)}"
+        )
     kwargs = {name: coerce(name, known[name]["type"], value) for name, value in values.items()}
     for name, value in kwargs.items():
         check_bounds(name, value, known[name]["default"], known[name]["help"] or "")

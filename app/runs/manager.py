@@ -35,6 +35,7 @@ from app.runs.store import (
     RunStore,
 )
 from app.settings import ROOT
+from app.words import counted
 
 CAPACITY_ENV = "RLDOJO_MAX_RUNS"
 STOP_GRACE_SECONDS = 5.0
@@ -230,7 +231,7 @@ class RunManager:
     def queue_message(self, run_id: str) -> str:
         """What a queued run is waiting for, in a sentence (the Ray backend says Ray's resources)."""
         position = self.store.queue_position(run_id)
-        return f"Waiting for a free slot: position {position} in the queue ({self.capacity} run(s) at a time)."
+        return f"Waiting for a free slot: position {position} in the queue ({counted(self.capacity, 'run')} at a time)."
 
     def _require(self, run_id: str) -> RunRecord:
         record = self.store.get(run_id)

@@ -9,6 +9,7 @@ from app.learners.store import read_attempts
 from app.widgets.identity import learner_or_default
 from app.widgets.isolate import isolated
 from app.widgets.quiz import KIND_LABELS, question_labels, render_question
+from app.words import counted
 
 # The list needs every question's schema, not every bank's reference code run (seconds, torch):
 # the question on screen is checked against its code alone, below.
@@ -59,7 +60,7 @@ if not ids:
     st.info("No question matches these filters.")
     st.stop()
 
-st.caption(f"{len(ids)} question(s) match.")
+st.caption(f"{counted(len(ids), 'question')} {'matches' if len(ids) == 1 else 'match'}.")
 index = ids.index(requested) if requested in ids else 0
 
 

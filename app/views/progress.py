@@ -13,6 +13,7 @@ from app.learners.progress import by_topic, summary, weakest_topics
 from app.widgets.catalogue import lesson_link
 from app.widgets.identity import learner_badge, require_learner
 from app.widgets.progress import accuracy_chart, headline, topic_table, weakest
+from app.words import counted
 
 st.title("Progress")
 learner = require_learner("see your progress")
@@ -78,7 +79,8 @@ with right:
             else:
                 st.session_state["progress-imported"] = marker
                 st.success(
-                    f"Imported {result.attempts_added} answer(s) and {result.events_added} lesson event(s); "
+                    f"Imported {counted(result.attempts_added, 'answer')} and "
+                    f"{counted(result.events_added, 'lesson event')}; "
                     f"{result.attempts_skipped + result.events_skipped} were already here.",
                     icon=":material/upload:",
                 )

@@ -10,6 +10,7 @@ from app.learners.progress import WEEK_S, end_of_day, review_queue
 from app.widgets.drill import due_in_words
 from app.widgets.identity import learner_badge, require_learner
 from app.widgets.quiz import KIND_LABELS, question_label, render_question
+from app.words import counted
 
 st.title("Review")
 learner = require_learner("keep a review schedule")
@@ -52,7 +53,7 @@ else:
     question = questions.get(question_id)
     card = next((c for c in cards if c.question_id == question_id), None)
     if card is not None and card.reps > 0:
-        mark = "last time: missed" if not card.last_correct else f"seen {card.reps} time(s)"
+        mark = "last time: missed" if not card.last_correct else f"seen {counted(card.reps, 'time')}"
         st.caption(f":material/history: {mark}")
     render_question(question, key=f"review-{question_id}-{reps}", learner=learner, seed=1000 + reps, allow_retry=False)
     fresh = next((c for c in store.cards(learner) if c.question_id == question_id), None)  # after this answer

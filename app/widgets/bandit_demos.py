@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 from algorithms.bandits import run_contextual, run_testbed
 from app.content.demos import BanditTestbedParams, ContextualBanditParams
 from app.widgets.charts import chart
+from app.words import counted
 
 AGENT_NAMES = {
     "eps:0": "greedy (ε = 0)",
@@ -147,7 +148,8 @@ def bandit_testbed(params: BanditTestbedParams, key: str) -> None:
     )
     seconds = sum(c.seconds for c in curves.values())
     st.caption(
-        f"{len(agents)} agent(s) × {runs} runs × {params.steps} steps in {seconds:.2f} s, by algorithms/bandits.py."
+        f"{counted(len(agents), 'agent')} × {runs} runs × {params.steps} steps in {seconds:.2f} s, "
+        "by algorithms/bandits.py."
     )
 
 

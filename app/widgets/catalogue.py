@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.content.loader import Catalogue, LessonEntry
+from app.words import counted
 
 LESSON_PAGE = "views/lesson.py"
 
@@ -46,7 +47,7 @@ def lesson_card(entry: LessonEntry, catalogue: Catalogue, done: bool = False) ->
     with st.container(border=True):
         if entry.lesson is None or entry.problems:
             lesson_link(catalogue, entry.id, label=f"{entry.title} (needs fixing)", icon=":material/error:")
-            st.caption(f"{len(entry.problems)} problem(s) in `{entry.path.name}`; open it to see where.")
+            st.caption(f"{counted(len(entry.problems), 'problem')} in `{entry.path.name}`; open it to see where.")
             return
         lesson = entry.lesson
         icon = ":material/task_alt:" if done else ":material/menu_book:"
@@ -65,6 +66,8 @@ def problems_panel(catalogue: Catalogue) -> None:
     problems = catalogue.problems
     if not problems:
         return
-    with st.expander(f":material/construction: {len(problems)} problem(s) in lesson or quiz files", expanded=False):
+    with st.expander(
+        f":material/construction: {counted(len(problems), 'problem')} in lesson or quiz files", expanded=False
+    ):
         st.caption("The same lines `python -m app.content validate` prints. Other lessons keep working.")
         st.code("\n".join(str(p) for p in problems), language=None, wrap_lines=True)

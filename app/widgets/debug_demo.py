@@ -17,6 +17,7 @@ from algorithms.contract import NonFiniteLossError
 from algorithms.debug_lab import BUGS, DebugLabConfig, train
 from app.content.demos import DebugLabParams
 from app.widgets.charts import chart
+from app.words import counted
 
 CORRECT, BUGGY = "#2e86ab", "#e4572e"
 
@@ -176,8 +177,9 @@ def debug_lab_demo(params: DebugLabParams, key: str) -> None:
         todo = (correct is None) + (buggy is None)
         if todo:
             st.caption(
-                f"Predict first: what will the buggy run's curves do? Then press the button. It trains {todo} "
-                "run(s) of PPO on CartPole-v1 in this process, a few seconds each (longer when the machine is busy)."
+                f"Predict first: what will the buggy run's curves do? Then press the button. It trains "
+                f"{counted(todo, 'run')} of PPO on CartPole-v1 in this process, a few seconds each "
+                "(longer when the machine is busy)."
             )
         else:
             st.caption("Predict first: what will the buggy run's curves do? Then press the button.")

@@ -20,6 +20,7 @@ from app.learners.drills import MOCK, RETRIEVAL, Drill, QuestionInfo, Result
 from app.widgets.code import render_code
 from app.widgets.drill import answer_key, clock, ending_words, question_prompt, render_report, result_line
 from app.widgets.quiz import KIND_LABELS, OnGraded, render_question
+from app.words import counted
 
 DRILL_PAGE = "views/drill.py"
 TITLES = {RETRIEVAL: "Retrieval drill", MOCK: "Mock interview"}
@@ -223,7 +224,7 @@ def _finished(drill: Drill, questions: Questions, info: Mapping[str, QuestionInf
                 icon=":material/task_alt:",
             )
         else:
-            st.info(f"Drill ended with {len(drill.queue)} question(s) still to go.", icon=":material/flag:")
+            st.info(f"Drill ended with {counted(len(drill.queue), 'question')} still to go.", icon=":material/flag:")
         for r in drill.results:
             st.markdown(f"- {result_line(questions.get(r.question_id), r)}")
     st.page_link(DRILL_PAGE, label="Start another drill", icon=":material/replay:", query_params={})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.content.loader import LessonEntry
+from app.words import counted
 
 
 def yaml_excerpt(text: str, line: int, context: int = 2) -> str:
@@ -16,7 +17,7 @@ def yaml_excerpt(text: str, line: int, context: int = 2) -> str:
 
 def show_problems(entry: LessonEntry) -> None:
     st.error(
-        f"This lesson cannot be shown: `{entry.path.name}` has {len(entry.problems)} problem(s). "
+        f"This lesson cannot be shown: `{entry.path.name}` has {counted(len(entry.problems), 'problem')}. "
         "Every other lesson still works.",
         icon=":material/error:",
     )

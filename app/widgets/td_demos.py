@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from app.content.demos import CliffWalkingParams, DosingRewardsParams
 from app.widgets.charts import chart
+from app.words import counted
 
 COLORS = {"sarsa": "#2e86ab", "q-learning": "#e4572e", "expected-sarsa": "#3bb273"}
 NAMES = {"sarsa": "Sarsa", "q-learning": "Q-learning", "expected-sarsa": "Expected Sarsa"}
@@ -116,10 +117,11 @@ def cliff_walking(params: CliffWalkingParams, key: str) -> None:
         st.info("Pick at least one algorithm.", icon=":material/touch_app:")
         return
     keys = [(a, params.episodes, params.runs, alpha, epsilon, params.seed) for a in algos]
-    what = f"Training {len(algos)} agent(s), {params.runs} runs × {params.episodes} episodes, takes a few seconds."
+    agents = counted(len(algos), "agent")
+    what = f"Training {agents}, {params.runs} runs × {params.episodes} episodes, takes a few seconds."
     if not train_on_press(keys, key, what):
         return
-    with st.spinner(f"Training {len(algos)} agent(s), {params.runs} runs × {params.episodes} episodes…"):
+    with st.spinner(f"Training {agents}, {params.runs} runs × {params.episodes} episodes…"):
         results = {k[0]: cliff_runs(*k) for k in keys}
     for k in keys:
         _mark_trained(k)

@@ -47,10 +47,10 @@ def pick_option(page: Page, name: str, tries: int = 4) -> None:
 def test_filters_narrow_the_list(page: Page, app_url: str) -> None:
     page.goto(f"{app_url}/practice")
     total = len(load_questions().by_id)
-    expect(page.get_by_text(f"{total} question(s) match.")).to_be_visible()
+    expect(page.get_by_text(f"{total} questions match.")).to_be_visible()
     page.get_by_role("button", name="Spot the bug").click()
     spot = len(load_questions().filter(kinds=["spot-the-bug"]))
-    expect(page.get_by_text(f"{spot} question(s) match.")).to_be_visible()
+    expect(page.get_by_text(f"{spot} questions match.")).to_be_visible()
 
 
 def test_choice(page: Page, app_url: str) -> None:

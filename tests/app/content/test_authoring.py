@@ -182,7 +182,7 @@ def test_an_instructor_adds_a_lesson_and_a_bank_of_every_kind_from_yaml(
     monkeypatch.setenv("RLDOJO_DATA_DIR", str(tmp_path / "data"))
 
     assert content_cli(["validate", str(lessons), str(quizzes)]) == 0, capsys.readouterr().out
-    assert "2 file(s) valid" in capsys.readouterr().err
+    assert "2 files valid" in capsys.readouterr().err
 
     questions = load_questions(quizzes)
     assert sorted(q.kind for q in questions.by_id.values()) == sorted(KINDS)

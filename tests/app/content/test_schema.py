@@ -262,7 +262,7 @@ def test_live_run_demo_checks_algorithm_and_fields(tmp_path: Path) -> None:
     assert problems[1].startswith("liverun.yaml:16: sections[0].blocks[3].params: unknown algorithm 'nope'; known: ")
     assert "reinforce" in problems[1] and "tabular" in problems[1]
     assert problems[:1] == [
-        "liverun.yaml:14: sections[0].blocks[2].params: TabularConfig has no field(s) colour; it has: env, algo, "
+        "liverun.yaml:14: sections[0].blocks[2].params: TabularConfig has no field colour; it has: env, algo, "
         "episodes, runs, alpha, gamma, epsilon, epsilon_end, epsilon_schedule, epsilon_decay_episodes, seed, "
         "max_episode_steps, env_kwargs",
     ]

@@ -20,7 +20,7 @@ def test_choice_single_and_multiple(questions: Questions) -> None:
     assert graders.grade_choice(multi, list(reversed(multi.answers))).correct
     partial = graders.grade_choice(multi, [multi.answers[0], multi.distractors[0]])
     assert not partial.correct and partial.score == 0.0
-    assert partial.feedback == "Not quite: 1 of 3 right answers picked, 1 wrong one(s)."
+    assert partial.feedback == "Not quite: 1 of 3 right answers picked, 1 wrong one."
 
 
 def test_choice_options_are_shuffled_per_attempt_but_stable(questions: Questions) -> None:

@@ -210,7 +210,7 @@ def test_command_line(tmp_path: Path) -> None:
     assert "stopped" in stopped.stdout, stopped.stdout + stopped.stderr
     bad = cli(data, "start", "fake-count", "--colour", "red")
     assert bad.returncode == 2, bad.stdout + bad.stderr
-    assert "unknown setting(s) colour" in bad.stderr and "--steps (default 20)" in bad.stderr, bad.stderr
+    assert "unknown setting colour" in bad.stderr and "--steps (default 20)" in bad.stderr, bad.stderr
     for record in open_manager(data).store.list():
         assert record.status not in ACTIVE, (record.id, record.status)
 
