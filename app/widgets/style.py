@@ -67,6 +67,9 @@ CSS = """
 /* A selected segmented-control or pills option: primary-coloured text on a primary tint has too little
    contrast in the dark theme. The text takes the page's text colour; the border and tint still mark it. */
 .stButtonGroup button[data-selected="true"] { color: inherit !important; }
+/* A slider's value above its thumb is drawn in the primary colour: 3.2:1 on the dark background. It
+   takes the text colour of the widget (4.5:1 in both themes); the thumb keeps the primary colour. */
+[data-testid="stSliderThumbValue"], [data-testid="stSliderThumbValue"] p { color: inherit !important; }
 /* Lesson code panels (app/widgets/code.py) are drawn in light colours that pass 4.5:1; in the dark
    theme (the script below sets data-rld-theme="dark" on the root element from the background) they are
    inverted with their hues kept, so a dark page shows a dark panel with the same contrast. */
