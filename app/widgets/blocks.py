@@ -22,6 +22,7 @@ from app.widgets.code import render_code
 from app.widgets.demos import render_demo
 from app.widgets.isolate import isolated
 from app.widgets.quiz import render_question
+from app.words import counted
 
 _CALLOUTS: dict[str, tuple[Callable[..., Any], str, str]] = {
     "tip": (st.info, ":material/lightbulb:", "Tip"),
@@ -54,9 +55,8 @@ def _demo(block: DemoBlock, key: str) -> None:
 
 def _quiz(block: QuizBlock, key: str) -> None:
     # The section is titled (usually "Check yourself"): a second heading would repeat it; say what to expect.
-    count = len(block.quiz)
     st.caption(
-        f":material/quiz: {count} question{'s' if count != 1 else ''}. Each answer is graded at once "
+        f":material/quiz: {counted(len(block.quiz), 'question')}. Each answer is graded at once "
         "and comes back in Review when it is due."
     )
     for qid in block.quiz:

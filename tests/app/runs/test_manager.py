@@ -141,7 +141,7 @@ def test_queue_waits_for_capacity_then_runs(manager: RunManager) -> None:
     assert manager.get(second).status == "queued"
     assert manager.store.queue_position(second) == 1
     assert manager.store.queue_position(first) is None
-    assert "position 1 in the queue (1 run(s) at a time)" in manager.queue_message(second)  # the Runs page's words
+    assert "position 1 in the queue (1 run at a time)" in manager.queue_message(second)  # the Runs page's words
     assert wait_for(manager, first).status == "finished"
     assert wait_for(manager, second).status == "finished"
 
