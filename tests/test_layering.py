@@ -134,6 +134,7 @@ LAYERS = {
     "runs": 1,
     "learners": 1,
     "settings": 0,
+    "words": 0,
 }
 
 

@@ -576,11 +576,20 @@ def test_keyboard_only_from_home_to_a_finished_drill(
                 keys.press("Enter")
                 expect(page.get_by_text("Correct.", exact=True).first).to_be_visible()
             if number < len(lesson.sections):
-                keys.tab_to(named(f"Next section: {lesson.sections[number].title}"))
+                settled(page)
+                next_link = named(f"Next section: {lesson.sections[number].title}")
+                keys.tab_to(next_link)
                 keys.press("Enter")
                 # the live run started above rides along (run, run_block) so its section still shows it
                 run = r"(&run=[^&]+&run_block=[^&]+)?"
-                expect(page).to_have_url(re.compile(rf"lesson={KEYBOARD_LESSON}{run}&section={number + 1}$"))
+                address = re.compile(rf"lesson={KEYBOARD_LESSON}{run}&section={number + 1}$")
+                try:
+                    expect(page).to_have_url(address, timeout=15_000)
+                except AssertionError:  # on a loaded CI machine one press was lost (cliff demo, once): again
+                    settled(page)
+                    keys.tab_to(next_link)
+                    keys.press("Enter")
+                    expect(page).to_have_url(address)
         assert scrolled == {"formula", "code panel"}, f"nothing wider than the window to scroll: {scrolled}"
         keys.tab_to(named("Next: "))
 
