@@ -693,19 +693,32 @@ CONTRAST = """([selector, behind]) => {
 }"""
 
 
+def contrasts(browser, url: str, scheme: str, checks: dict[str, tuple[str, str | None]]) -> dict[str, float]:
+    """name -> contrast of each (selector, where its background is) on `url`, in the colour `scheme`,
+    once the app's stylesheet and theme are applied and each element is on the page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme=scheme)
+    page = context.new_page()
+    try:
+        page.goto(url)
+        settled(page)
+        page.wait_for_selector("#rldojo-a11y-css", state="attached")
+        page.wait_for_function(THEME_APPLIED, arg=scheme == "dark")
+        ratios = {}
+        for name, (selector, behind) in checks.items():
+            page.wait_for_selector(selector)  # the highlighter, for one, arrives late
+            ratios[name] = page.evaluate(CONTRAST, [selector, behind])
+        return ratios
+    finally:
+        context.close()
+
+
 def test_code_line_numbers_keep_contrast_in_both_themes(browser, a11y_url: str) -> None:
     """st.code(line_numbers=True) (a spot-the-bug snippet, the code a learner ran): Streamlit's grey
     numbers had 2.6:1 in the light theme and 3.4:1 in the dark one; style.py gives them 4.5:1."""
     for scheme in THEMES:
-        context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme=scheme)
-        page = context.new_page()
-        page.goto(f"{a11y_url}/practice?q={KIND_EXAMPLES['spot-the-bug']}")
-        settled(page)
-        page.wait_for_selector("#rldojo-a11y-css", state="attached")
-        page.wait_for_selector("[data-testid=stCode] .linenumber")  # the highlighter arrives late
-        ratio = page.evaluate(CONTRAST, ["[data-testid=stCode] .linenumber", None])
-        context.close()
-        assert ratio >= 4.5, f"{scheme}: line numbers at {ratio:.2f}:1"
+        url = f"{a11y_url}/practice?q={KIND_EXAMPLES['spot-the-bug']}"
+        ratio = contrasts(browser, url, scheme, {"line numbers": ("[data-testid=stCode] .linenumber", None)})
+        assert ratio["line numbers"] >= 4.5, f"{scheme}: line numbers at {ratio['line numbers']:.2f}:1"
 
 
 def test_slider_values_and_selected_options_keep_contrast_in_both_themes(browser, a11y_url: str) -> None:
@@ -717,17 +730,8 @@ def test_slider_values_and_selected_options_keep_contrast_in_both_themes(browser
         "selected option": (".stButtonGroup button[data-selected=true] p", None),
     }
     for scheme in THEMES:
-        context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme=scheme)
-        page = context.new_page()
-        page.goto(f"{a11y_url}/lesson?lesson=bellman-and-dynamic-programming&section=2")
-        settled(page)
-        page.wait_for_selector("#rldojo-a11y-css", state="attached")
-        page.wait_for_function(THEME_APPLIED, arg=scheme == "dark")
-        ratios = {}
-        for name, (selector, behind) in checks.items():
-            page.wait_for_selector(selector)
-            ratios[name] = page.evaluate(CONTRAST, [selector, behind])
-        context.close()
+        url = f"{a11y_url}/lesson?lesson=bellman-and-dynamic-programming&section=2"
+        ratios = contrasts(browser, url, scheme, checks)
         assert all(r >= 4.5 for r in ratios.values()), f"{scheme}: {ratios}"
 
 
